@@ -1,0 +1,1 @@
+"""tensile descheduler: policy -> cluster state -> plugins -> evictor -> report."""

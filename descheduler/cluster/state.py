@@ -1,0 +1,114 @@
+"""The cluster as one cycle sees it: nodes, pods and the objects the evictor consults.
+
+Built once per cycle by :mod:`descheduler.cluster.live` or
+:mod:`descheduler.cluster.snapshot`. Queries are pure; ``mark_evicted`` and ``reserve``
+are the only mutators, so a dry run sees the capacity its own planned evictions free
+(and their replacements consume) exactly as a real run would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from descheduler.model import (
+    Namespace,
+    Node,
+    PersistentVolumeClaim,
+    Pod,
+    PodDisruptionBudget,
+    PriorityClass,
+    Resources,
+)
+
+TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+
+
+def holds_resources(pod: Pod) -> bool:
+    return pod.phase not in TERMINAL_PHASES
+
+
+@dataclass
+class ClusterState:
+    nodes: dict[str, Node]
+    pods: list[Pod]
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    pdbs: list[PodDisruptionBudget] = field(default_factory=list)
+    priority_classes: dict[str, PriorityClass] = field(default_factory=dict)
+    pvcs: dict[str, PersistentVolumeClaim] = field(default_factory=dict)
+    now: float = 0.0
+    """The cycle's clock (epoch seconds); pure code reads time only from here."""
+
+    _by_node: dict[str, list[Pod]] = field(init=False, repr=False)
+    _by_owner: dict[str, list[Pod]] = field(init=False, repr=False)
+    _usage: dict[str, Resources] = field(init=False, repr=False)
+    _evicted: set[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_node = {name: [] for name in self.nodes}
+        self._by_owner = {}
+        self._usage = {name: {} for name in self.nodes}
+        self._evicted = set()
+        for pod in self.pods:
+            if pod.node_name:
+                self._by_node.setdefault(pod.node_name, []).append(pod)
+                if holds_resources(pod) and pod.node_name in self._usage:
+                    self._add_usage(pod.node_name, pod.requests, 1)
+            for ref in pod.owners:
+                if ref.controller:
+                    self._by_owner.setdefault(ref.uid, []).append(pod)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def pods_on(self, node_name: str) -> list[Pod]:
+        """Pods bound to the node that have not been evicted in this cycle."""
+        return [p for p in self._by_node.get(node_name, ()) if p.uid not in self._evicted]
+
+    def unbound_pods(self) -> list[Pod]:
+        return [p for p in self.pods if not p.node_name and p.uid not in self._evicted]
+
+    def pods_of_owner(self, owner_uid: str) -> list[Pod]:
+        return [p for p in self._by_owner.get(owner_uid, ()) if p.uid not in self._evicted]
+
+    def is_evicted(self, pod: Pod) -> bool:
+        return pod.uid in self._evicted
+
+    def usage(self, node_name: str) -> Resources:
+        """Requests of resource-holding pods on the node (after this cycle's evictions)."""
+        return dict(self._usage.get(node_name, {}))
+
+    def free(self, node_name: str) -> Resources:
+        node = self.nodes[node_name]
+        used = self._usage.get(node_name, {})
+        names = set(node.allocatable) | set(used)
+        return {name: node.allocatable.get(name, 0) - used.get(name, 0) for name in names}
+
+    def priority_of(self, pod: Pod) -> int:
+        if pod.priority is not None:
+            return pod.priority
+        pc = self.priority_classes.get(pod.priority_class_name)
+        return pc.value if pc else 0
+
+    def ready_nodes(self, names: Iterable[str] | None = None) -> list[Node]:
+        chosen = self.nodes.values() if names is None else (self.nodes[n] for n in names if n in self.nodes)
+        return [n for n in chosen if n.ready]
+
+    # -- mutators ------------------------------------------------------------------------
+
+    def mark_evicted(self, pod: Pod) -> None:
+        """Forget the pod for the rest of the cycle and free what it held."""
+        if pod.uid in self._evicted:
+            return
+        self._evicted.add(pod.uid)
+        if pod.node_name in self._usage and holds_resources(pod):
+            self._add_usage(pod.node_name, pod.requests, -1)
+
+    def reserve(self, requests: Resources, node_name: str) -> None:
+        """Account for a replacement pod expected to land on ``node_name``."""
+        if node_name in self._usage:
+            self._add_usage(node_name, requests, 1)
+
+    def _add_usage(self, node_name: str, requests: Resources, sign: int) -> None:
+        used = self._usage[node_name]
+        for name, amount in requests.items():
+            used[name] = used.get(name, 0) + sign * amount

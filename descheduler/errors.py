@@ -1,0 +1,38 @@
+"""Root of tensile's error types; callers catch these, never library exceptions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TensileError(Exception):
+    """Base class of every error tensile raises on purpose."""
+
+
+class InputError(TensileError):
+    """Bad input from the user (policy, snapshot, flags, kubeconfig): exit status 2."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input document, at a dotted/indexed path."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class PolicyError(InputError):
+    """A policy has one or more problems; all of them are reported at once."""
+
+    def __init__(self, problems: list[Problem], *, source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(where + "; ".join(str(p) for p in problems))
+
+
+class SnapshotError(InputError):
+    """A snapshot file or one of its objects cannot be used."""

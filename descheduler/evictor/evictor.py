@@ -1,0 +1,127 @@
+"""The one door through which every plugin evicts.
+
+``Evictor.evict`` checks limits, asks the writer (API or dry-run recorder) and records a
+:class:`~descheduler.report.Decision`. On success it updates the cluster state the same
+way in both modes, so a dry-run plan equals the real run's plan.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from descheduler import placement
+from descheduler.cluster.state import ClusterState
+from descheduler.evictor import limits
+from descheduler.model import Pod
+from descheduler.report import Decision, Result
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    message: str = ""
+
+
+class EvictionWriter(Protocol):
+    """Carries out (or only records) evictions and avoidance records."""
+
+    dry_run: bool
+
+    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome: ...
+
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None: ...
+
+
+class DryRunRecorder:
+    """Plans evictions without any I/O."""
+
+    dry_run = True
+
+    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome:
+        return Outcome(Result.PLANNED)
+
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None:
+        logger.debug("dry run: would avoid node %s for %s until %s", node, pod.key, until)
+
+
+@dataclass
+class Evictor:
+    state: ClusterState
+    writer: EvictionWriter
+    counter: limits.LimitCounter
+    grace_period_seconds: int | None = None
+    decisions: list[Decision] = field(default_factory=list)
+
+    def evict(
+        self,
+        pod: Pod,
+        *,
+        plugin: str,
+        profile: str,
+        reason: str,
+        avoid_node: str = "",
+        avoid_seconds: float = 0.0,
+        unblocks: str = "",
+    ) -> bool:
+        if self.state.is_evicted(pod):
+            return False
+        try:
+            self.counter.check(pod)
+        except limits.LimitError as exc:
+            self._record(pod, plugin, profile, reason, Outcome(Result.LIMIT, str(exc)), unblocks)
+            raise
+        if avoid_node and pod.controller is not None:
+            self.writer.record_avoidance(pod, node=avoid_node, until=self.state.now + avoid_seconds)
+        outcome = self.writer.evict(pod, reason=reason, grace_period_seconds=self.grace_period_seconds)
+        self._record(pod, plugin, profile, reason, outcome, unblocks)
+        if outcome.result in (Result.PLANNED, Result.EVICTED, Result.GONE):
+            self._account(pod, avoid_node)
+        if outcome.result.succeeded:
+            self.counter.record(pod)
+            return True
+        return False
+
+    def _account(self, pod: Pod, avoid_node: str) -> None:
+        """Free what the pod held and reserve room for its replacement, if it gets one."""
+        self.state.mark_evicted(pod)
+        if pod.controller is None or pod.controller.kind == "DaemonSet":
+            return
+        exclude = {avoid_node} if avoid_node else set()
+        target = placement.best_node(self.state, pod, exclude=exclude)
+        if target is not None:
+            self.state.reserve(pod.requests, target.name)
+
+    def _record(self, pod: Pod, plugin: str, profile: str, reason: str, outcome: Outcome, unblocks: str) -> None:
+        decision = Decision(
+            namespace=pod.namespace,
+            pod=pod.name,
+            node=pod.node_name,
+            plugin=plugin,
+            profile=profile,
+            reason=reason,
+            result=outcome.result,
+            message=outcome.message,
+            unblocks=unblocks,
+        )
+        self.decisions.append(decision)
+        logger.info(
+            "eviction %s: %s on %s by %s/%s: %s",
+            outcome.result.value,
+            pod.key,
+            pod.node_name or "-",
+            profile,
+            plugin,
+            reason,
+            extra={
+                "pod": pod.key,
+                "node": pod.node_name,
+                "plugin": plugin,
+                "profile": profile,
+                "reason": reason,
+                "result": outcome.result.value,
+            },
+        )

@@ -1,0 +1,61 @@
+"""Eviction limits per node, per namespace and in total, shared by every plugin of a cycle."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from descheduler.errors import TensileError
+from descheduler.model import Pod
+
+
+class LimitError(TensileError):
+    """An eviction was refused because a limit is reached."""
+
+
+class NodeLimitError(LimitError):
+    """maxNoOfPodsToEvictPerNode reached: strategies move on to the next node."""
+
+
+class NamespaceLimitError(LimitError):
+    """maxNoOfPodsToEvictPerNamespace reached: strategies skip pods of that namespace."""
+
+
+class TotalLimitError(LimitError):
+    """maxNoOfPodsToEvictTotal reached: strategies stop."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_node: int | None = None
+    per_namespace: int | None = None
+    total: int | None = None
+
+
+class LimitCounter:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._node: Counter[str] = Counter()
+        self._namespace: Counter[str] = Counter()
+        self.total = 0
+
+    def check(self, pod: Pod) -> None:
+        """Raise the most specific limit error that forbids evicting ``pod``."""
+        lim = self.limits
+        if lim.total is not None and self.total >= lim.total:
+            raise TotalLimitError(f"maximum number of evicted pods in total ({lim.total}) reached")
+        if lim.per_node is not None and pod.node_name and self._node[pod.node_name] >= lim.per_node:
+            raise NodeLimitError(f"maximum number of evicted pods per node ({lim.per_node}) reached on {pod.node_name}")
+        if lim.per_namespace is not None and self._namespace[pod.namespace] >= lim.per_namespace:
+            raise NamespaceLimitError(
+                f"maximum number of evicted pods per namespace ({lim.per_namespace}) reached in {pod.namespace}"
+            )
+
+    def record(self, pod: Pod) -> None:
+        self.total += 1
+        if pod.node_name:
+            self._node[pod.node_name] += 1
+        self._namespace[pod.namespace] += 1
+
+    def node_count(self, node_name: str) -> int:
+        return self._node[node_name]

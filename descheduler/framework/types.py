@@ -1,0 +1,59 @@
+"""The extension points plugins implement and the handle they are given.
+
+Plugins never build clients and never evict directly: they ask the :class:`Handle`,
+whose ``evict`` runs the evictor's pre-eviction filters and limits and goes through
+whichever writer (API or dry-run recorder) the runner chose. No plugin sees dry-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+from descheduler.cluster.state import ClusterState
+from descheduler.model import Node, Pod
+
+ExtensionPoint = Literal["deschedule", "balance", "filter", "preEvictionFilter"]
+EXTENSION_POINTS: tuple[ExtensionPoint, ...] = ("deschedule", "balance", "filter", "preEvictionFilter")
+
+
+class Handle(Protocol):
+    """What a plugin may use: the cycle's cluster state and the evictor."""
+
+    @property
+    def state(self) -> ClusterState: ...
+
+    def filter(self, pod: Pod) -> bool:
+        """True when the evictor's filters allow evicting ``pod`` at all."""
+
+    def pre_eviction_filter(self, pod: Pod) -> bool:
+        """True when the last checks before eviction (e.g. nodeFit) pass."""
+
+    def evict(self, pod: Pod, *, reason: str, avoid_node: str = "", unblocks: str = "") -> bool:
+        """Evict through the evictor. True when the eviction happened (or is planned).
+
+        Raises the limit errors of :mod:`descheduler.evictor.limits`; strategies react
+        by type (next node, or stop). ``avoid_node`` asks for an avoidance record on the
+        pod's controlling owner before the eviction; ``unblocks`` names the pending pod
+        an eviction makes room for (shown in reports).
+        """
+
+
+@runtime_checkable
+class DeschedulePlugin(Protocol):
+    def deschedule(self, nodes: Sequence[Node]) -> None: ...
+
+
+@runtime_checkable
+class BalancePlugin(Protocol):
+    def balance(self, nodes: Sequence[Node]) -> None: ...
+
+
+@runtime_checkable
+class FilterPlugin(Protocol):
+    def filter(self, pod: Pod) -> bool: ...
+
+
+@runtime_checkable
+class PreEvictionFilterPlugin(Protocol):
+    def pre_eviction_filter(self, pod: Pod) -> bool: ...

@@ -1,0 +1,30 @@
+"""Every label, annotation and taint key tensile reads or writes (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+PREFIX = "tensile.io"
+
+# Virtual node (owned by the provider).
+VIRTUAL_NODE_TYPE_LABEL = "type"
+VIRTUAL_NODE_TYPE_VALUE = "virtual-kubelet"
+ROLE_LABEL = "kubernetes.io/role"
+ROLE_VALUE = "agent"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+LOWER_CLUSTER_LABEL = f"{PREFIX}/lower-cluster"
+VIRTUAL_NODE_TAINT_KEY = "virtual-kubelet.io/provider"
+VIRTUAL_NODE_TAINT_VALUE = "tensile"
+
+# Mirrored objects in a lower cluster.
+UPPER_CLUSTER_LABEL = f"{PREFIX}/upper-cluster"
+VIRTUAL_NODE_LABEL = f"{PREFIX}/virtual-node"
+UPPER_UID_ANNOTATION = f"{PREFIX}/upper-uid"
+STASHED_CONSTRAINTS_ANNOTATION = f"{PREFIX}/lower-constraints"
+
+# Avoidance record on a controlling owner: JSON {node: expiry RFC 3339}.
+AVOID_NODES_ANNOTATION = f"{PREFIX}/avoid-nodes"
+
+# Upstream descheduler keys.
+EVICT_ANNOTATION = "descheduler.alpha.kubernetes.io/evict"
+PREFER_NO_EVICTION_ANNOTATION = "descheduler.alpha.kubernetes.io/prefer-no-eviction"
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source"

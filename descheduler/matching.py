@@ -1,0 +1,173 @@
+"""Pure scheduling predicates shared by the evictor and the strategies.
+
+Label selectors, node selectors and required node affinity, taints and tolerations,
+and resource fit, with the same semantics as kube-scheduler's filters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from descheduler.model import Node, Pod, Resources, Taint
+
+LabelSelector = Mapping[str, Any]
+
+
+def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, operator = expr.get("key", ""), expr.get("operator", "")
+    values = expr.get("values") or ()
+    present = key in labels
+    if operator == "In":
+        return present and labels[key] in values
+    if operator == "NotIn":
+        return not present or labels[key] not in values
+    if operator == "Exists":
+        return present
+    if operator == "DoesNotExist":
+        return not present
+    if operator in ("Gt", "Lt") and present and values:
+        try:
+            have, want = int(labels[key]), int(values[0])
+        except ValueError:
+            return False
+        return have > want if operator == "Gt" else have < want
+    return False
+
+
+def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) -> bool:
+    """metav1.LabelSelector semantics; an empty selector matches everything, None nothing."""
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    return all(_expression_matches(e, labels) for e in selector.get("matchExpressions") or ())
+
+
+def _term_matches(term: Mapping[str, Any], node: Node) -> bool:
+    expressions = term.get("matchExpressions") or ()
+    fields = term.get("matchFields") or ()
+    if not expressions and not fields:
+        return False  # an empty term matches no objects
+    if not all(_expression_matches(e, node.labels) for e in expressions):
+        return False
+    return all(_expression_matches(f, {"metadata.name": node.name}) for f in fields)
+
+
+def node_selector_terms_match(terms: Iterable[Mapping[str, Any]], node: Node) -> bool:
+    """Terms are ORed; expressions within a term are ANDed."""
+    return any(_term_matches(term, node) for term in terms)
+
+
+def required_node_affinity_terms(pod: Pod) -> list[Mapping[str, Any]] | None:
+    node_affinity = (pod.affinity or {}).get("nodeAffinity") or {}
+    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+    if not required:
+        return None
+    return list(required.get("nodeSelectorTerms") or ())
+
+
+def pod_matches_node_selector(pod: Pod, node: Node) -> bool:
+    """nodeSelector plus required node affinity, as the NodeAffinity filter checks."""
+    for key, value in pod.node_selector.items():
+        if node.labels.get(key) != value:
+            return False
+    terms = required_node_affinity_terms(pod)
+    return terms is None or node_selector_terms_match(terms, node)
+
+
+def toleration_tolerates(toleration: Mapping[str, Any], taint: Taint) -> bool:
+    effect = toleration.get("effect") or ""
+    if effect and effect != taint.effect:
+        return False
+    key = toleration.get("key") or ""
+    operator = toleration.get("operator") or "Equal"
+    if not key:
+        return operator == "Exists"
+    if key != taint.key:
+        return False
+    if operator == "Exists":
+        return True
+    return (toleration.get("value") or "") == taint.value
+
+
+def tolerates(pod: Pod, taint: Taint) -> bool:
+    return any(toleration_tolerates(t, taint) for t in pod.tolerations)
+
+
+def untolerated_taints(pod: Pod, node: Node, effects: tuple[str, ...] = ("NoSchedule", "NoExecute")) -> list[Taint]:
+    return [t for t in node.taints if t.effect in effects and not tolerates(pod, t)]
+
+
+def fits_resources(requests: Resources, free: Resources) -> bool:
+    """True when every requested resource is available; unknown resources have 0 free."""
+    return all(amount <= 0 or free.get(name, 0) >= amount for name, amount in requests.items())
+
+
+def insufficient_resources(requests: Resources, free: Resources) -> list[str]:
+    return [name for name, amount in requests.items() if amount > 0 and free.get(name, 0) < amount]
+
+
+def parse_selector_string(text: str) -> dict[str, Any]:
+    """Parse the string form of a label selector (``a=b,c!=d,e in (f,g),!h``) into a LabelSelector.
+
+    Raises ValueError naming the requirement that does not parse.
+    """
+    requirements = _split_requirements(text)
+    labels: dict[str, str] = {}
+    expressions: list[dict[str, Any]] = []
+    for req in requirements:
+        expressions_or_label = _parse_requirement(req)
+        if isinstance(expressions_or_label, tuple):
+            labels[expressions_or_label[0]] = expressions_or_label[1]
+        else:
+            expressions.append(expressions_or_label)
+    selector: dict[str, Any] = {}
+    if labels:
+        selector["matchLabels"] = labels
+    if expressions:
+        selector["matchExpressions"] = expressions
+    return selector
+
+
+def _split_requirements(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+_KEY = r"[A-Za-z0-9](?:[-A-Za-z0-9_./]*[A-Za-z0-9])?"
+_SET_RE = re.compile(rf"(?P<key>{_KEY})\s+(?P<op>in|notin)\s*\((?P<values>[^)]*)\)")
+_NOT_EXISTS_RE = re.compile(rf"!\s*(?P<key>{_KEY})")
+_KEY_RE = re.compile(_KEY)
+_EQUALITY_RE = re.compile(rf"(?P<key>{_KEY})\s*(?P<op>==|=|!=)\s*(?P<value>[-A-Za-z0-9_.]*)")
+
+
+def _parse_requirement(req: str) -> tuple[str, str] | dict[str, Any]:
+    if match := _SET_RE.fullmatch(req):
+        values = [v.strip() for v in match["values"].split(",") if v.strip()]
+        if not values:
+            raise ValueError(f"requirement {req!r} needs at least one value")
+        return {"key": match["key"], "operator": "In" if match["op"] == "in" else "NotIn", "values": values}
+    if match := _NOT_EXISTS_RE.fullmatch(req):
+        return {"key": match["key"], "operator": "DoesNotExist"}
+    if _KEY_RE.fullmatch(req):
+        return {"key": req, "operator": "Exists"}
+    if match := _EQUALITY_RE.fullmatch(req):
+        if match["op"] == "!=":
+            return {"key": match["key"], "operator": "NotIn", "values": [match["value"]]}
+        return (match["key"], match["value"])
+    raise ValueError(f"cannot parse label selector requirement {req!r}")

@@ -1,0 +1,17 @@
+"""Built-in plugins. ``default_registry`` is the one explicit list of them."""
+
+from __future__ import annotations
+
+from descheduler.framework.registry import Registry
+from descheduler.plugins import remove_pods_having_too_many_restarts
+
+
+def default_registry() -> Registry:
+    return Registry(
+        [
+            remove_pods_having_too_many_restarts.SPEC,
+        ]
+    )
+
+
+__all__ = ["default_registry"]

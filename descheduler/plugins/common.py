@@ -1,0 +1,39 @@
+"""Argument types and helpers that several upstream plugins share (namespaces, selectors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from descheduler import matching
+from descheduler.errors import Problem
+from descheduler.model import Pod
+from descheduler.policy.argspec import LabelSelector, doc
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    include: tuple[str, ...] = field(default=(), metadata=doc("Only pods in these namespaces."))
+    exclude: tuple[str, ...] = field(default=(), metadata=doc("Never pods in these namespaces."))
+
+
+def validate_namespaces(namespaces: Namespaces | None, path: str = "namespaces") -> list[Problem]:
+    if namespaces is not None and namespaces.include and namespaces.exclude:
+        return [Problem(path, "only one of include and exclude can be set")]
+    return []
+
+
+def namespace_allowed(namespace: str, namespaces: Namespaces | None) -> bool:
+    if namespaces is None:
+        return True
+    if namespaces.include:
+        return namespace in namespaces.include
+    return namespace not in namespaces.exclude
+
+
+def labels_allowed(pod: Pod, selector: LabelSelector | None) -> bool:
+    """An unset selector allows every pod, like upstream's ``labelSelector`` args."""
+    return selector is None or matching.selector_matches(selector, pod.labels)
+
+
+def pod_allowed(pod: Pod, namespaces: Namespaces | None, selector: LabelSelector | None) -> bool:
+    return namespace_allowed(pod.namespace, namespaces) and labels_allowed(pod, selector)

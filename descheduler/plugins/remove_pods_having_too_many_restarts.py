@@ -1,0 +1,98 @@
+"""RemovePodsHavingTooManyRestarts: evict pods whose containers restarted too often.
+
+Upstream semantics (descheduler v0.36): the sum of restart counts (plus init containers
+when ``includingInitContainers``) reaching ``podRestartThreshold``; ``states`` narrows to
+pods with a container waiting in one of those reasons (e.g. CrashLoopBackOff) or a pod
+phase (Running).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from descheduler.errors import Problem
+from descheduler.evictor import limits
+from descheduler.framework.registry import PluginSpec
+from descheduler.framework.types import Handle
+from descheduler.model import Node, Pod
+from descheduler.plugins import common
+from descheduler.policy.argspec import LabelSelector, doc
+
+NAME = "RemovePodsHavingTooManyRestarts"
+ALLOWED_STATES = ("CrashLoopBackOff", "Running")
+
+
+@dataclass(frozen=True)
+class Args:
+    pod_restart_threshold: int = field(default=0, metadata=doc("Evict when restarts reach this number; must be > 0."))
+    including_init_containers: bool = field(default=False, metadata=doc("Count init container restarts too."))
+    namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
+    label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
+    states: tuple[str, ...] = field(
+        default=(), metadata=doc("Only pods in these states: " + ", ".join(ALLOWED_STATES) + ".")
+    )
+
+
+def validate(args: Args) -> list[Problem]:
+    problems = common.validate_namespaces(args.namespaces)
+    if args.pod_restart_threshold < 1:
+        problems.append(Problem("podRestartThreshold", f"must be > 0, got {args.pod_restart_threshold}"))
+    for i, state in enumerate(args.states):
+        if state not in ALLOWED_STATES:
+            problems.append(Problem(f"states[{i}]", f"must be one of {', '.join(ALLOWED_STATES)}; got {state!r}"))
+    return problems
+
+
+def restarts(pod: Pod, *, including_init_containers: bool) -> int:
+    total = sum(c.restart_count for c in pod.container_statuses)
+    if including_init_containers:
+        total += sum(c.restart_count for c in pod.init_container_statuses)
+    return total
+
+
+def in_states(pod: Pod, states: tuple[str, ...]) -> bool:
+    if not states:
+        return True
+    if pod.phase in states:
+        return True
+    statuses = (*pod.container_statuses, *pod.init_container_statuses)
+    return any(c.waiting_reason in states for c in statuses)
+
+
+class RemovePodsHavingTooManyRestarts:
+    def __init__(self, args: Args, handle: Handle) -> None:
+        self.args = args
+        self.handle = handle
+
+    def candidates(self, node: Node) -> list[Pod]:
+        a = self.args
+        return [
+            pod
+            for pod in self.handle.state.pods_on(node.name)
+            if common.pod_allowed(pod, a.namespaces, a.label_selector)
+            and in_states(pod, a.states)
+            and restarts(pod, including_init_containers=a.including_init_containers) >= a.pod_restart_threshold
+            and self.handle.filter(pod)
+        ]
+
+    def deschedule(self, nodes: Sequence[Node]) -> None:
+        for node in nodes:
+            for pod in self.candidates(node):
+                count = restarts(pod, including_init_containers=self.args.including_init_containers)
+                try:
+                    self.handle.evict(pod, reason=f"{count} restarts >= threshold {self.args.pod_restart_threshold}")
+                except limits.NodeLimitError:
+                    break
+                except limits.NamespaceLimitError:
+                    continue
+
+
+SPEC = PluginSpec(
+    name=NAME,
+    args_type=Args,
+    factory=RemovePodsHavingTooManyRestarts,
+    extension_points=frozenset({"deschedule"}),
+    validate=validate,
+    description="Evicts pods whose containers restarted at least podRestartThreshold times.",
+)

@@ -1,0 +1,129 @@
+"""Eviction decisions and how they are shown: a table, or a stable JSON/YAML document.
+
+The document shape is a contract (DESIGN.md §4); scripts rely on it:
+``{"dryRun", "evictions": [{"namespace", "pod", "node", "plugin", "profile", "reason",
+"result", ...}], "summary": {...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import yaml
+from tabulate import tabulate
+
+
+class Result(StrEnum):
+    PLANNED = "planned"
+    EVICTED = "evicted"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    LIMIT = "limit"
+    GONE = "gone"
+
+    @property
+    def succeeded(self) -> bool:
+        return self in (Result.PLANNED, Result.EVICTED)
+
+
+@dataclass(frozen=True)
+class Decision:
+    namespace: str
+    pod: str
+    node: str
+    plugin: str
+    profile: str
+    reason: str
+    result: Result
+    message: str = ""
+    unblocks: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "namespace": self.namespace,
+            "pod": self.pod,
+            "node": self.node,
+            "plugin": self.plugin,
+            "profile": self.profile,
+            "reason": self.reason,
+            "result": self.result.value,
+        }
+        if self.message:
+            row["message"] = self.message
+        if self.unblocks:
+            row["unblocks"] = self.unblocks
+        return row
+
+
+@dataclass
+class Report:
+    dry_run: bool
+    decisions: list[Decision] = field(default_factory=list)
+    nodes: int = 0
+    pods: int = 0
+    plugin_errors: dict[str, str] = field(default_factory=dict)
+    duration_seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        counts = Counter(d.result.value for d in self.decisions)
+        return {
+            "nodes": self.nodes,
+            "pods": self.pods,
+            "evictions": sum(1 for d in self.decisions if d.result.succeeded),
+            "results": {r.value: counts.get(r.value, 0) for r in Result},
+            "pluginErrors": dict(self.plugin_errors),
+            "durationSeconds": round(self.duration_seconds, 3),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dryRun": self.dry_run,
+            "evictions": [d.to_dict() for d in self.decisions],
+            "summary": self.summary(),
+        }
+
+
+def _result_text(decision: Decision) -> str:
+    if decision.result is Result.BLOCKED:
+        return "blocked (PDB)"
+    return decision.result.value
+
+
+def render_table(report: Report) -> str:
+    rows = [
+        [
+            d.namespace,
+            d.pod,
+            d.node or "-",
+            d.plugin,
+            d.reason + (f" (unblocks {d.unblocks})" if d.unblocks else ""),
+            _result_text(d),
+        ]
+        for d in report.decisions
+    ]
+    table = tabulate(rows, headers=["NAMESPACE", "POD", "NODE", "PLUGIN", "REASON", "RESULT"], tablefmt="plain")
+    return (table + "\n\n" if rows else "No pods to evict.\n\n") + summary_line(report)
+
+
+def summary_line(report: Report) -> str:
+    s = report.summary()
+    verb = "planned" if report.dry_run else "evicted"
+    parts = [f"{s['evictions']} {verb}"]
+    parts += [f"{count} {name}" for name, count in s["results"].items() if count and name not in ("planned", "evicted")]
+    prefix = "Dry run: " if report.dry_run else ""
+    line = f"{prefix}{', '.join(parts)} ({s['nodes']} nodes, {s['pods']} pods, {s['durationSeconds']:.2f}s)"
+    if report.plugin_errors:
+        line += "; plugin errors: " + "; ".join(f"{k}: {v}" for k, v in report.plugin_errors.items())
+    return line
+
+
+def render(report: Report, output: str) -> str:
+    if output == "json":
+        return json.dumps(report.to_dict(), indent=2)
+    if output == "yaml":
+        return str(yaml.safe_dump(report.to_dict(), sort_keys=False))
+    return render_table(report)

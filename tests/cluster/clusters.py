@@ -1,0 +1,311 @@
+"""Start and stop real kwok-backed Kubernetes clusters on 127.0.0.1.
+
+Each cluster is etcd + kube-apiserver + kube-controller-manager + kube-scheduler +
+kwok-controller, managed by ``kwokctl --runtime binary`` with every binary given as a
+local path (nothing is downloaded). Every component listens on 127.0.0.1 only, on
+ports chosen here. The test fixtures (tests/conftest.py) and the developer command
+(tests/cluster/devclusters.py) both use :func:`start_clusters`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:  # imported both as tests.cluster.clusters and as a script's sibling module
+    from tests.cluster import binaries
+except ImportError:  # pragma: no cover
+    import binaries  # type: ignore[no-redef]
+
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+KWOK_NODE_VALUE = "fake"
+LOG_LINES = ("tensile test log line 1", "tensile test log line 2", "tensile test log line 3")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A kwok node: kwok keeps it Ready and runs the pods bound to it."""
+
+    name: str
+    cpu: str = "4"
+    memory: str = "8Gi"
+    pods: str = "110"
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    name: str
+    nodes: tuple[NodeSpec, ...] = ()
+    kwok_annotated_nodes_only: bool = True
+    """kwok manages only nodes with the kwok annotation, so nodes registered by our own
+    provider are left alone."""
+
+
+def default_lower_nodes(prefix: str, count: int = 3, **sizes: str) -> tuple[NodeSpec, ...]:
+    return tuple(NodeSpec(name=f"{prefix}-node-{i}", **sizes) for i in range(count))
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    name: str
+    workdir: Path
+    kubeconfig: Path
+    apiserver_url: str
+    bins: binaries.Binaries
+    _env: dict[str, str] = field(repr=False)
+
+    def kubectl(self, *args: str, input_text: str | None = None, check: bool = True) -> str:
+        cmd = [str(self.bins.kubectl), "--kubeconfig", str(self.kubeconfig), *args]
+        proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=120)
+        if check and proc.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args)} failed on {self.name}: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def apply(self, manifest: str | Sequence[dict[str, object]]) -> None:
+        text = (
+            manifest
+            if isinstance(manifest, str)
+            else json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifest)})
+        )
+        self.kubectl("apply", "-f", "-", input_text=text)
+
+    def add_nodes(self, nodes: Iterable[NodeSpec]) -> None:
+        items = [node_manifest(n) for n in nodes]
+        if items:
+            # create, not apply: a POSTed Node keeps its status (capacity), like a kubelet's.
+            self.kubectl(
+                "create", "-f", "-", input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+            )
+
+    def pids(self) -> list[int]:
+        found = []
+        for pid_file in (self.workdir / "clusters" / self.name / "pids").glob("*.pid"):
+            try:
+                found.append(int(pid_file.read_text().strip()))
+            except ValueError:
+                continue
+        return found
+
+    def stop(self) -> None:
+        subprocess.run(
+            [str(self.bins.kwokctl), "delete", "cluster", "--name", self.name],
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        _kill_leftovers(self.pids())
+
+    def stop_component(self, component: str) -> None:
+        """Stop one component (e.g. kube-apiserver) to simulate an outage."""
+        self._kwokctl("stop", "component", component)
+
+    def start_component(self, component: str) -> None:
+        self._kwokctl("start", "component", component)
+
+    def _kwokctl(self, *args: str) -> None:
+        cmd = [str(self.bins.kwokctl), *args, "--name", self.name]
+        proc = subprocess.run(cmd, env=self._env, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise ClusterError(f"kwokctl {' '.join(args)} failed: {proc.stderr.strip()[-2000:]}")
+
+
+def _kill_leftovers(pids: Iterable[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def node_manifest(node: NodeSpec) -> dict[str, object]:
+    resources = {"cpu": node.cpu, "memory": node.memory, "pods": node.pods, "ephemeral-storage": "100Gi"}
+    labels = {
+        "kubernetes.io/hostname": node.name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "type": "kwok",
+        **node.labels,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node.name,
+            "labels": labels,
+            "annotations": {KWOK_NODE_ANNOTATION: KWOK_NODE_VALUE, "node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": {},
+        "status": {"capacity": resources, "allocatable": resources},
+    }
+
+
+def _kwok_config(log_file: Path) -> str:
+    """kwok resources loaded by kwok-controller: logs for every pod's containers."""
+    return json.dumps(
+        {
+            "kind": "ClusterLogs",
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "metadata": {"name": "all-pods"},
+            "spec": {"selector": {}, "logs": [{"containers": [], "logsFile": str(log_file), "follow": False}]},
+        }
+    )
+
+
+def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
+    env = dict(os.environ, KWOK_WORKDIR=str(root))
+    ports = {name: _free_port() for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok")}
+    cluster_dir = root / "clusters" / spec.name
+    log_file = root / f"{spec.name}-pod.log"
+    log_file.write_text(
+        "".join(f"2024-01-01T00:00:0{i}.000000000Z stdout F {line}\n" for i, line in enumerate(LOG_LINES))
+    )
+    config_file = root / f"{spec.name}-kwok.yaml"
+    config_file.write_text(_kwok_config(log_file))
+    kwok_selector = (
+        [
+            "kwok-controller=manage-all-nodes=false",
+            f"kwok-controller=manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_VALUE}",
+        ]
+        if spec.kwok_annotated_nodes_only
+        else []
+    )
+    etcd_client = f"http://127.0.0.1:{ports['etcd']}"
+    etcd_peer = f"http://127.0.0.1:{ports['etcd-peer']}"
+    extra = [
+        f"etcd=listen-client-urls={etcd_client}",
+        f"etcd=advertise-client-urls={etcd_client}",
+        f"etcd=listen-peer-urls={etcd_peer}",
+        f"etcd=initial-advertise-peer-urls={etcd_peer}",
+        f"etcd=initial-cluster=node0={etcd_peer}",
+        "kube-apiserver=bind-address=127.0.0.1",
+        "kube-controller-manager=bind-address=127.0.0.1",
+        "kube-scheduler=bind-address=127.0.0.1",
+        f"kwok-controller=server-address=127.0.0.1:{ports['kwok']}",
+        "kwok-controller=node-ip=127.0.0.1",
+        "kwok-controller=cidr=10.0.0.0/12",
+        *kwok_selector,
+    ]
+    cmd = [
+        str(bins.kwokctl),
+        "create",
+        "cluster",
+        "--name",
+        spec.name,
+        "--runtime",
+        "binary",
+        "--config",
+        str(config_file),
+        "--kubeconfig",
+        str(root / f"{spec.name}-merged-kubeconfig.yaml"),
+        "--etcd-binary",
+        str(bins.etcd),
+        "--kube-apiserver-binary",
+        str(bins.kube_apiserver),
+        "--kube-controller-manager-binary",
+        str(bins.kube_controller_manager),
+        "--kube-scheduler-binary",
+        str(bins.kube_scheduler),
+        "--kwok-controller-binary",
+        str(bins.kwok),
+        "--etcd-port",
+        str(ports["etcd"]),
+        "--kube-apiserver-port",
+        str(ports["apiserver"]),
+        "--kube-controller-manager-port",
+        str(ports["kcm"]),
+        "--kube-scheduler-port",
+        str(ports["scheduler"]),
+        "--controller-port",
+        str(ports["kwok"]),
+        "--disable-qps-limits",
+        "--wait",
+        "120s",
+    ]
+    for arg in extra:
+        cmd += ["--extra-args", arg]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    kubeconfig = cluster_dir / "kubeconfig.yaml"
+    cluster = Cluster(spec.name, root, kubeconfig, f"https://127.0.0.1:{ports['apiserver']}", bins, env)
+    if proc.returncode != 0 or not kubeconfig.exists():
+        cluster.stop()
+        logs = cluster_dir / "logs"
+        raise ClusterError(
+            f"kwokctl could not start cluster {spec.name} (exit {proc.returncode}): "
+            f"{proc.stderr.strip()[-3000:]}\ncomponent logs: {logs}"
+        )
+    cluster.add_nodes(spec.nodes)
+    return cluster
+
+
+def wait_nodes_ready(cluster: Cluster, names: Iterable[str], timeout: float = 60.0) -> None:
+    wanted = set(names)
+    deadline = time.monotonic() + timeout
+    while True:
+        data = json.loads(cluster.kubectl("get", "nodes", "-o", "json"))
+        ready = {
+            item["metadata"]["name"]
+            for item in data["items"]
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in item.get("status", {}).get("conditions", []))
+        }
+        if wanted <= ready:
+            return
+        if time.monotonic() > deadline:
+            raise ClusterError(f"nodes not Ready on {cluster.name} after {timeout}s: {sorted(wanted - ready)}")
+        time.sleep(0.5)
+
+
+def start_clusters(specs: Sequence[ClusterSpec], *, root: Path | None = None) -> dict[str, Cluster]:
+    """Start the clusters in parallel; on any failure stop those that started."""
+    bins = binaries.locate()
+    missing = bins.missing()
+    if missing:
+        raise ClusterError(f"missing binaries {', '.join(map(str, missing))}; {binaries.how_to_build()}")
+    root = root or Path(tempfile.mkdtemp(prefix="tensile-clusters-"))
+    root.mkdir(parents=True, exist_ok=True)
+    started: dict[str, Cluster] = {}
+    errors: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=len(specs)) as pool:
+        futures = {spec.name: pool.submit(_create, spec, root, bins) for spec in specs}
+        for name, future in futures.items():
+            try:
+                started[name] = future.result()
+            except BaseException as exc:
+                errors.append(exc)
+    try:
+        if not errors:
+            for spec in specs:
+                wait_nodes_ready(started[spec.name], (n.name for n in spec.nodes))
+    except BaseException as exc:
+        errors.append(exc)
+    if errors:
+        stop_clusters(started.values())
+        raise errors[0]
+    return started
+
+
+def stop_clusters(clusters: Iterable[Cluster]) -> None:
+    clusters = list(clusters)
+    if not clusters:
+        return
+    with ThreadPoolExecutor(max_workers=len(clusters)) as pool:
+        list(pool.map(lambda c: c.stop(), clusters))
