@@ -159,16 +159,26 @@ def node_manifest(node: NodeSpec) -> dict[str, object]:
     }
 
 
-def _kwok_config(log_file: Path) -> str:
-    """kwok resources loaded by kwok-controller: logs for every pod's containers."""
-    return json.dumps(
-        {
-            "kind": "ClusterLogs",
-            "apiVersion": "kwok.x-k8s.io/v1alpha1",
-            "metadata": {"name": "all-pods"},
-            "spec": {"selector": {}, "logs": [{"containers": [], "logsFile": str(log_file), "follow": False}]},
-        }
-    )
+def _kwok_config(log_file: Path, extra_args: dict[str, list[tuple[str, str]]]) -> str:
+    """kwokctl configuration (component flags) plus kwok resources: logs for every pod.
+
+    Component flags go through ``componentsPatches`` because kwokctl v0.8.0's repeated
+    ``--extra-args`` flag indexes its patches wrongly and panics.
+    """
+    kwokctl = {
+        "kind": "KwokctlConfiguration",
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "componentsPatches": [
+            {"name": name, "extraArgs": [{"key": k, "value": v} for k, v in args]} for name, args in extra_args.items()
+        ],
+    }
+    logs = {
+        "kind": "ClusterLogs",
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "metadata": {"name": "all-pods"},
+        "spec": {"selector": {}, "logs": [{"containers": [], "logsFile": str(log_file), "follow": False}]},
+    }
+    return "\n---\n".join(json.dumps(doc) for doc in (kwokctl, logs))
 
 
 def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
@@ -180,31 +190,32 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "".join(f"2024-01-01T00:00:0{i}.000000000Z stdout F {line}\n" for i, line in enumerate(LOG_LINES))
     )
     config_file = root / f"{spec.name}-kwok.yaml"
-    config_file.write_text(_kwok_config(log_file))
-    kwok_selector = (
-        [
-            "kwok-controller=manage-all-nodes=false",
-            f"kwok-controller=manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_VALUE}",
-        ]
-        if spec.kwok_annotated_nodes_only
-        else []
-    )
     etcd_client = f"http://127.0.0.1:{ports['etcd']}"
     etcd_peer = f"http://127.0.0.1:{ports['etcd-peer']}"
-    extra = [
-        f"etcd=listen-client-urls={etcd_client}",
-        f"etcd=advertise-client-urls={etcd_client}",
-        f"etcd=listen-peer-urls={etcd_peer}",
-        f"etcd=initial-advertise-peer-urls={etcd_peer}",
-        f"etcd=initial-cluster=node0={etcd_peer}",
-        "kube-apiserver=bind-address=127.0.0.1",
-        "kube-controller-manager=bind-address=127.0.0.1",
-        "kube-scheduler=bind-address=127.0.0.1",
-        f"kwok-controller=server-address=127.0.0.1:{ports['kwok']}",
-        "kwok-controller=node-ip=127.0.0.1",
-        "kwok-controller=cidr=10.0.0.0/12",
-        *kwok_selector,
+    kwok_args = [
+        ("server-address", f"127.0.0.1:{ports['kwok']}"),
+        ("node-ip", "127.0.0.1"),
+        ("cidr", "10.0.0.0/12"),
     ]
+    if spec.kwok_annotated_nodes_only:
+        kwok_args += [
+            ("manage-all-nodes", "false"),
+            ("manage-nodes-with-annotation-selector", f"{KWOK_NODE_ANNOTATION}={KWOK_NODE_VALUE}"),
+        ]
+    extra = {
+        "etcd": [
+            ("listen-client-urls", etcd_client),
+            ("advertise-client-urls", etcd_client),
+            ("listen-peer-urls", etcd_peer),
+            ("initial-advertise-peer-urls", etcd_peer),
+            ("initial-cluster", f"node0={etcd_peer}"),
+        ],
+        "kube-apiserver": [("bind-address", "127.0.0.1")],
+        "kube-controller-manager": [("bind-address", "127.0.0.1")],
+        "kube-scheduler": [("bind-address", "127.0.0.1")],
+        "kwok-controller": kwok_args,
+    }
+    config_file.write_text(_kwok_config(log_file, extra))
     cmd = [
         str(bins.kwokctl),
         "create",
@@ -241,8 +252,6 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "--wait",
         "120s",
     ]
-    for arg in extra:
-        cmd += ["--extra-args", arg]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     kubeconfig = cluster_dir / "kubeconfig.yaml"
     cluster = Cluster(spec.name, root, kubeconfig, f"https://127.0.0.1:{ports['apiserver']}", bins, env)
@@ -289,13 +298,13 @@ def start_clusters(specs: Sequence[ClusterSpec], *, root: Path | None = None) ->
         for name, future in futures.items():
             try:
                 started[name] = future.result()
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - collected, then raised below
                 errors.append(exc)
     try:
         if not errors:
             for spec in specs:
                 wait_nodes_ready(started[spec.name], (n.name for n in spec.nodes))
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - collected, then raised below
         errors.append(exc)
     if errors:
         stop_clusters(started.values())

@@ -1,0 +1,5 @@
+"""``python -m descheduler`` is ``tensile-deschedule``."""
+
+from descheduler.cli import main
+
+main()

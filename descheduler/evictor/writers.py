@@ -1,0 +1,116 @@
+"""The API writer: evictions through policy/v1 Eviction, Events, avoidance records.
+
+A 429 from the Eviction API means a PodDisruptionBudget refused: reported as blocked and
+never retried in the cycle. A 404 means the pod is already gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import Any
+
+from descheduler import avoidance, keys
+from descheduler.evictor.evictor import Outcome
+from descheduler.kube import errors, retry
+from descheduler.kube.client import Kube, pod_path
+from descheduler.model import OwnerRef, Pod
+from descheduler.report import Result
+
+logger = logging.getLogger(__name__)
+
+REPORTING_CONTROLLER = "tensile.io/descheduler"
+OWNER_API_PATHS = {
+    "ReplicaSet": "/apis/apps/v1/namespaces/{ns}/replicasets/{name}",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
+    "StatefulSet": "/apis/apps/v1/namespaces/{ns}/statefulsets/{name}",
+    "Job": "/apis/batch/v1/namespaces/{ns}/jobs/{name}",
+    "ReplicationController": "/api/v1/namespaces/{ns}/replicationcontrollers/{name}",
+}
+
+
+class ApiWriter:
+    dry_run = False
+
+    def __init__(self, kube: Kube, *, record_events: bool = True) -> None:
+        self.kube = kube
+        self.record_events = record_events
+        self.instance = socket.gethostname()
+
+    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome:
+        body: dict[str, Any] = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": pod.name, "namespace": pod.namespace},
+        }
+        if grace_period_seconds is not None:
+            body["deleteOptions"] = {"gracePeriodSeconds": grace_period_seconds}
+        try:
+            self.kube.post(pod_path(pod.namespace, pod.name, "eviction"), body, policy=retry.EVICTIONS)
+        except errors.TooManyRequestsError as exc:
+            return Outcome(Result.BLOCKED, exc.message)
+        except errors.NotFoundError:
+            return Outcome(Result.GONE, "pod no longer exists")
+        except errors.ApiError as exc:
+            return Outcome(Result.FAILED, str(exc))
+        if self.record_events:
+            self._event(pod, reason)
+        return Outcome(Result.EVICTED)
+
+    def _event(self, pod: Pod, reason: str) -> None:
+        now = time.time()
+        event = {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{pod.name}.", "namespace": pod.namespace},
+            "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z",
+            "reportingController": REPORTING_CONTROLLER,
+            "reportingInstance": self.instance,
+            "action": "Descheduled",
+            "reason": "Descheduled",
+            "type": "Normal",
+            "note": f"pod evicted from {pod.node_name or 'no'} node by tensile-deschedule: {reason}"[:1024],
+            "regarding": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "namespace": pod.namespace,
+                "name": pod.name,
+                "uid": pod.uid,
+            },
+        }
+        try:
+            self.kube.post(f"/apis/events.k8s.io/v1/namespaces/{pod.namespace}/events", event, policy=retry.NO_RETRY)
+        except errors.ApiError as exc:
+            logger.warning("could not record an Event for %s: %s", pod.key, exc)
+
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None:
+        owner = pod.controller
+        if owner is None or owner.kind not in OWNER_API_PATHS:
+            logger.info("no avoidance recorded for %s: owner kind is not supported", pod.key)
+            return
+        path = OWNER_API_PATHS[owner.kind].format(ns=pod.namespace, name=owner.name)
+        for _attempt in range(3):
+            try:
+                self._patch_avoidance(path, owner, node, until)
+                return
+            except errors.ConflictError:
+                continue
+            except errors.ApiError as exc:
+                logger.warning("could not record avoidance of %s on %s %s: %s", node, owner.kind, owner.name, exc)
+                return
+
+    def _patch_avoidance(self, path: str, owner: OwnerRef, node: str, until: float) -> None:
+        current = self.kube.get(path)
+        meta = current.get("metadata", {})
+        if owner.uid and meta.get("uid") != owner.uid:
+            raise errors.NotFoundError(404, "NotFound", f"{owner.kind} {owner.name} was replaced")
+        record = avoidance.decode((meta.get("annotations") or {}).get(keys.AVOID_NODES_ANNOTATION))
+        updated = avoidance.add(record, node, until, now=time.time())
+        patch = {
+            "metadata": {
+                "resourceVersion": meta.get("resourceVersion"),
+                "annotations": {keys.AVOID_NODES_ANNOTATION: avoidance.encode(updated)},
+            }
+        }
+        self.kube.patch(path, patch)

@@ -1,0 +1,185 @@
+"""The only door to the Kubernetes API.
+
+The official client is used for what it does well (kubeconfig, exec plugins, in-cluster
+service-account config, TLS); requests and responses are raw JSON parsed with orjson,
+because the client's model deserialisation is far too slow for 100k+ pods.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import orjson
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.config.config_exception import ConfigException
+
+from descheduler.errors import InputError
+from descheduler.kube import errors, retry
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+USER_AGENT = "tensile/0.1"
+DEFAULT_PAGE_SIZE = 500
+JsonObject = dict[str, Any]
+
+
+def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Any:
+    """Kubeconfig file (flag, then $KUBECONFIG), else in-cluster, else ~/.kube/config.
+
+    Raises InputError with one line naming the file and what is wrong.
+    """
+    cfg = k8s_client.Configuration()
+    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+    if path is None and not in_cluster:
+        default = Path.home() / ".kube" / "config"
+        path = str(default) if default.exists() else None
+    try:
+        if path is not None:
+            if not Path(path).is_file():
+                raise InputError(f"kubeconfig {path}: file not found")
+            k8s_config.load_kube_config(
+                config_file=path, context=context, client_configuration=cfg, persist_config=False
+            )
+        elif in_cluster:
+            k8s_config.load_incluster_config(client_configuration=cfg)
+        else:
+            raise InputError("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster")
+    except ConfigException as exc:
+        where = f"kubeconfig {path}" if path else "in-cluster configuration"
+        raise InputError(f"{where}: {_one_line(str(exc))}") from exc
+    except (ValueError, TypeError, KeyError, OSError) as exc:
+        # yaml errors subclass ValueError in the client's loader; anything else is a malformed file.
+        raise InputError(f"kubeconfig {path}: cannot be used: {_one_line(str(exc))}") from exc
+    except Exception as exc:
+        raise InputError(f"kubeconfig {path}: cannot be parsed: {_one_line(str(exc))}") from exc
+    return cfg
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+class Kube:
+    """Raw JSON requests with tensile errors and the retry loop."""
+
+    def __init__(self, configuration: Any, *, timeout: float = 60.0) -> None:
+        self._api = k8s_client.ApiClient(configuration)
+        self._api.user_agent = USER_AGENT
+        self.host = str(configuration.host)
+        self.timeout = timeout
+
+    @classmethod
+    def from_kubeconfig(cls, kubeconfig: str | None = None, context: str | None = None) -> Kube:
+        return cls(load_configuration(kubeconfig, context))
+
+    def close(self) -> None:
+        self._api.close()
+
+    # -- raw requests ----------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> bytes:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        url_path = path + ("?" + urlencode(query) if query else "")
+        _method, url, headers, _body, _post = self._api.param_serialize(
+            method=method, resource_path=url_path, header_params=headers, auth_settings=["BearerToken"]
+        )
+        try:
+            response = self._api.rest_client.request(
+                method, url, headers=headers, body=body, _request_timeout=timeout or self.timeout
+            )
+            data: bytes = response.read()
+        except (urllib3.exceptions.HTTPError, OSError, k8s_client.ApiException) as exc:
+            raise errors.ConnectionFailedError(0, "ConnectionFailed", f"{method} {self.host}{path}: {exc}") from exc
+        if not 200 <= response.status < 300:
+            raise errors.from_response(response.status, data, response.headers)
+        return data
+
+    def get(
+        self, path: str, *, query: dict[str, Any] | None = None, policy: retry.RetryPolicy = retry.READS
+    ) -> JsonObject:
+        data = retry.call_with_retry(lambda: self.request("GET", path, query=query), policy=policy, what=f"GET {path}")
+        result: JsonObject = orjson.loads(data)
+        return result
+
+    def post(self, path: str, body: Any, *, policy: retry.RetryPolicy = retry.WRITES) -> JsonObject:
+        data = retry.call_with_retry(lambda: self.request("POST", path, body=body), policy=policy, what=f"POST {path}")
+        result: JsonObject = orjson.loads(data) if data else {}
+        return result
+
+    def patch(
+        self, path: str, body: Any, *, patch_type: str = "merge", policy: retry.RetryPolicy = retry.WRITES
+    ) -> JsonObject:
+        content_type = {"merge": "application/merge-patch+json", "json": "application/json-patch+json"}[patch_type]
+        data = retry.call_with_retry(
+            lambda: self.request("PATCH", path, body=body, content_type=content_type),
+            policy=policy,
+            what=f"PATCH {path}",
+        )
+        result: JsonObject = orjson.loads(data) if data else {}
+        return result
+
+    def list_objects(
+        self,
+        path: str,
+        convert: Callable[[JsonObject], T],
+        *,
+        query: dict[str, Any] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> tuple[list[T], str]:
+        """LIST ``path`` in pages, converting each item as it arrives (memory stays flat).
+
+        A 410 on a continue token means the snapshot expired: list again from the start.
+        Returns the converted items and the list's resourceVersion.
+        """
+        for _attempt in range(3):
+            try:
+                return self._list_once(path, convert, query or {}, page_size)
+            except errors.GoneError:
+                logger.info("LIST %s: continue token expired; listing again", path)
+        return self._list_once(path, convert, query or {}, page_size)
+
+    def _list_once(
+        self, path: str, convert: Callable[[JsonObject], T], query: dict[str, Any], page_size: int
+    ) -> tuple[list[T], str]:
+        items: list[T] = []
+        token = ""
+        resource_version = ""
+        for page in self._pages(path, query, page_size, token):
+            resource_version = page.get("metadata", {}).get("resourceVersion", resource_version)
+            raw_items = page.get("items") or []
+            items.extend(convert(item) for item in raw_items)
+        return items, resource_version
+
+    def _pages(self, path: str, query: dict[str, Any], page_size: int, token: str) -> Iterator[JsonObject]:
+        while True:
+            params = {**query, "limit": page_size}
+            if token:
+                params["continue"] = token
+            page = self.get(path, query=params)
+            yield page
+            token = page.get("metadata", {}).get("continue") or ""
+            if not token:
+                return
+
+
+def pod_path(namespace: str, name: str, subresource: str = "") -> str:
+    base = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(name)}"
+    return f"{base}/{subresource}" if subresource else base

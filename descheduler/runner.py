@@ -1,0 +1,50 @@
+"""One descheduling cycle: state -> profiles -> evictor/writer -> report.
+
+The runner alone chooses between the API writer and the dry-run recorder; plugins
+never see the mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from descheduler import matching
+from descheduler.cluster.sources import StateSource
+from descheduler.cluster.state import ClusterState
+from descheduler.evictor import limits
+from descheduler.evictor.evictor import EvictionWriter, Evictor
+from descheduler.framework.profile import run_profiles
+from descheduler.framework.registry import Registry
+from descheduler.model import Node
+from descheduler.policy.types import Policy
+from descheduler.report import Report
+
+logger = logging.getLogger(__name__)
+
+
+def eligible_nodes(state: ClusterState, policy: Policy) -> list[Node]:
+    """Ready nodes matching the policy's nodeSelector, as upstream's ReadyNodes."""
+    nodes = [n for n in state.nodes.values() if n.ready]
+    if policy.node_selector is not None:
+        nodes = [n for n in nodes if matching.selector_matches(policy.node_selector, n.labels)]
+    return sorted(nodes, key=lambda n: n.name)
+
+
+def run_cycle(
+    policy: Policy, registry: Registry, source: StateSource, writer: EvictionWriter, *, now: float | None = None
+) -> Report:
+    started = time.monotonic()
+    state = source.load(now=time.time() if now is None else now)
+    loaded = time.monotonic()
+    logger.debug("cluster state loaded in %.2fs", loaded - started)
+    report = Report(dry_run=writer.dry_run, nodes=len(state.nodes), pods=len(state.pods))
+    nodes = eligible_nodes(state, policy)
+    if len(nodes) <= 1:
+        logger.warning("%d eligible node(s): evicting would only disrupt; nothing to do this cycle", len(nodes))
+    else:
+        evictor = Evictor(state, writer, limits.LimitCounter(policy.limits), policy.grace_period_seconds)
+        report.plugin_errors = run_profiles(policy, registry, state, evictor, nodes)
+        report.decisions = evictor.decisions
+    report.duration_seconds = time.monotonic() - started
+    return report

@@ -1,0 +1,1 @@
+"""tensile virtual node: a lower cluster presented as one node of the upper cluster."""
