@@ -26,6 +26,7 @@ from descheduler.kube.client import Kube
 from descheduler.plugins import default_registry
 from descheduler.policy import argspec
 from descheduler.policy.loading import load_policy_file
+from descheduler.policy.schema import policy_schema
 from descheduler.report import Result
 from descheduler.runner import run_cycle
 
@@ -164,3 +165,9 @@ def plugin_listing(registry: Registry) -> list[dict[str, Any]]:
         }
         for spec in registry
     ]
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of DeschedulerPolicy files (for editors)."""
+    click.echo(json.dumps(policy_schema(default_registry()), indent=2, sort_keys=True))

@@ -34,7 +34,12 @@ class Condition:
     status: str
     reason: str
     message: str
-    last_transition: float | None
+    last_transition_time: str
+    """RFC 3339 as on the wire; parsed only when asked (most conditions are never read)."""
+
+    @property
+    def last_transition(self) -> float | None:
+        return parse_time(self.last_transition_time)
 
 
 @dataclass(slots=True, frozen=True)
@@ -71,7 +76,7 @@ class Pod:
     requests: Resources
     created: float
     deleting: bool
-    start_time: float | None = None
+    start_time_text: str = ""
     conditions: tuple[Condition, ...] = ()
     container_statuses: tuple[ContainerStatus, ...] = ()
     init_container_statuses: tuple[ContainerStatus, ...] = ()
@@ -84,6 +89,11 @@ class Pod:
     images: tuple[str, ...] = ()
     has_local_storage: bool = False
     pvc_names: tuple[str, ...] = ()
+    resource_claims: tuple[str, ...] = ()
+
+    @property
+    def start_time(self) -> float | None:
+        return parse_time(self.start_time_text)
 
     @property
     def key(self) -> str:
@@ -151,13 +161,14 @@ class PriorityClass:
 class PersistentVolumeClaim:
     namespace: str
     name: str
+    storage_class: str = ""
 
 
 def parse_time(text: str | None) -> float | None:
     """RFC 3339 timestamp to epoch seconds; None stays None."""
     if not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(text).timestamp()
 
 
 def resources_from_raw(raw: Mapping[str, Any] | None) -> Resources:
@@ -187,8 +198,13 @@ def pod_requests(spec: Mapping[str, Any]) -> Resources:
     max(sum of containers + restartable init containers, each plain init container on
     top of the sidecars started before it) + overhead.
     """
+    containers: list[Mapping[str, Any]] = spec.get("containers") or []
+    if len(containers) == 1 and not spec.get("initContainers") and not spec.get("overhead"):
+        single = _container_requests(containers[0])  # the common case, kept fast
+        single[quantity.PODS] = 1
+        return single
     total: Resources = {}
-    for container in spec.get("containers") or ():
+    for container in containers:
         _add(total, _container_requests(container))
     sidecars: Resources = {}
     init_peak: Resources = {}
@@ -236,7 +252,7 @@ def _condition(raw: Mapping[str, Any]) -> Condition:
         status=raw.get("status", ""),
         reason=raw.get("reason", ""),
         message=raw.get("message", ""),
-        last_transition=parse_time(raw.get("lastTransitionTime")),
+        last_transition_time=raw.get("lastTransitionTime") or "",
     )
 
 
@@ -276,7 +292,7 @@ def pod_from_raw(raw: RawObject) -> Pod:
         requests=pod_requests(spec),
         created=parse_time(meta.get("creationTimestamp")) or 0.0,
         deleting=bool(meta.get("deletionTimestamp")),
-        start_time=parse_time(status.get("startTime")),
+        start_time_text=status.get("startTime") or "",
         conditions=tuple(_condition(c) for c in status.get("conditions") or ()),
         container_statuses=tuple(_container_status(c) for c in status.get("containerStatuses") or ()),
         init_container_statuses=tuple(_container_status(c) for c in status.get("initContainerStatuses") or ()),
@@ -289,6 +305,7 @@ def pod_from_raw(raw: RawObject) -> Pod:
         images=tuple(c.get("image", "") for c in spec.get("containers") or ()),
         has_local_storage=any("emptyDir" in v or "hostPath" in v for v in volumes),
         pvc_names=tuple(v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v),
+        resource_claims=tuple(c.get("name", "") for c in spec.get("resourceClaims") or ()),
     )
 
 
@@ -336,4 +353,8 @@ def priority_class_from_raw(raw: RawObject) -> PriorityClass:
 
 def pvc_from_raw(raw: RawObject) -> PersistentVolumeClaim:
     meta = raw["metadata"]
-    return PersistentVolumeClaim(namespace=meta.get("namespace") or "default", name=meta["name"])
+    return PersistentVolumeClaim(
+        namespace=meta.get("namespace") or "default",
+        name=meta["name"],
+        storage_class=(raw.get("spec") or {}).get("storageClassName") or "",
+    )

@@ -6,8 +6,11 @@ never see the mode.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
+from collections.abc import Iterator
 
 from descheduler import matching
 from descheduler.cluster.sources import StateSource
@@ -31,8 +34,32 @@ def eligible_nodes(state: ClusterState, policy: Policy) -> list[Node]:
     return sorted(nodes, key=lambda n: n.name)
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a cycle builds millions of small objects.
+
+    Each generation-2 pass walks every live object, so at 150k pods repeated passes cost
+    more than the whole plan. A cycle creates no reference cycles worth collecting early;
+    collection resumes afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_cycle(
     policy: Policy, registry: Registry, source: StateSource, writer: EvictionWriter, *, now: float | None = None
+) -> Report:
+    with paused_gc():
+        return _run_cycle(policy, registry, source, writer, now=now)
+
+
+def _run_cycle(
+    policy: Policy, registry: Registry, source: StateSource, writer: EvictionWriter, *, now: float | None
 ) -> Report:
     started = time.monotonic()
     state = source.load(now=time.time() if now is None else now)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from descheduler.framework.registry import Registry
-from descheduler.plugins import remove_pods_having_too_many_restarts
+from descheduler.plugins import default_evictor, remove_pods_having_too_many_restarts
 
 
 def default_registry() -> Registry:
     return Registry(
         [
+            default_evictor.SPEC,
             remove_pods_having_too_many_restarts.SPEC,
         ]
     )

@@ -1,0 +1,438 @@
+"""DefaultEvictor: which pods may be evicted at all (filter) and, just before an eviction,
+whether it is still wise (preEvictionFilter). Every strategy asks it through its handle.
+
+Upstream semantics (descheduler v0.36): mirror, static and terminating pods are never
+evicted; podProtections (or the deprecated booleans) protect DaemonSet, local-storage,
+system-critical and bare pods by default; the ``descheduler.alpha.kubernetes.io/evict``
+annotation lifts those protections.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from descheduler import matching
+from descheduler.cluster.state import ClusterState
+from descheduler.errors import InputError, Problem
+from descheduler.evictor import filters
+from descheduler.framework.registry import PluginSpec
+from descheduler.framework.types import Handle
+from descheduler.model import Node, Pod, PodDisruptionBudget, PriorityClass
+from descheduler.policy import argspec
+from descheduler.policy.argspec import LabelSelector, doc
+
+logger = logging.getLogger(__name__)
+
+NAME = "DefaultEvictor"
+DESCRIPTION = (
+    "Decides which pods may be evicted: never mirror, static or terminating pods; by default not DaemonSet, "
+    "local-storage, system-critical or bare pods (podProtections); nodeFit and namespaceLabelSelector just before "
+    "eviction."
+)
+
+LOCAL_STORAGE = "PodsWithLocalStorage"
+SYSTEM_CRITICAL = "SystemCriticalPods"
+FAILED_BARE = "FailedBarePods"
+DAEMONSET = "DaemonSetPods"
+WITH_PVC = "PodsWithPVC"
+WITHOUT_PDB = "PodsWithoutPDB"
+RESOURCE_CLAIMS = "PodsWithResourceClaims"
+DEFAULT_PROTECTIONS = (LOCAL_STORAGE, SYSTEM_CRITICAL, FAILED_BARE, DAEMONSET)
+EXTRA_PROTECTIONS = (WITH_PVC, WITHOUT_PDB, RESOURCE_CLAIMS)
+NO_EVICTION_POLICIES = ("Preferred", "Mandatory")
+
+# Deprecated booleans and the protection each maps onto (field name -> protection).
+DEPRECATED_DISABLING = {
+    "evict_local_storage_pods": LOCAL_STORAGE,
+    "evict_daemon_set_pods": DAEMONSET,
+    "evict_system_critical_pods": SYSTEM_CRITICAL,
+    "evict_failed_bare_pods": FAILED_BARE,
+}
+DEPRECATED_ENABLING = {"ignore_pvc_pods": WITH_PVC, "ignore_pods_without_pdb": WITHOUT_PDB}
+
+
+@dataclass(frozen=True)
+class PriorityThreshold:
+    name: str = field(default="", metadata=doc("PriorityClass whose value is the threshold."))
+    value: int | None = field(default=None, metadata=doc("Threshold priority value."))
+
+
+@dataclass(frozen=True)
+class ProtectedStorageClass:
+    name: str = field(default="", metadata=doc("StorageClass name."))
+
+
+@dataclass(frozen=True)
+class PodsWithPVCConfig:
+    protected_storage_classes: tuple[ProtectedStorageClass, ...] = field(
+        default=(), metadata=doc("Protect only pods whose claims use these storage classes; empty protects all.")
+    )
+
+
+@dataclass(frozen=True)
+class PodProtectionsConfig:
+    pods_with_pvc: PodsWithPVCConfig | None = field(
+        default=None, metadata=doc("Settings of the PodsWithPVC protection.", wire="PodsWithPVC")
+    )
+
+
+@dataclass(frozen=True)
+class PodProtections:
+    extra_enabled: tuple[str, ...] = field(
+        default=(), metadata=doc("Extra protections to enable: " + ", ".join(EXTRA_PROTECTIONS) + ".")
+    )
+    default_disabled: tuple[str, ...] = field(
+        default=(), metadata=doc("Default protections to disable: " + ", ".join(DEFAULT_PROTECTIONS) + ".")
+    )
+    config: PodProtectionsConfig | None = field(default=None, metadata=doc("Per-protection settings."))
+
+
+@dataclass(frozen=True)
+class Args:
+    node_selector: str = field(default="", metadata=doc("nodeFit considers only nodes matching this selector."))
+    label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching it are evicted."))
+    namespace_label_selector: LabelSelector | None = field(
+        default=None, metadata=doc("Only pods in namespaces whose labels match it are evicted.")
+    )
+    priority_threshold: PriorityThreshold | None = field(
+        default=None, metadata=doc("Pods at or above this priority are not evicted (name or value, not both).")
+    )
+    node_fit: bool = field(default=False, metadata=doc("Evict only pods that fit on some other ready node."))
+    min_replicas: int = field(default=0, metadata=doc("Keep pods whose owner has fewer pods; active when > 1."))
+    min_pod_age: str | None = field(default=None, metadata=doc("Keep pods started less than this ago, e.g. 5m."))
+    no_eviction_policy: str = field(
+        default="", metadata=doc("Preferred or Mandatory: whether the prefer-no-eviction annotation binds.")
+    )
+    pod_protections: PodProtections = field(
+        default_factory=PodProtections, metadata=doc("Default protections to disable and extra ones to enable.")
+    )
+    evict_local_storage_pods: bool = field(default=False, metadata=doc("Deprecated: defaultDisabled " + LOCAL_STORAGE))
+    evict_daemon_set_pods: bool = field(default=False, metadata=doc("Deprecated: defaultDisabled " + DAEMONSET))
+    evict_system_critical_pods: bool = field(
+        default=False, metadata=doc("Deprecated: defaultDisabled " + SYSTEM_CRITICAL)
+    )
+    ignore_pvc_pods: bool = field(default=False, metadata=doc("Deprecated: extraEnabled " + WITH_PVC))
+    ignore_pods_without_pdb: bool = field(
+        default=False, metadata=doc("Deprecated: extraEnabled " + WITHOUT_PDB, wire="ignorePodsWithoutPDB")
+    )
+    evict_failed_bare_pods: bool = field(default=False, metadata=doc("Deprecated: defaultDisabled " + FAILED_BARE))
+
+
+# -- durations -----------------------------------------------------------------------------
+
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
+_DURATION_RE = re.compile(f"(?:{_DURATION_PART})+")
+
+
+def parse_duration(text: str) -> float:
+    """Go ``time.ParseDuration`` syntax (``1h30m``, ``45s``, ``500ms``, ``-1.5h``) to seconds."""
+    sign = -1.0 if text.startswith("-") else 1.0
+    body = text[1:] if text.startswith(("-", "+")) else text
+    if body == "0":
+        return 0.0
+    if not _DURATION_RE.fullmatch(body):
+        raise ValueError(f"invalid duration {text!r}")
+    total = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in re.findall(_DURATION_PART, body))
+    return sign * total
+
+
+# -- validation ----------------------------------------------------------------------------
+
+_WIRE_NAMES = {f.name: argspec.wire_name(f) for f in dataclasses.fields(Args)}
+
+
+def validate(args: Args) -> list[Problem]:
+    problems = _validate_priority_threshold(args.priority_threshold)
+    problems += _validate_pod_protections(args)
+    if args.min_replicas < 0:
+        problems.append(Problem("minReplicas", f"must be >= 0, got {args.min_replicas}"))
+    if args.no_eviction_policy and args.no_eviction_policy not in NO_EVICTION_POLICIES:
+        allowed = ", ".join(NO_EVICTION_POLICIES)
+        problems.append(Problem("noEvictionPolicy", f"must be one of {allowed}; got {args.no_eviction_policy!r}"))
+    if args.min_pod_age is not None:
+        try:
+            parse_duration(args.min_pod_age)
+        except ValueError:
+            message = f"must be a duration such as 90s, 5m or 1h30m; got {args.min_pod_age!r}"
+            problems.append(Problem("minPodAge", message))
+    if args.node_selector:
+        try:
+            matching.parse_selector_string(args.node_selector)
+        except ValueError as exc:
+            problems.append(Problem("nodeSelector", str(exc)))
+    return problems
+
+
+def _validate_priority_threshold(threshold: PriorityThreshold | None) -> list[Problem]:
+    if threshold is None:
+        return []
+    if threshold.name and threshold.value is not None:
+        return [Problem("priorityThreshold", "only one of name and value can be set")]
+    if threshold.value is not None and threshold.value > filters.SYSTEM_CRITICAL_PRIORITY:
+        return [Problem("priorityThreshold.value", f"must be <= {filters.SYSTEM_CRITICAL_PRIORITY}")]
+    return []
+
+
+def _validate_pod_protections(args: Args) -> list[Problem]:
+    protections = args.pod_protections
+    if not protections.extra_enabled and not protections.default_disabled:
+        return []
+    problems: list[Problem] = []
+    deprecated = [name for name in (*DEPRECATED_DISABLING, *DEPRECATED_ENABLING) if getattr(args, name)]
+    if deprecated:
+        wire = ", ".join(_WIRE_NAMES[name] for name in deprecated)
+        message = f"cannot be combined with the deprecated fields ({wire}); move them into podProtections"
+        problems.append(Problem("podProtections", message))
+    problems += _validate_names(protections.extra_enabled, "podProtections.extraEnabled", EXTRA_PROTECTIONS)
+    problems += _validate_names(protections.default_disabled, "podProtections.defaultDisabled", DEFAULT_PROTECTIONS)
+    return problems
+
+
+def _validate_names(names: tuple[str, ...], path: str, allowed: tuple[str, ...]) -> list[Problem]:
+    problems = [
+        Problem(f"{path}[{i}]", f"must be one of {', '.join(allowed)}; got {name!r}")
+        for i, name in enumerate(names)
+        if name not in allowed
+    ]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        problems.append(Problem(path, f"contains duplicate entries: {', '.join(duplicates)}"))
+    return problems
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+def effective_protections(args: Args) -> frozenset[str]:
+    """podProtections when it lists anything, else the deprecated booleans (upstream's rule)."""
+    protections = args.pod_protections
+    if protections.extra_enabled or protections.default_disabled:
+        kept = (p for p in DEFAULT_PROTECTIONS if p not in protections.default_disabled)
+        return frozenset((*kept, *protections.extra_enabled))
+    disabled = {protection for name, protection in DEPRECATED_DISABLING.items() if getattr(args, name)}
+    enabled = {protection for name, protection in DEPRECATED_ENABLING.items() if getattr(args, name)}
+    return frozenset(p for p in DEFAULT_PROTECTIONS if p not in disabled) | enabled
+
+
+def resolve_priority_threshold(
+    threshold: PriorityThreshold | None, priority_classes: dict[str, PriorityClass]
+) -> int | None:
+    """The threshold value, looking a named class up in the cluster; None when unset.
+
+    Raises InputError when the class does not exist or is above system critical, as
+    upstream fails to build the plugin.
+    """
+    if threshold is None or (threshold.value is None and not threshold.name):
+        return None
+    if threshold.value is not None:
+        return threshold.value
+    priority_class = priority_classes.get(threshold.name)
+    if priority_class is None:
+        raise InputError(f"{NAME} priorityThreshold.name: priority class {threshold.name!r} not found in the cluster")
+    if priority_class.value > filters.SYSTEM_CRITICAL_PRIORITY:
+        raise InputError(
+            f"{NAME} priorityThreshold.name: priority class {threshold.name!r} has value {priority_class.value}, "
+            f"above {filters.SYSTEM_CRITICAL_PRIORITY}"
+        )
+    return priority_class.value
+
+
+def protected_storage_classes(args: Args) -> frozenset[str]:
+    config = args.pod_protections.config
+    if config is None or config.pods_with_pvc is None:
+        return frozenset()
+    return frozenset(c.name for c in config.pods_with_pvc.protected_storage_classes)
+
+
+def selector_is_set(selector: LabelSelector) -> bool:
+    """Upstream ignores a namespaceLabelSelector with neither matchLabels nor matchExpressions."""
+    return bool(selector.get("matchLabels") or selector.get("matchExpressions"))
+
+
+# -- the plugin ----------------------------------------------------------------------------
+
+NEVER_EVICTED: tuple[filters.Check, ...] = (filters.terminating_pod, filters.mirror_pod, filters.static_pod)
+"""Checked before the evict annotation, which cannot lift them."""
+
+
+class _Mark(enum.Enum):
+    UNSEEN = "unseen"
+    EVICT_REQUESTED = "evict requested"
+
+
+class DefaultEvictor:
+    """Built once per profile and cycle. filter() runs for every candidate pod of every
+    strategy, so the checks are chosen once here, ordered cheapest first, and the verdict of
+    the checks that cannot change within the cycle is remembered per pod."""
+
+    def __init__(self, args: Args, handle: Handle) -> None:
+        self.args = args
+        self.state: ClusterState = handle.state
+        self.protections = effective_protections(args)
+        self._pods_by_owner = self._index_pods_by_owner() if args.min_replicas > 1 else {}
+        self._fit_nodes = self._candidate_nodes() if args.node_fit else []
+        self._fixed_checks = [*self._protection_checks(), *self._argument_checks()]
+        self._changing_checks = self._replica_checks()
+        self._pre_checks = self._pre_eviction_checks()
+        self._verdicts: dict[str, str | _Mark | None] = {}
+
+    # -- extension points --------------------------------------------------------------
+
+    def filter(self, pod: Pod) -> bool:
+        reason = self.protection(pod)
+        if reason is not None:
+            logger.debug("%s: %s is not evictable: %s", NAME, pod.key, reason, extra={"pod": pod.key})
+        return reason is None
+
+    def pre_eviction_filter(self, pod: Pod) -> bool:
+        reason = filters.first_reason(pod, self._pre_checks)
+        if reason is not None:
+            logger.debug("%s: %s kept before eviction: %s", NAME, pod.key, reason, extra={"pod": pod.key})
+        return reason is None
+
+    def protection(self, pod: Pod) -> str | None:
+        """Why filter() refuses ``pod`` (the first failing check), or None."""
+        verdict = self._verdicts.get(pod.uid, _Mark.UNSEEN)
+        if verdict is _Mark.UNSEEN:
+            verdict = self._fixed_protection(pod)
+            self._verdicts[pod.uid] = verdict
+        if verdict is _Mark.EVICT_REQUESTED:
+            return None
+        if verdict is not None:
+            return verdict
+        # Owner pod counts drop as this cycle evicts, so this part is asked every time.
+        return filters.first_reason(pod, self._changing_checks)
+
+    def _fixed_protection(self, pod: Pod) -> str | Literal[_Mark.EVICT_REQUESTED] | None:
+        reason = filters.first_reason(pod, NEVER_EVICTED)
+        if reason is None and filters.evict_requested(pod):
+            return _Mark.EVICT_REQUESTED
+        return reason if reason is not None else filters.first_reason(pod, self._fixed_checks)
+
+    # -- building the checks -----------------------------------------------------------
+
+    def _protection_checks(self) -> list[filters.Check]:
+        enabled = self.protections
+        checks: list[filters.Check] = []
+        if self.args.no_eviction_policy == "Mandatory":
+            checks.append(filters.prefers_no_eviction)
+        checks.append(filters.bare_pod if FAILED_BARE in enabled else filters.non_failed_bare_pod)
+        if DAEMONSET in enabled:
+            checks.append(filters.daemonset_pod)
+        if LOCAL_STORAGE in enabled:
+            checks.append(filters.local_storage_pod)
+        if WITH_PVC in enabled:
+            checks.append(self._pvc_check())
+        if RESOURCE_CLAIMS in enabled:
+            checks.append(filters.resource_claims_pod)
+        if SYSTEM_CRITICAL in enabled:
+            checks += self._priority_checks()
+        elif self.args.priority_threshold is not None:
+            logger.warning("%s: priorityThreshold is ignored because %s protection is disabled", NAME, SYSTEM_CRITICAL)
+        if WITHOUT_PDB in enabled:
+            checks.append(self._pdb_check())
+        return checks
+
+    def _argument_checks(self) -> list[filters.Check]:
+        checks: list[filters.Check] = []
+        if self.args.label_selector is not None:
+            checks.append(functools.partial(filters.labels_not_selected, selector=self.args.label_selector))
+        if self.args.min_pod_age is not None:
+            age = parse_duration(self.args.min_pod_age)
+            checks.append(functools.partial(filters.too_young, min_age_seconds=age, now=self.state.now))
+        return checks
+
+    def _replica_checks(self) -> list[filters.Check]:
+        if self.args.min_replicas <= 1:  # upstream: 0 and 1 mean "no check"
+            return []
+        count = self._count_pods_of_owner
+        return [
+            functools.partial(filters.too_few_replicas, min_replicas=self.args.min_replicas, count_pods_of_owner=count)
+        ]
+
+    def _pre_eviction_checks(self) -> list[filters.Check]:
+        checks: list[filters.Check] = []
+        selector = self.args.namespace_label_selector
+        if selector is not None and selector_is_set(selector):
+            namespaces = self.state.namespaces
+            checks.append(functools.partial(filters.namespace_not_selected, selector=selector, namespaces=namespaces))
+        if self.args.node_fit:
+            checks.append(functools.partial(filters.fits_no_other_node, state=self.state, nodes=self._fit_nodes))
+        return checks
+
+    def _pvc_check(self) -> filters.Check:
+        classes = protected_storage_classes(self.args)
+        if not classes:
+            return filters.pvc_pod
+        return functools.partial(filters.protected_storage_class_pod, protected=classes, pvcs=self.state.pvcs)
+
+    def _priority_checks(self) -> list[filters.Check]:
+        priority_of = self.state.priority_of
+        checks: list[filters.Check] = [functools.partial(filters.system_critical_pod, priority_of=priority_of)]
+        threshold = resolve_priority_threshold(self.args.priority_threshold, self.state.priority_classes)
+        if threshold is not None:
+            checks.append(functools.partial(filters.priority_at_or_above, threshold=threshold, priority_of=priority_of))
+        return checks
+
+    def _pdb_check(self) -> filters.Check:
+        """Replicas share their labels, so coverage is worked out once per namespace and label set."""
+        by_namespace: dict[str, list[PodDisruptionBudget]] = {}
+        for pdb in self.state.pdbs:
+            by_namespace.setdefault(pdb.namespace, []).append(pdb)
+        memo: dict[tuple[str, frozenset[tuple[str, str]]], str | None] = {}
+
+        def without_pdb(pod: Pod) -> str | None:
+            if pod.namespace not in by_namespace:
+                return filters.pod_without_pdb(pod, pdbs_by_namespace=by_namespace)
+            key = (pod.namespace, frozenset(pod.labels.items()))
+            if key not in memo:
+                memo[key] = filters.pod_without_pdb(pod, pdbs_by_namespace=by_namespace)
+            return memo[key]
+
+        return without_pdb
+
+    # -- indexes, built once per cycle -------------------------------------------------
+
+    def _index_pods_by_owner(self) -> dict[str, list[Pod]]:
+        """Every owner reference counts, controller or not, like upstream's owner index."""
+        index: dict[str, list[Pod]] = {}
+        for pod in self.state.pods:
+            for ref in pod.owners:
+                index.setdefault(ref.uid, []).append(pod)
+        return index
+
+    def _count_pods_of_owner(self, owner_uid: str, cap: int) -> int:
+        """Pods of the owner not evicted in this cycle, counted up to ``cap`` (enough to decide)."""
+        count = 0
+        for pod in self._pods_by_owner.get(owner_uid, ()):
+            if not self.state.is_evicted(pod):
+                count += 1
+                if count >= cap:
+                    break
+        return count
+
+    def _candidate_nodes(self) -> list[Node]:
+        """Ready nodes matching nodeSelector: the set upstream's nodeFit searches."""
+        selector = matching.parse_selector_string(self.args.node_selector) if self.args.node_selector else None
+        return [
+            node
+            for node in self.state.nodes.values()
+            if node.ready and (selector is None or matching.selector_matches(selector, node.labels))
+        ]
+
+
+SPEC = PluginSpec(
+    name=NAME,
+    args_type=Args,
+    factory=DefaultEvictor,
+    extension_points=frozenset({"filter", "preEvictionFilter"}),
+    validate=validate,
+    description=DESCRIPTION,
+)
