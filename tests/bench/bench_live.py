@@ -1,0 +1,107 @@
+"""Time a live dry-run cycle against a real API server holding many kwok nodes and pods,
+next to `kubectl get pods -A -o json` on the same cluster.
+
+    python tests/bench/bench_live.py                         # 1,000 nodes, 20,000 pods
+    python tests/bench/bench_live.py --nodes 100 --pods 2000 --runs 1
+
+Starts its own cluster (kwokctl, binaries from tests/cluster/binaries.py), fills it with
+Deployments that the real scheduler places on kwok nodes, measures, and stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.bench.bench_snapshot import POLICY, peak_rss_of  # noqa: E402
+from tests.cluster import binaries, clusters  # noqa: E402
+
+REPLICAS_PER_DEPLOYMENT = 200
+
+
+def deployments(count: int, total_pods: int) -> list[dict[str, object]]:
+    items = []
+    for i in range(count):
+        replicas = min(REPLICAS_PER_DEPLOYMENT, total_pods - i * REPLICAS_PER_DEPLOYMENT)
+        labels = {"app": f"bench-{i}"}
+        items.append({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": f"bench-{i}", "namespace": "bench"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10",
+                                         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}},
+        })
+    return items
+
+
+def running_pods(cluster: clusters.Cluster) -> int:
+    out = cluster.kubectl("get", "pods", "-n", "bench", "--field-selector=status.phase=Running",
+                          "-o", "jsonpath={.items[*].metadata.name}", "--chunk-size=2000")
+    return len(out.split())
+
+
+def fill(cluster: clusters.Cluster, pods: int) -> float:
+    started = time.monotonic()
+    cluster.kubectl("create", "namespace", "bench")
+    count = -(-pods // REPLICAS_PER_DEPLOYMENT)
+    cluster.kubectl("create", "-f", "-", input_text=json.dumps(
+        {"apiVersion": "v1", "kind": "List", "items": deployments(count, pods)}))
+    last = -1
+    while (running := running_pods(cluster)) < pods:
+        if running != last:
+            print(f"  {running}/{pods} pods running ({time.monotonic() - started:.0f}s)", file=sys.stderr)
+            last = running
+        time.sleep(5)
+    return time.monotonic() - started
+
+
+def time_kubectl(cluster: clusters.Cluster, runs: int) -> list[float]:
+    walls = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([str(cluster.bins.kubectl), "--kubeconfig", str(cluster.kubeconfig), "get", "pods", "-A",
+                        "-o", "json"], stdout=subprocess.DEVNULL, check=True)
+        walls.append(time.perf_counter() - started)
+    return walls
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--pods", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    binaries.ensure()
+    nodes = tuple(clusters.NodeSpec(name=f"bench-node-{i:04d}", cpu="32", memory="128Gi") for i in range(args.nodes))
+    with tempfile.TemporaryDirectory(prefix="tensile-bench-") as tmp:
+        started = time.monotonic()
+        cluster = clusters.start_clusters([clusters.ClusterSpec("bench", nodes)], root=Path(tmp))["bench"]
+        try:
+            print(f"cluster with {args.nodes} Ready nodes in {time.monotonic() - started:.1f}s")
+            print(f"{args.pods} pods Running in {fill(cluster, args.pods):.1f}s")
+            kubectl = time_kubectl(cluster, args.runs)
+            cmd = [sys.executable, "-m", "descheduler", "--dry-run", "--kubeconfig", str(cluster.kubeconfig),
+                   "--policy-config-file", str(POLICY), "-o", "json"]
+            cycles = [peak_rss_of(cmd) for _ in range(args.runs)]
+        finally:
+            cluster.stop()
+    walls = [c[0] for c in cycles]
+    print(f"kubectl get pods -A -o json: best {min(kubectl):.2f}s median {statistics.median(kubectl):.2f}s")
+    print(f"tensile-deschedule --dry-run (live, all plugins): best {min(walls):.2f}s "
+          f"median {statistics.median(walls):.2f}s peak RSS {max(c[1] for c in cycles) / 2**20:.0f} MiB "
+          f"planned {json.loads(cycles[-1][2])['summary']['evictions']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
