@@ -80,6 +80,7 @@ class Pod:
     conditions: tuple[Condition, ...] = ()
     container_statuses: tuple[ContainerStatus, ...] = ()
     init_container_statuses: tuple[ContainerStatus, ...] = ()
+    ephemeral_container_statuses: tuple[ContainerStatus, ...] = ()
     status_reason: str = ""
     qos_class: str = "BestEffort"
     node_selector: dict[str, str] = field(default_factory=dict)
@@ -296,6 +297,9 @@ def pod_from_raw(raw: RawObject) -> Pod:
         conditions=tuple(_condition(c) for c in status.get("conditions") or ()),
         container_statuses=tuple(_container_status(c) for c in status.get("containerStatuses") or ()),
         init_container_statuses=tuple(_container_status(c) for c in status.get("initContainerStatuses") or ()),
+        ephemeral_container_statuses=tuple(
+            _container_status(c) for c in status.get("ephemeralContainerStatuses") or ()
+        ),
         status_reason=status.get("reason") or "",
         qos_class=status.get("qosClass") or _qos_class(spec),
         node_selector=dict(spec.get("nodeSelector") or {}),

@@ -53,6 +53,8 @@ def load_configuration(kubeconfig: str | None = None, context: str | None = None
             k8s_config.load_incluster_config(client_configuration=cfg)
         else:
             raise InputError("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster")
+    except InputError:
+        raise
     except ConfigException as exc:
         where = f"kubeconfig {path}" if path else "in-cluster configuration"
         raise InputError(f"{where}: {_one_line(str(exc))}") from exc

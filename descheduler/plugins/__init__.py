@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from descheduler.framework.registry import Registry
-from descheduler.plugins import default_evictor, remove_pods_having_too_many_restarts
+from descheduler.plugins import (
+    default_evictor,
+    pod_lifetime,
+    remove_duplicates,
+    remove_failed_pods,
+    remove_pods_having_too_many_restarts,
+)
 
 
 def default_registry() -> Registry:
     return Registry(
         [
             default_evictor.SPEC,
+            pod_lifetime.SPEC,
+            remove_duplicates.SPEC,
+            remove_failed_pods.SPEC,
             remove_pods_having_too_many_restarts.SPEC,
         ]
     )

@@ -43,8 +43,8 @@ def test_example_json_is_the_documented_document() -> None:
         ("shop", "checkout-7f9c5-q2xk8", "PodLifeTime"),
         ("shop", "worker-5b8d9-k2n8p", "RemovePodsHavingTooManyRestarts"),
         ("batch", "report-28712-jq8vd", "RemoveFailedPods"),
-        ("shop", "web-6d4cf5-b8x2m", "RemoveDuplicates"),
-        ("shop", "web-6d4cf5-c9z4q", "RemoveDuplicates"),
+        ("shop", "web-6d4cf5-h2k7w", "RemoveDuplicates"),
+        ("shop", "web-6d4cf5-m4p1s", "RemoveDuplicates"),
     }
     for row in doc["evictions"]:
         assert {"namespace", "pod", "node", "plugin", "profile", "reason", "result"} <= set(row)

@@ -1,0 +1,135 @@
+"""RemoveFailedPods: evict pods in phase Failed so their controllers replace them.
+
+Upstream semantics (descheduler v0.36): only ``status.phase == Failed``; optional filters are ANDed:
+``minPodLifetimeSeconds`` (age at least), ``excludeOwnerKinds``, ``reasons`` (pod reason or container
+waiting/terminated reason) and ``exitCodes`` (terminated containers), init containers on request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from descheduler.errors import Problem
+from descheduler.evictor import limits
+from descheduler.framework.registry import PluginSpec
+from descheduler.framework.types import Handle
+from descheduler.model import ContainerStatus, Node, Pod
+from descheduler.plugins import common
+from descheduler.policy.argspec import LabelSelector, doc
+
+logger = logging.getLogger(__name__)
+
+NAME = "RemoveFailedPods"
+
+_INT32 = (-(2**31), 2**31 - 1)
+
+
+@dataclass(frozen=True)
+class Args:
+    namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
+    label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
+    exclude_owner_kinds: tuple[str, ...] = field(
+        default=(), metadata=doc("Never pods with an owner of one of these kinds (e.g. Job).")
+    )
+    min_pod_lifetime_seconds: int | None = field(
+        default=None, metadata=doc("Only pods created at least this many seconds ago.")
+    )
+    reasons: tuple[str, ...] = field(
+        default=(), metadata=doc("Only pods whose status reason or a container's waiting/terminated reason is listed.")
+    )
+    exit_codes: tuple[int, ...] = field(
+        default=(), metadata=doc("Only pods with a terminated container that exited with one of these codes.")
+    )
+    including_init_containers: bool = field(
+        default=False, metadata=doc("Check init containers too for reasons and exitCodes.")
+    )
+
+
+def validate(args: Args) -> list[Problem]:
+    problems = common.validate_namespaces(args.namespaces)
+    if args.min_pod_lifetime_seconds is not None and args.min_pod_lifetime_seconds < 0:
+        problems.append(Problem("minPodLifetimeSeconds", f"must be >= 0, got {args.min_pod_lifetime_seconds}"))
+    for i, code in enumerate(args.exit_codes):
+        if not _INT32[0] <= code <= _INT32[1]:
+            problems.append(Problem(f"exitCodes[{i}]", f"must be a 32-bit integer, got {code}"))
+    return problems
+
+
+def _statuses(pod: Pod, *, init: bool) -> tuple[ContainerStatus, ...]:
+    return (*pod.container_statuses, *pod.init_container_statuses) if init else pod.container_statuses
+
+
+def failure_reasons(pod: Pod, *, init: bool) -> Iterator[str]:
+    """The pod's reason, then every non-empty container waiting/terminated reason."""
+    if pod.status_reason:
+        yield pod.status_reason
+    for status in _statuses(pod, init=init):
+        if status.waiting_reason:
+            yield status.waiting_reason
+        if status.terminated_reason:
+            yield status.terminated_reason
+
+
+def exit_codes(pod: Pod, *, init: bool) -> Iterator[int]:
+    for status in _statuses(pod, init=init):
+        if status.exit_code is not None:
+            yield status.exit_code
+
+
+class RemoveFailedPods:
+    def __init__(self, args: Args, handle: Handle) -> None:
+        self.args = args
+        self.handle = handle
+        self._excluded_kinds = frozenset(args.exclude_owner_kinds)
+        self._reasons = frozenset(args.reasons)
+        self._exit_codes = frozenset(args.exit_codes)
+
+    def old_enough(self, pod: Pod) -> bool:
+        minimum = self.args.min_pod_lifetime_seconds
+        return minimum is None or int(self.handle.state.now - pod.created) >= minimum
+
+    def matches(self, pod: Pod) -> bool:
+        """Failed and every configured filter holds; cheap argument checks before the evictor's filters."""
+        a = self.args
+        init = a.including_init_containers
+        return (
+            pod.phase == "Failed"
+            and common.pod_allowed(pod, a.namespaces, a.label_selector)
+            and self.old_enough(pod)
+            and not any(ref.kind in self._excluded_kinds for ref in pod.owners)
+            and (not a.reasons or any(r in self._reasons for r in failure_reasons(pod, init=init)))
+            and (not a.exit_codes or any(c in self._exit_codes for c in exit_codes(pod, init=init)))
+            and self.handle.filter(pod)
+            and self.handle.pre_eviction_filter(pod)
+        )
+
+    def reason(self, pod: Pod) -> str:
+        init = self.args.including_init_containers
+        reasons = list(dict.fromkeys(failure_reasons(pod, init=init)))
+        return "failed pod" + (f" ({', '.join(reasons)})" if reasons else "")
+
+    def deschedule(self, nodes: Sequence[Node]) -> None:
+        for node in nodes:
+            candidates = [pod for pod in self.handle.state.pods_on(node.name) if self.matches(pod)]
+            logger.debug("%s: %d failed pods to evict on %s", NAME, len(candidates), node.name)
+            for pod in candidates:
+                try:
+                    self.handle.evict(pod, reason=self.reason(pod))
+                except limits.NodeLimitError:
+                    break
+                except limits.NamespaceLimitError:
+                    continue
+                except limits.TotalLimitError:
+                    return
+
+
+SPEC = PluginSpec(
+    name=NAME,
+    args_type=Args,
+    factory=RemoveFailedPods,
+    extension_points=frozenset({"deschedule"}),
+    validate=validate,
+    description="Evicts pods in phase Failed, optionally filtered by reasons, exit codes, age and owner kinds.",
+)
