@@ -83,6 +83,16 @@ class ClusterState:
         names = set(node.allocatable) | set(used)
         return {name: node.allocatable.get(name, 0) - used.get(name, 0) for name in names}
 
+    def insufficient(self, node_name: str, requests: Resources) -> list[str]:
+        """Resources of ``requests`` that the node's free capacity cannot cover (no dict copies: hot path)."""
+        allocatable = self.nodes[node_name].allocatable
+        used = self._usage.get(node_name, {})
+        return [
+            name
+            for name, amount in requests.items()
+            if amount > 0 and allocatable.get(name, 0) - used.get(name, 0) < amount
+        ]
+
     def priority_of(self, pod: Pod) -> int:
         if pod.priority is not None:
             return pod.priority

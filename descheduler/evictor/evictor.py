@@ -14,7 +14,7 @@ from typing import Protocol
 from descheduler import placement
 from descheduler.cluster.state import ClusterState
 from descheduler.evictor import limits
-from descheduler.model import Pod
+from descheduler.model import Node, Pod
 from descheduler.report import Decision, Result
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class Evictor:
     counter: limits.LimitCounter
     grace_period_seconds: int | None = None
     decisions: list[Decision] = field(default_factory=list)
+    _placement_order: list[Node] | None = field(default=None, repr=False)
 
     def evict(
         self,
@@ -90,8 +91,11 @@ class Evictor:
         self.state.mark_evicted(pod)
         if pod.controller is None or pod.controller.kind == "DaemonSet":
             return
+        if self._placement_order is None:
+            # Ranked once per cycle; fits() still reads current free capacity.
+            self._placement_order = placement.most_free_first(self.state)
         exclude = {avoid_node} if avoid_node else set()
-        target = placement.best_node(self.state, pod, exclude=exclude)
+        target = placement.first_fit(self.state, pod, self._placement_order, exclude=exclude)
         if target is not None:
             self.state.reserve(pod.requests, target.name)
 
