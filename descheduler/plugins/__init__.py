@@ -5,6 +5,8 @@ from __future__ import annotations
 from descheduler.framework.registry import Registry
 from descheduler.plugins import (
     default_evictor,
+    high_node_utilization,
+    low_node_utilization,
     pod_lifetime,
     remove_duplicates,
     remove_failed_pods,
@@ -16,6 +18,8 @@ def default_registry() -> Registry:
     return Registry(
         [
             default_evictor.SPEC,
+            high_node_utilization.SPEC,
+            low_node_utilization.SPEC,
             pod_lifetime.SPEC,
             remove_duplicates.SPEC,
             remove_failed_pods.SPEC,

@@ -1,0 +1,125 @@
+"""HighNodeUtilization: empty underutilized nodes so their pods pack onto the others.
+
+Upstream semantics (descheduler v0.36): utilization is requests over allocatable; a node
+with every resource at or under ``thresholds`` is underutilized. Its evictable pods leave
+(emptiest node first) while the schedulable nodes still have room in total, for every
+resource; meant for the scheduler's MostAllocated scoring and a cluster autoscaler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from descheduler import quantity
+from descheduler.errors import Problem
+from descheduler.framework.registry import PluginSpec
+from descheduler.framework.types import Handle
+from descheduler.model import Node, Pod, Resources
+from descheduler.plugins import common
+from descheduler.plugins import node_utilization as nu
+from descheduler.policy.argspec import doc
+
+logger = logging.getLogger(__name__)
+
+NAME = "HighNodeUtilization"
+ONLY_THRESHOLDING_RESOURCES = "OnlyThresholdingResources"
+EVICTION_MODES = (ONLY_THRESHOLDING_RESOURCES,)
+
+
+@dataclass(frozen=True)
+class Args:
+    thresholds: dict[str, float] = field(
+        default_factory=dict, metadata=doc("Resource -> percent; a node at or under all of them is underutilized.")
+    )
+    number_of_nodes: int = field(default=0, metadata=doc("Act only when more nodes than this are underutilized."))
+    eviction_modes: tuple[str, ...] = field(
+        default=(), metadata=doc("OnlyThresholdingResources: evict only pods requesting a thresholded resource.")
+    )
+    evictable_namespaces: common.Namespaces | None = field(
+        default=None, metadata=doc("Namespaces whose pods are never evicted (exclude only).")
+    )
+
+
+def validate(args: Args) -> list[Problem]:
+    problems = nu.validate_evictable_namespaces(args.evictable_namespaces)
+    problems += nu.validate_thresholds(args.thresholds, "thresholds")
+    problems += [
+        Problem(f"evictionModes[{i}]", f"must be one of {', '.join(EVICTION_MODES)}; got {mode!r}")
+        for i, mode in enumerate(args.eviction_modes)
+        if mode not in EVICTION_MODES
+    ]
+    return problems
+
+
+def requests_any(pod: Pod, names: Iterable[str]) -> bool:
+    """The pod asks for one of ``names`` (even 0); ``pods`` is implicit, so it never counts."""
+    return any(name != quantity.PODS and name in pod.requests for name in names)
+
+
+class HighNodeUtilization:
+    def __init__(self, args: Args, handle: Handle) -> None:
+        self.args = args
+        self.handle = handle
+        self.names = nu.resource_names(args.thresholds)
+        self.only_thresholding = ONLY_THRESHOLDING_RESOURCES in args.eviction_modes
+        # The destinations may fill up completely: their upper threshold is 100%.
+        self.full = dict.fromkeys(args.thresholds, nu.MAX_PERCENTAGE)
+
+    def balance(self, nodes: Sequence[Node]) -> None:
+        thresholds = self.args.thresholds
+        loads = nu.measure(self.handle.state, nodes, self.names, thresholds)
+        # Unlike LowNodeUtilization, an unschedulable underutilized node is a source: it should empty.
+        underutilized, schedulable = nu.classify(
+            loads, lambda n: nu.at_or_below(n.percent, thresholds), lambda n: not n.node.unschedulable
+        )
+        if not self._worth_running(len(underutilized), len(schedulable), len(nodes)):
+            return
+        for load in (*underutilized, *schedulable):
+            load.capacity = nu.capped_capacity(load.node.allocatable, self.full, self.names)
+        plan = nu.EvictionPlan(
+            sources=sorted(underutilized, key=lambda n: n.total),
+            destinations=schedulable,
+            names=self.names,
+            keep_going=_keep_going,
+            reason=lambda n: "node underutilized: " + nu.describe_under(n, thresholds),
+            pod_filter=self._pod_filter,
+            excluded_namespaces=nu.excluded_namespaces(self.args.evictable_namespaces),
+        )
+        nu.evict_from_sources(self.handle, plan)
+
+    def _pod_filter(self, pod: Pod) -> bool:
+        if self.only_thresholding and not requests_any(pod, self.args.thresholds):
+            return False
+        return self.handle.filter(pod)
+
+    def _worth_running(self, low: int, schedulable: int, total: int) -> bool:
+        """Upstream's early exits, in upstream's order."""
+        logger.info("%s: %d underutilized and %d other schedulable of %d nodes", NAME, low, schedulable, total)
+        if low == 0:
+            logger.info("%s: no node is underutilized; you might tune thresholds", NAME)
+        elif low <= self.args.number_of_nodes:
+            logger.info("%s: %d underutilized nodes <= numberOfNodes %d", NAME, low, self.args.number_of_nodes)
+        elif low == total:
+            logger.info("%s: all nodes are underutilized", NAME)
+        elif schedulable == 0:
+            logger.info("%s: no node is available to take the pods", NAME)
+        else:
+            return True
+        return False
+
+
+def _keep_going(_source: nu.NodeLoad, available: Resources) -> bool:
+    """Evict everything evictable while the schedulable nodes have room left for every resource."""
+    return nu.spare_left(available)
+
+
+SPEC = PluginSpec(
+    name=NAME,
+    args_type=Args,
+    factory=HighNodeUtilization,
+    extension_points=frozenset({"balance"}),
+    validate=validate,
+    description="Evicts pods from nodes under thresholds so they pack onto the other nodes.",
+)
