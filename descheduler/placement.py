@@ -35,7 +35,16 @@ def unfit_reasons(state: ClusterState, pod: Pod, node: Node, *, check_resources:
 
 
 def fits(state: ClusterState, pod: Pod, node: Node) -> bool:
-    return not unfit_reasons(state, pod, node)
+    """Same verdict as ``not unfit_reasons(...)``, cheapest checks first and no reason strings."""
+    if not node.ready:
+        return False
+    if node.unschedulable and not any(matching.toleration_tolerates(t, _UNSCHEDULABLE_TAINT) for t in pod.tolerations):
+        return False
+    if node.taints and matching.untolerated_taints(pod, node, ("NoSchedule", "NoExecute")):
+        return False
+    if (pod.node_selector or pod.affinity) and not matching.pod_matches_node_selector(pod, node):
+        return False
+    return not state.insufficient(node.name, pod.requests)
 
 
 def fitting_nodes(state: ClusterState, pod: Pod, nodes: Iterable[Node], *, exclude: Iterable[str] = ()) -> list[Node]:

@@ -61,8 +61,8 @@ class ClusterState:
     # -- queries -------------------------------------------------------------------------
 
     def pods_on(self, node_name: str) -> list[Pod]:
-        """Pods bound to the node that have not been evicted in this cycle."""
-        return [p for p in self._by_node.get(node_name, ()) if p.uid not in self._evicted]
+        """Pods bound to the node that have not been evicted in this cycle (a copy)."""
+        return list(self._by_node.get(node_name, ()))
 
     def unbound_pods(self) -> list[Pod]:
         return [p for p in self.pods if not p.node_name and p.uid not in self._evicted]
@@ -110,6 +110,9 @@ class ClusterState:
         if pod.uid in self._evicted:
             return
         self._evicted.add(pod.uid)
+        on_node = self._by_node.get(pod.node_name)
+        if on_node is not None and pod in on_node:
+            on_node.remove(pod)
         if pod.node_name in self._usage and holds_resources(pod):
             self._add_usage(pod.node_name, pod.requests, -1)
 

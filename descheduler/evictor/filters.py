@@ -162,10 +162,24 @@ def namespace_not_selected(
     return f"namespace {pod.namespace!r} does not match the namespaceLabelSelector"
 
 
-def fits_no_other_node(pod: Pod, *, state: ClusterState, nodes: Sequence[Node]) -> str | None:
-    """nodeFit: some other node must pass the scheduler's filters (see :mod:`descheduler.placement`)."""
+def fits_no_other_node(
+    pod: Pod, *, state: ClusterState, nodes: Sequence[Node], last_fit: dict[str, str] | None = None
+) -> str | None:
+    """nodeFit: some other node must pass the scheduler's filters (see :mod:`descheduler.placement`).
+
+    ``last_fit`` remembers, per controlling owner, the node that fitted last time: replicas
+    share their spec, so that node is tried first and the scan over all nodes is rare.
+    """
+    owner = pod.controller
+    key = owner.uid if owner is not None else ""
+    if last_fit is not None and key:
+        hint = state.nodes.get(last_fit.get(key, ""))
+        if hint is not None and hint.name != pod.node_name and placement.fits(state, pod, hint):
+            return None
     for node in nodes:
         if node.name != pod.node_name and placement.fits(state, pod, node):
+            if last_fit is not None and key:
+                last_fit[key] = node.name
             return None
     return f"pod does not fit on any other of {len(nodes)} ready nodes"
 

@@ -364,7 +364,9 @@ class DefaultEvictor:
             namespaces = self.state.namespaces
             checks.append(functools.partial(filters.namespace_not_selected, selector=selector, namespaces=namespaces))
         if self.args.node_fit:
-            checks.append(functools.partial(filters.fits_no_other_node, state=self.state, nodes=self._fit_nodes))
+            checks.append(
+                functools.partial(filters.fits_no_other_node, state=self.state, nodes=self._fit_nodes, last_fit={})
+            )
         return checks
 
     def _pvc_check(self) -> filters.Check:

@@ -83,7 +83,7 @@ class PodMaker:
         self.count += 1
         cpu, mem = rng.choices(SIZES, SIZE_WEIGHTS)[0]
         pclass, pvalue = rng.choices(PRIORITIES, [20, 60, 18, 2])[0]
-        age = rng.uniform(60, 86400 * 20)
+        age = min(60 + rng.expovariate(1 / (86400 * 2)), 86400 * 90)  # mostly days, a long tail
         meta: dict[str, Any] = {
             "name": name,
             "namespace": ns,
