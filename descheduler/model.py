@@ -77,7 +77,8 @@ class Pod:
     created: float
     deleting: bool
     start_time_text: str = ""
-    conditions: tuple[Condition, ...] = ()
+    raw_conditions: list[dict[str, Any]] = field(default_factory=list)
+    """status.conditions as on the wire; most are never read, so they are parsed on access."""
     container_statuses: tuple[ContainerStatus, ...] = ()
     init_container_statuses: tuple[ContainerStatus, ...] = ()
     ephemeral_container_statuses: tuple[ContainerStatus, ...] = ()
@@ -119,10 +120,14 @@ class Pod:
     def is_daemonset(self) -> bool:
         return any(ref.kind == "DaemonSet" for ref in self.owners)
 
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return tuple(_condition(c) for c in self.raw_conditions)
+
     def condition(self, type_: str) -> Condition | None:
-        for cond in self.conditions:
-            if cond.type == type_:
-                return cond
+        for raw in self.raw_conditions:
+            if raw.get("type") == type_:
+                return _condition(raw)
         return None
 
 
@@ -294,7 +299,7 @@ def pod_from_raw(raw: RawObject) -> Pod:
         created=parse_time(meta.get("creationTimestamp")) or 0.0,
         deleting=bool(meta.get("deletionTimestamp")),
         start_time_text=status.get("startTime") or "",
-        conditions=tuple(_condition(c) for c in status.get("conditions") or ()),
+        raw_conditions=status.get("conditions") or [],
         container_statuses=tuple(_container_status(c) for c in status.get("containerStatuses") or ()),
         init_container_statuses=tuple(_container_status(c) for c in status.get("initContainerStatuses") or ()),
         ephemeral_container_statuses=tuple(
