@@ -85,7 +85,9 @@ def main(
     registry = default_registry()
     try:
         policy = load_policy_file(policy_config_file, registry=registry)
-        source, writer = _source_and_writer(snapshot, kubeconfig, kube_context, dry_run)
+        source, writer = _source_and_writer(
+            snapshot, kubeconfig, kube_context, dry_run, failure_events=policy.eviction_failure_event_notification
+        )
     except InputError as exc:
         _fail(str(exc), EXIT_INPUT)
     try:
@@ -100,12 +102,12 @@ def main(
 
 
 def _source_and_writer(
-    snapshot: str | None, kubeconfig: str | None, kube_context: str | None, dry_run: bool
+    snapshot: str | None, kubeconfig: str | None, kube_context: str | None, dry_run: bool, *, failure_events: bool
 ) -> tuple[StateSource, EvictionWriter]:
     if snapshot:
         return SnapshotSource(snapshot), DryRunRecorder()
     kube = Kube.from_kubeconfig(kubeconfig, kube_context)
-    writer: EvictionWriter = DryRunRecorder() if dry_run else ApiWriter(kube)
+    writer: EvictionWriter = DryRunRecorder() if dry_run else ApiWriter(kube, failure_events=failure_events)
     return LiveSource(kube), writer
 
 

@@ -33,9 +33,11 @@ OWNER_API_PATHS = {
 class ApiWriter:
     dry_run = False
 
-    def __init__(self, kube: Kube, *, record_events: bool = True) -> None:
+    def __init__(self, kube: Kube, *, record_events: bool = True, failure_events: bool = False) -> None:
         self.kube = kube
         self.record_events = record_events
+        self.failure_events = failure_events
+        """evictionFailureEventNotification: a Warning Event on pods whose eviction failed."""
         self.instance = socket.gethostname()
 
     def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome:
@@ -49,28 +51,35 @@ class ApiWriter:
         try:
             self.kube.post(pod_path(pod.namespace, pod.name, "eviction"), body, policy=retry.EVICTIONS)
         except errors.TooManyRequestsError as exc:
-            return Outcome(Result.BLOCKED, exc.message)
+            return self._failed(pod, Outcome(Result.BLOCKED, exc.message))
         except errors.NotFoundError:
             return Outcome(Result.GONE, "pod no longer exists")
         except errors.ApiError as exc:
-            return Outcome(Result.FAILED, str(exc))
+            return self._failed(pod, Outcome(Result.FAILED, str(exc)))
         if self.record_events:
-            self._event(pod, reason)
+            self._event(pod, f"pod evicted from {pod.node_name or 'no'} node by tensile-deschedule: {reason}")
         return Outcome(Result.EVICTED)
 
-    def _event(self, pod: Pod, reason: str) -> None:
+    def _failed(self, pod: Pod, outcome: Outcome) -> Outcome:
+        if self.failure_events:
+            note = f"eviction by tensile-deschedule failed: {outcome.message}"
+            self._event(pod, note, reason="EvictionFailed", event_type="Warning")
+        return outcome
+
+    def _event(self, pod: Pod, note: str, *, reason: str = "Descheduled", event_type: str = "Normal") -> None:
         now = time.time()
         event = {
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{pod.name}.", "namespace": pod.namespace},
+            # Named like client-go's recorder does: <object>.<unix nanos in hex>.
+            "metadata": {"name": f"{pod.name}.{time.time_ns():x}", "namespace": pod.namespace},
             "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z",
             "reportingController": REPORTING_CONTROLLER,
             "reportingInstance": self.instance,
             "action": "Descheduled",
-            "reason": "Descheduled",
-            "type": "Normal",
-            "note": f"pod evicted from {pod.node_name or 'no'} node by tensile-deschedule: {reason}"[:1024],
+            "reason": reason,
+            "type": event_type,
+            "note": note[:1024],
             "regarding": {
                 "apiVersion": "v1",
                 "kind": "Pod",

@@ -30,13 +30,14 @@ def cluster(control_plane_binaries: object, clusters_root: Path) -> Iterator[clu
         clusters.stop_clusters(started.values())
 
 
-def policy_file(tmp_path: Path, namespace: str) -> Path:
+def policy_file(tmp_path: Path, namespace: str, *, failure_events: bool = False) -> Path:
     path = tmp_path / "policy.yaml"
     path.write_text(
         textwrap.dedent(
             f"""\
             apiVersion: descheduler/v1alpha2
             kind: DeschedulerPolicy
+            evictionFailureEventNotification: {str(failure_events).lower()}
             profiles:
               - name: dedupe
                 pluginConfig:
@@ -159,11 +160,15 @@ def test_pdb_blocks_evictions_and_the_report_says_so(
         return pdb.get("status", {}).get("currentHealthy") == 4
 
     wait_for(pdb_ready, what="PDB observed")
-    code, report, stderr = deschedule(cluster, policy_file(tmp_path, ns))
+    code, report, stderr = deschedule(cluster, policy_file(tmp_path, ns, failure_events=True))
     assert code == 0, stderr
     results = [e["result"] for e in report["evictions"]]
     assert results and set(results) == {"blocked"}, report
     assert running_on(cluster, ns) == {"d-node-0": 4}
+    events = json.loads(cluster.kubectl("get", "events", "-n", ns, "-o", "json"))["items"]
+    warned = {e["regarding"]["name"] if "regarding" in e else e["involvedObject"]["name"]
+              for e in events if e.get("reason") == "EvictionFailed" and e.get("type") == "Warning"}
+    assert warned == {e["pod"] for e in report["evictions"]}, "evictionFailureEventNotification records a Warning"
     table = subprocess.run(
         [
             sys.executable,
