@@ -11,6 +11,10 @@ from descheduler.plugins import (
     remove_duplicates,
     remove_failed_pods,
     remove_pods_having_too_many_restarts,
+    remove_pods_violating_inter_pod_anti_affinity,
+    remove_pods_violating_node_affinity,
+    remove_pods_violating_node_taints,
+    remove_pods_violating_topology_spread_constraint,
 )
 
 
@@ -24,6 +28,10 @@ def default_registry() -> Registry:
             remove_duplicates.SPEC,
             remove_failed_pods.SPEC,
             remove_pods_having_too_many_restarts.SPEC,
+            remove_pods_violating_inter_pod_anti_affinity.SPEC,
+            remove_pods_violating_node_affinity.SPEC,
+            remove_pods_violating_node_taints.SPEC,
+            remove_pods_violating_topology_spread_constraint.SPEC,
         ]
     )
 

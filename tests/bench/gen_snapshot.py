@@ -34,6 +34,10 @@ SIZES = [
 ]
 SIZE_WEIGHTS = [20, 30, 20, 15, 9, 4, 2]
 ZONES = ["zone-a", "zone-b", "zone-c"]
+VIRTUAL_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "virtual-kubelet.io/provider", "operator": "Exists", "effect": "NoSchedule"},
+]
 
 
 def rfc3339(epoch: float) -> str:
@@ -68,6 +72,7 @@ class PodMaker:
         self.rng, self.now = rng, now
         self.node_names = [n["metadata"]["name"] for n in nodes]
         self.virtual = [n for n in self.node_names if n.startswith("vk-")]
+        self.virtual_set = set(self.virtual)
         self.count = 0
 
     def pod(
@@ -92,6 +97,8 @@ class PodMaker:
             "creationTimestamp": rfc3339(self.now - age),
             "resourceVersion": str(self.count),
         }
+        if node in self.virtual_set or node is None:
+            extra_spec = {**(extra_spec or {}), "tolerations": VIRTUAL_TOLERATIONS}
         if owner:
             meta["ownerReferences"] = [
                 {

@@ -1,0 +1,190 @@
+"""RemovePodsViolatingInterPodAntiAffinity: evict pods whose required anti-affinity is violated.
+
+Upstream semantics (descheduler v0.36): a pod is evicted when one of its own required
+podAntiAffinity terms matches another listed pod in the same topology domain (same node, or
+nodes with equal ``topologyKey`` values). Pods are visited per node, lowest priority first, and
+an evicted pod no longer counts against the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from descheduler import matching
+from descheduler.cluster.state import holds_resources
+from descheduler.errors import Problem
+from descheduler.evictor import limits
+from descheduler.framework.registry import PluginSpec
+from descheduler.framework.types import Handle
+from descheduler.model import Node, Pod
+from descheduler.plugins import common
+from descheduler.policy.argspec import LabelSelector, doc
+
+logger = logging.getLogger(__name__)
+
+NAME = "RemovePodsViolatingInterPodAntiAffinity"
+QOS_ORDER = {"BestEffort": 0, "Burstable": 1, "Guaranteed": 2}
+
+Domain = tuple[str, str]
+"""("value", v) for nodes labelled topologyKey=v, ("node", name) for a node without the label."""
+
+
+@dataclass(frozen=True)
+class Args:
+    namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
+    label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
+
+
+def validate(args: Args) -> list[Problem]:
+    return common.validate_namespaces(args.namespaces)
+
+
+def anti_affinity_terms(pod: Pod) -> list[Mapping[str, Any]]:
+    anti = (pod.affinity or {}).get("podAntiAffinity") or {}
+    return list(anti.get("requiredDuringSchedulingIgnoredDuringExecution") or ())
+
+
+def term_namespaces(pod: Pod, term: Mapping[str, Any]) -> tuple[str, ...]:
+    """The term's namespaces, or the pod's own; upstream ignores namespaceSelector."""
+    return tuple(term.get("namespaces") or ()) or (pod.namespace,)
+
+
+def eviction_order(pod: Pod) -> tuple[bool, int, int]:
+    """Upstream SortPodsBasedOnPriorityLowToHigh: no priority first, then low priority, then QoS tier."""
+    return (pod.priority is not None, pod.priority or 0, QOS_ORDER.get(pod.qos_class, 0))
+
+
+class LabelIndex:
+    """Pods of one namespace grouped by identical label sets, with (key, value) -> groups postings.
+
+    Replicas share their labels, so a selector is evaluated once per group, and only on the
+    groups that carry one of its required labels.
+    """
+
+    def __init__(self, pods: Iterable[Pod]) -> None:
+        groups: dict[frozenset[tuple[str, str]], list[Pod]] = {}
+        for pod in pods:
+            groups.setdefault(frozenset(pod.labels.items()), []).append(pod)
+        self.groups = [(members[0].labels, members) for members in groups.values()]
+        self.postings: dict[tuple[str, str], list[int]] = {}
+        for i, (labels, _pods) in enumerate(self.groups):
+            for item in labels.items():
+                self.postings.setdefault(item, []).append(i)
+
+    def _narrowest(self, selector: Mapping[str, Any]) -> Sequence[int]:
+        """The fewest groups that can match: a required label's postings, else every group."""
+        options = [self.postings.get(item, []) for item in (selector.get("matchLabels") or {}).items()]
+        for expr in selector.get("matchExpressions") or ():
+            if expr.get("operator") == "In":
+                key = expr.get("key", "")
+                groups = (i for v in expr.get("values") or () for i in self.postings.get((key, v), []))
+                options.append(list(dict.fromkeys(groups)))
+        return min(options, key=len) if options else range(len(self.groups))
+
+    def matching(self, selector: Mapping[str, Any] | None) -> list[Pod]:
+        if selector is None:
+            return []
+        found: list[Pod] = []
+        for i in self._narrowest(selector):
+            labels, pods = self.groups[i]
+            if matching.selector_matches(selector, labels):
+                found.extend(pods)
+        return found
+
+
+class PodIndex:
+    """The listed pods by node and namespace, and cached term matches per topology domain."""
+
+    def __init__(self, pods: Sequence[Pod], nodes: Sequence[Node]) -> None:
+        self.nodes = {n.name: n for n in nodes}
+        self.by_node: dict[str, list[Pod]] = {}
+        self.by_namespace: dict[str, list[Pod]] = {}
+        for pod in pods:
+            self.by_node.setdefault(pod.node_name, []).append(pod)
+            self.by_namespace.setdefault(pod.namespace, []).append(pod)
+        self.removed: set[str] = set()
+        self._labels: dict[str, LabelIndex] = {}
+        self._domains: dict[tuple[str, str, str], dict[Domain, list[Pod]]] = {}
+
+    def domain(self, pod: Pod, key: str) -> Domain:
+        node = self.nodes[pod.node_name]
+        return ("value", node.labels[key]) if key in node.labels else ("node", node.name)
+
+    def matches_in(self, namespace: str, term: Mapping[str, Any], key: str) -> dict[Domain, list[Pod]]:
+        """Pods of ``namespace`` matching the term's selector, grouped by their ``key`` domain (cached)."""
+        selector = term.get("labelSelector")
+        cache_key = (namespace, json.dumps(selector, sort_keys=True), key)
+        if cache_key not in self._domains:
+            if namespace not in self._labels:
+                self._labels[namespace] = LabelIndex(self.by_namespace.get(namespace, ()))
+            grouped: dict[Domain, list[Pod]] = {}
+            for pod in self._labels[namespace].matching(selector):
+                grouped.setdefault(self.domain(pod, key), []).append(pod)
+            self._domains[cache_key] = grouped
+        return self._domains[cache_key]
+
+    def conflict(self, pod: Pod) -> tuple[Pod, str] | None:
+        """Another live pod that one of ``pod``'s required anti-affinity terms forbids next to it."""
+        for term in anti_affinity_terms(pod):
+            key = term.get("topologyKey") or ""
+            domain = self.domain(pod, key)
+            for namespace in term_namespaces(pod, term):
+                for other in self.matches_in(namespace, term, key).get(domain, ()):
+                    if other is not pod and other.uid not in self.removed:
+                        return other, key
+        return None
+
+
+class RemovePodsViolatingInterPodAntiAffinity:
+    def __init__(self, args: Args, handle: Handle) -> None:
+        self.args = args
+        self.handle = handle
+
+    def listed_pods(self, nodes: Sequence[Node]) -> list[Pod]:
+        """Pods the plugin sees, as candidates and as the pods they conflict with (finished pods never)."""
+        a = self.args
+        return [
+            pod
+            for node in nodes
+            for pod in self.handle.state.pods_on(node.name)
+            if holds_resources(pod) and common.pod_allowed(pod, a.namespaces, a.label_selector)
+        ]
+
+    def deschedule(self, nodes: Sequence[Node]) -> None:
+        index = PodIndex(self.listed_pods(nodes), nodes)
+        for node in nodes:
+            try:
+                self._evict_from(node, index)
+            except limits.NodeLimitError:
+                continue
+            except limits.TotalLimitError:
+                return
+
+    def _evict_from(self, node: Node, index: PodIndex) -> None:
+        for pod in sorted(index.by_node.get(node.name, ()), key=eviction_order):
+            found = index.conflict(pod)
+            if found is None or not (self.handle.filter(pod) and self.handle.pre_eviction_filter(pod)):
+                continue
+            other, key = found
+            reason = f"required pod anti-affinity ({key or 'no topologyKey'}) violated by {other.key}"
+            try:
+                evicted = self.handle.evict(pod, reason=reason)
+            except limits.NamespaceLimitError:
+                continue
+            if evicted:
+                # Once evicted, the pod no longer violates anything for the pods after it.
+                index.removed.add(pod.uid)
+
+
+SPEC = PluginSpec(
+    name=NAME,
+    args_type=Args,
+    factory=RemovePodsViolatingInterPodAntiAffinity,
+    extension_points=frozenset({"deschedule"}),
+    validate=validate,
+    description="Evicts pods whose required pod anti-affinity matches another pod in the same topology domain.",
+)

@@ -1,0 +1,163 @@
+"""RemovePodsViolatingNodeAffinity: evict pods whose node no longer suits their node affinity.
+
+Upstream semantics (descheduler v0.36): for ``requiredDuringSchedulingIgnoredDuringExecution``
+a pod with required node affinity is evicted when its node no longer matches it (nor its
+nodeSelector) and the pod fits some node; for ``preferredDuringSchedulingIgnoredDuringExecution``
+when some node scores a higher preferred-affinity weight than the current one and the pod fits
+some node (its current node counts, without a resource check).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from descheduler import matching, placement
+from descheduler.cluster.state import holds_resources
+from descheduler.errors import Problem
+from descheduler.evictor import limits
+from descheduler.framework.registry import PluginSpec
+from descheduler.framework.types import Handle
+from descheduler.model import Node, Pod
+from descheduler.plugins import common
+from descheduler.policy.argspec import LabelSelector, doc
+
+logger = logging.getLogger(__name__)
+
+NAME = "RemovePodsViolatingNodeAffinity"
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+ALLOWED_TYPES = (REQUIRED, PREFERRED)
+
+
+@dataclass(frozen=True)
+class Args:
+    node_affinity_type: tuple[str, ...] = field(
+        default=(), metadata=doc("Affinity types to enforce, in order: " + ", ".join(ALLOWED_TYPES) + ".")
+    )
+    namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
+    label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
+
+
+def validate(args: Args) -> list[Problem]:
+    problems = common.validate_namespaces(args.namespaces)
+    if not args.node_affinity_type:
+        problems.append(Problem("nodeAffinityType", "needs to be set: one or more of " + ", ".join(ALLOWED_TYPES)))
+    for i, kind in enumerate(args.node_affinity_type):
+        if kind not in ALLOWED_TYPES:
+            allowed = ", ".join(ALLOWED_TYPES)
+            problems.append(Problem(f"nodeAffinityType[{i}]", f"must be one of {allowed}; got {kind!r}"))
+    return problems
+
+
+def _node_affinity(pod: Pod) -> Mapping[str, Any]:
+    return (pod.affinity or {}).get("nodeAffinity") or {}
+
+
+def has_required_affinity(pod: Pod) -> bool:
+    return _node_affinity(pod).get(REQUIRED) is not None
+
+
+def preferred_terms(pod: Pod) -> list[Mapping[str, Any]]:
+    return list(_node_affinity(pod).get(PREFERRED) or ())
+
+
+def preferred_weight(terms: Sequence[Mapping[str, Any]], node: Node) -> int:
+    """Sum of the weights of the preferred terms the node matches, as the scheduler scores it."""
+    preference = [(int(t.get("weight") or 0), t.get("preference") or {}) for t in terms]
+    return sum(weight for weight, term in preference if matching.node_selector_terms_match([term], node))
+
+
+class RemovePodsViolatingNodeAffinity:
+    def __init__(self, args: Args, handle: Handle) -> None:
+        self.args = args
+        self.handle = handle
+        self._best_weight: dict[str, int] = {}
+
+    def deschedule(self, nodes: Sequence[Node]) -> None:
+        self._best_weight.clear()
+        checks: dict[str, Callable[[Pod, Node, Sequence[Node]], str]] = {
+            REQUIRED: self.required_violation,
+            PREFERRED: self.preferred_violation,
+        }
+        for kind in self.args.node_affinity_type:
+            check = checks.get(kind)
+            if check is None:  # validate() rejects these; kept for args built in code
+                logger.error("invalid nodeAffinityType %r", kind)
+                continue
+            if not self._process(nodes, check):
+                return
+
+    def required_violation(self, pod: Pod, node: Node, nodes: Sequence[Node]) -> str:
+        """Reason to evict, or "" when the required affinity still holds or nowhere else fits."""
+        if not has_required_affinity(pod) or matching.pod_matches_node_selector(pod, node):
+            return ""
+        if not self._allowed(pod) or not self._fits_any(pod, nodes):
+            return ""
+        return "node no longer matches the pod's required node affinity"
+
+    def preferred_violation(self, pod: Pod, node: Node, nodes: Sequence[Node]) -> str:
+        """Reason to evict, or "" unless some node scores a higher preferred weight and the pod fits somewhere."""
+        terms = preferred_terms(pod)
+        if not terms:
+            return ""
+        current = preferred_weight(terms, node)
+        best = self._best_weight_for(terms, nodes)
+        if best <= current or not self._allowed(pod) or not self._fits_any(pod, nodes):
+            return ""
+        return f"another node has preferred node affinity weight {best} > {current} here"
+
+    def _best_weight_for(self, terms: Sequence[Mapping[str, Any]], nodes: Sequence[Node]) -> int:
+        """Best weight over all nodes (fit or not, as upstream), cached per distinct term list."""
+        key = json.dumps(terms, sort_keys=True)
+        if key not in self._best_weight:
+            self._best_weight[key] = max((preferred_weight(terms, n) for n in nodes), default=0)
+        return self._best_weight[key]
+
+    def _allowed(self, pod: Pod) -> bool:
+        a = self.args
+        return (
+            common.pod_allowed(pod, a.namespaces, a.label_selector)
+            and self.handle.filter(pod)
+            and self.handle.pre_eviction_filter(pod)
+        )
+
+    def _fits_any(self, pod: Pod, nodes: Sequence[Node]) -> bool:
+        """Upstream PodFitsAnyNode: the pod's own node counts, without checking resources."""
+        state = self.handle.state
+        for node in nodes:
+            own = node.name == pod.node_name
+            if not placement.unfit_reasons(state, pod, node, check_resources=not own):
+                return True
+        return False
+
+    def _process(self, nodes: Sequence[Node], check: Callable[[Pod, Node, Sequence[Node]], str]) -> bool:
+        """Evict every violating pod node by node; False once the total limit is reached."""
+        for node in nodes:
+            for pod in self.handle.state.pods_on(node.name):
+                # Finished pods are skipped, as upstream's ListPodsOnANode does.
+                reason = check(pod, node, nodes) if pod.affinity and holds_resources(pod) else ""
+                if not reason:
+                    continue
+                try:
+                    self.handle.evict(pod, reason=reason)
+                except limits.NodeLimitError:
+                    break
+                except limits.NamespaceLimitError:
+                    continue
+                except limits.TotalLimitError:
+                    return False
+        return True
+
+
+SPEC = PluginSpec(
+    name=NAME,
+    args_type=Args,
+    factory=RemovePodsViolatingNodeAffinity,
+    extension_points=frozenset({"deschedule"}),
+    validate=validate,
+    description="Evicts pods whose node no longer satisfies their required (or best preferred) node affinity.",
+)

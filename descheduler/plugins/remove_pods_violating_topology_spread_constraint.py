@@ -1,0 +1,387 @@
+"""RemovePodsViolatingTopologySpreadConstraint: rebalance topology domains to within maxSkew.
+
+Upstream semantics (descheduler v0.36, a Balance plugin): per namespace and distinct spread
+constraint of its evictable pods, count matching pods per domain; when two domains differ by
+more than ``maxSkew``, move pods from the largest domains towards the smallest without crossing
+the ideal average, skipping (with ``topologyBalanceNodeFit``) pods that fit no node below it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from descheduler import matching, placement
+from descheduler.cluster.state import holds_resources
+from descheduler.errors import Problem
+from descheduler.evictor import limits
+from descheduler.framework.registry import PluginSpec
+from descheduler.framework.types import Handle
+from descheduler.model import Node, Pod
+from descheduler.plugins import common
+from descheduler.policy.argspec import LabelSelector, doc
+
+logger = logging.getLogger(__name__)
+
+NAME = "RemovePodsViolatingTopologySpreadConstraint"
+ALLOWED_CONSTRAINTS = ("DoNotSchedule", "ScheduleAnyway")
+HONOR = "Honor"
+SCHEDULING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
+
+
+@dataclass(frozen=True)
+class Args:
+    namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
+    label_selector: LabelSelector | None = field(
+        default=None, metadata=doc("Only pods matching this selector are counted and evicted.")
+    )
+    constraints: tuple[str, ...] = field(
+        default=("DoNotSchedule",),
+        metadata=doc("whenUnsatisfiable kinds to balance: " + ", ".join(ALLOWED_CONSTRAINTS) + "."),
+    )
+    topology_balance_node_fit: bool = field(
+        default=True, metadata=doc("Only move pods that fit a node in a domain below the ideal average.")
+    )
+
+
+def validate(args: Args) -> list[Problem]:
+    problems = common.validate_namespaces(args.namespaces)
+    for i, kind in enumerate(args.constraints):
+        if kind not in ALLOWED_CONSTRAINTS:
+            allowed = ", ".join(ALLOWED_CONSTRAINTS)
+            problems.append(Problem(f"constraints[{i}]", f"must be one of {allowed}; got {kind!r}"))
+    return problems
+
+
+# -- constraints ----------------------------------------------------------------------------
+
+
+def _required_node_affinity(pod: Pod) -> Any:
+    return ((pod.affinity or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+
+
+@dataclass
+class Constraint:
+    """A pod's spread constraint as upstream resolves it: the selector narrowed by
+    ``matchLabelKeys``, and the node inclusion policies bound to the declaring pod."""
+
+    max_skew: int
+    topology_key: str
+    selector: Mapping[str, Any] | None
+    extra_labels: tuple[tuple[str, str], ...]
+    affinity_pod: Pod | None
+    """Set when nodeAffinityPolicy is Honor (the default): only nodes matching its affinity count."""
+    taints_pod: Pod | None
+    """Set when nodeTaintsPolicy is Honor: only nodes whose taints it tolerates count."""
+    eligibility_key: tuple[str | None, str | None]
+    """What node eligibility depends on: the honored affinity and tolerations (as JSON)."""
+    identity: tuple[Any, ...]
+    """Upstream deduplicates constraints by deep equality of the resolved form; this is that form."""
+
+    def selects(self, labels: Mapping[str, str]) -> bool:
+        if not matching.selector_matches(self.selector, labels):
+            return False
+        return all(labels.get(k) == v for k, v in self.extra_labels)
+
+    def eligible(self, node: Node) -> bool:
+        if self.affinity_pod is not None and not matching.pod_matches_node_selector(self.affinity_pod, node):
+            return False
+        return self.taints_pod is None or not matching.untolerated_taints(
+            self.taints_pod, node, SCHEDULING_TAINT_EFFECTS
+        )
+
+
+def resolve_constraint(raw: Mapping[str, Any], pod: Pod) -> Constraint:
+    selector = raw.get("labelSelector")
+    extra: tuple[tuple[str, str], ...] = ()
+    if selector is not None and pod.labels:
+        extra = tuple((k, pod.labels[k]) for k in raw.get("matchLabelKeys") or () if k in pod.labels)
+    affinity_honored = (raw.get("nodeAffinityPolicy") or HONOR) == HONOR
+    taints_honored = (raw.get("nodeTaintsPolicy") or "Ignore") == HONOR
+    # The pod's affinity and tolerations only tell constraints apart when their policy is Honor.
+    eligibility = (
+        json.dumps([pod.node_selector, _required_node_affinity(pod)], sort_keys=True) if affinity_honored else None,
+        json.dumps(pod.tolerations, sort_keys=True) if taints_honored else None,
+    )
+    max_skew, key = int(raw.get("maxSkew") or 0), str(raw.get("topologyKey") or "")
+    return Constraint(
+        max_skew=max_skew,
+        topology_key=key,
+        selector=selector,
+        extra_labels=extra,
+        affinity_pod=pod if affinity_honored else None,
+        taints_pod=pod if taints_honored else None,
+        eligibility_key=eligibility,
+        identity=(max_skew, key, json.dumps(selector, sort_keys=True), extra, *eligibility),
+    )
+
+
+def namespace_constraints(pods: Iterable[Pod], allowed: frozenset[str]) -> list[Constraint]:
+    """Distinct constraints of the namespace's evictable pods, in first-seen order."""
+    found: dict[tuple[Any, ...], Constraint] = {}
+    for pod in pods:
+        for raw in pod.topology_spread:
+            if raw.get("whenUnsatisfiable") in allowed:
+                constraint = resolve_constraint(raw, pod)
+                found.setdefault(constraint.identity, constraint)
+    return list(found.values())
+
+
+# -- pod and node indexes -------------------------------------------------------------------
+
+
+class LabelIndex:
+    """Pods of one namespace grouped by identical label sets, with (key, value) -> groups postings.
+
+    Replicas share their labels, so a selector is evaluated once per group, and only on the
+    groups that carry one of its required labels.
+    """
+
+    def __init__(self, pods: Iterable[Pod]) -> None:
+        groups: dict[frozenset[tuple[str, str]], list[Pod]] = {}
+        for pod in pods:
+            groups.setdefault(frozenset(pod.labels.items()), []).append(pod)
+        self.groups = [(members[0].labels, members) for members in groups.values()]
+        self.postings: dict[tuple[str, str], list[int]] = {}
+        for i, (labels, _members) in enumerate(self.groups):
+            for item in labels.items():
+                self.postings.setdefault(item, []).append(i)
+
+    def _narrowest(self, constraint: Constraint) -> Sequence[int]:
+        """The fewest groups that can match: a required label's postings, else every group."""
+        selector = constraint.selector or {}
+        required = [*(selector.get("matchLabels") or {}).items(), *constraint.extra_labels]
+        options = [self.postings.get(item, []) for item in required]
+        for expr in selector.get("matchExpressions") or ():
+            if expr.get("operator") == "In":
+                key = expr.get("key", "")
+                groups = (i for v in expr.get("values") or () for i in self.postings.get((key, v), []))
+                options.append(list(dict.fromkeys(groups)))
+        return min(options, key=len) if options else range(len(self.groups))
+
+    def matching(self, constraint: Constraint) -> list[Pod]:
+        if constraint.selector is None:
+            return []  # a nil selector matches nothing
+        found: list[Pod] = []
+        for i in self._narrowest(constraint):
+            labels, members = self.groups[i]
+            if constraint.selects(labels):
+                found.extend(members)
+        return found
+
+
+class NodeDomains:
+    """Eligible nodes per inclusion policy and their topology values, computed once per cycle."""
+
+    def __init__(self, nodes: Sequence[Node]) -> None:
+        self.nodes = nodes
+        self.by_name = {n.name: n for n in nodes}
+        self._eligible: dict[tuple[Any, ...], list[Node]] = {}
+        self._by_value: dict[tuple[Any, ...], dict[str, list[Node]]] = {}
+
+    def eligible(self, constraint: Constraint) -> list[Node]:
+        key = constraint.eligibility_key
+        if key not in self._eligible:
+            self._eligible[key] = [n for n in self.nodes if constraint.eligible(n)]
+        return self._eligible[key]
+
+    def by_value(self, constraint: Constraint) -> dict[str, list[Node]]:
+        """Eligible nodes grouped by their topologyKey value (nodes without the label drop out)."""
+        key = (*constraint.eligibility_key, constraint.topology_key)
+        if key not in self._by_value:
+            grouped: dict[str, list[Node]] = {}
+            for node in self.eligible(constraint):
+                if constraint.topology_key in node.labels:
+                    grouped.setdefault(node.labels[constraint.topology_key], []).append(node)
+            self._by_value[key] = grouped
+        return self._by_value[key]
+
+
+# -- balancing ------------------------------------------------------------------------------
+
+
+@dataclass
+class Domain:
+    value: str
+    pods: list[Pod]
+
+
+def count_domains(
+    constraint: Constraint, nodes: NodeDomains, labels: LabelIndex, order: Mapping[str, int]
+) -> list[Domain]:
+    """Matching pods per domain: every eligible domain (even empty) plus domains pods run in."""
+    domains = {value: Domain(value, []) for value in nodes.by_value(constraint)}
+    key = constraint.topology_key
+    for pod in sorted(labels.matching(constraint), key=lambda p: order[p.uid]):
+        node = nodes.by_name.get(pod.node_name)
+        if node is not None and key in node.labels:
+            domains.setdefault(node.labels[key], Domain(node.labels[key], [])).pods.append(pod)
+    return list(domains.values())
+
+
+def is_balanced(domains: Sequence[Domain], max_skew: int) -> bool:
+    sizes = [len(d.pods) for d in domains]
+    return not sizes or max(sizes) - min(sizes) <= max_skew
+
+
+def has_selector_or_affinity(pod: Pod) -> bool:
+    return bool(pod.node_selector) or bool((pod.affinity or {}).get("nodeAffinity"))
+
+
+def sort_domains(domains: list[Domain]) -> list[Domain]:
+    """Smallest domain first; inside a domain the pods evicted first (popped from the back) are
+    those without nodeSelector/affinity, highest priority first, exactly as upstream orders them.
+    Every counted pod already passed the evictor filter, so upstream's "non-evictable first" is moot.
+    """
+    for domain in domains:
+        domain.pods.sort(key=lambda p: (not has_selector_or_affinity(p), p.priority is not None, p.priority or 0))
+    return sorted(domains, key=lambda d: len(d.pods))
+
+
+def move_count(above: int, below: int, ideal: float, max_skew: int) -> int:
+    """Pods to move from a domain of ``above`` pods to one of ``below``: at most half the excess
+    skew, without taking the larger below or the smaller above the ideal average (all rounded up)."""
+    half_skew = math.ceil((above - below - max_skew) / 2)
+    return int(min(math.ceil(above - ideal), math.ceil(ideal - below), half_skew))
+
+
+class FitChecker:
+    """Does a pod fit some node below the ideal average other than its own? Cached per pod and
+    per scheduling signature, since replicas ask the same question."""
+
+    def __init__(self, handle: Handle, targets: Sequence[Node]) -> None:
+        self.handle = handle
+        self.targets = targets
+        self._by_pod: dict[str, bool] = {}
+        self._by_signature: dict[str, list[str]] = {}
+
+    def fits_elsewhere(self, pod: Pod) -> bool:
+        if pod.uid not in self._by_pod:
+            fitting = self._fitting_nodes(pod)
+            self._by_pod[pod.uid] = any(name != pod.node_name for name in fitting)
+        return self._by_pod[pod.uid]
+
+    def _fitting_nodes(self, pod: Pod) -> list[str]:
+        """Up to two fitting node names: enough to know whether one is not the pod's own."""
+        signature = json.dumps(
+            [sorted(pod.requests.items()), pod.node_selector, _required_node_affinity(pod), pod.tolerations],
+            sort_keys=True,
+        )
+        if signature not in self._by_signature:
+            fitting: list[str] = []
+            for node in self.targets:
+                if placement.fits(self.handle.state, pod, node):
+                    fitting.append(node.name)
+                    if len(fitting) == 2:
+                        break
+            self._by_signature[signature] = fitting
+        return self._by_signature[signature]
+
+
+class RemovePodsViolatingTopologySpreadConstraint:
+    def __init__(self, args: Args, handle: Handle) -> None:
+        self.args = args
+        self.handle = handle
+        self.allowed = frozenset(args.constraints)
+
+    def balance(self, nodes: Sequence[Node]) -> None:
+        self.evict(self.plan(nodes))
+
+    def namespace_pods(self, nodes: Sequence[Node]) -> dict[str, list[Pod]]:
+        """Unfinished pods on the given nodes by namespace, in listing order, passing namespaces and labelSelector."""
+        a = self.args
+        grouped: dict[str, list[Pod]] = {}
+        for node in nodes:
+            for pod in self.handle.state.pods_on(node.name):
+                if holds_resources(pod) and common.pod_allowed(pod, a.namespaces, a.label_selector):
+                    grouped.setdefault(pod.namespace, []).append(pod)
+        return grouped
+
+    def plan(self, nodes: Sequence[Node]) -> dict[str, tuple[Pod, str]]:
+        """Pods to evict (by uid, in decision order) with their reasons; nothing is evicted yet."""
+        chosen: dict[str, tuple[Pod, str]] = {}
+        domains = NodeDomains(nodes)
+        for namespace, pods in self.namespace_pods(nodes).items():
+            if not any(raw.get("whenUnsatisfiable") in self.allowed for p in pods for raw in p.topology_spread):
+                continue  # cheap skip before asking the evictor filter about every pod
+            # Upstream counts only the pods its filter lists: evictable ones, in allowed namespaces.
+            evictable = [p for p in pods if self.handle.filter(p)]
+            constraints = namespace_constraints(evictable, self.allowed)
+            if not constraints:
+                continue
+            logger.debug("namespace %s: %d topology spread constraints", namespace, len(constraints))
+            counted = [p for p in evictable if not p.deleting]
+            order = {p.uid: i for i, p in enumerate(counted)}
+            labels = LabelIndex(counted)
+            for constraint in constraints:
+                counts = count_domains(constraint, domains, labels, order)
+                if not is_balanced(counts, constraint.max_skew):
+                    self.balance_domains(constraint, counts, domains, chosen)
+        return chosen
+
+    def balance_domains(
+        self, constraint: Constraint, counts: list[Domain], nodes: NodeDomains, chosen: dict[str, tuple[Pod, str]]
+    ) -> None:
+        """Upstream's two-pointer walk: the smallest domain (i) takes from the largest (j)."""
+        ideal = sum(len(d.pods) for d in counts) / len(counts)
+        ordered = sort_domains(counts)
+        by_value = nodes.by_value(constraint)
+        below = [n for d in ordered if len(d.pods) < ideal for n in by_value.get(d.value, ())]
+        checker = FitChecker(self.handle, below)
+        i, j = 0, len(ordered) - 1
+        while i < j:
+            if len(ordered[j].pods) <= ideal:
+                j -= 1
+            small, large = ordered[i], ordered[j]
+            if len(large.pods) - len(small.pods) <= constraint.max_skew:
+                i += 1
+                continue
+            moving = move_count(len(large.pods), len(small.pods), ideal, constraint.max_skew)
+            if moving <= 0:
+                i += 1
+                continue
+            reason = (
+                f"topology spread {constraint.topology_key} maxSkew {constraint.max_skew}: "
+                f"{large.value} has {len(large.pods)} pods, {small.value} {len(small.pods)}"
+            )
+            # Prefer moving pods that fit a node below the average: they go to the back.
+            large.pods.sort(key=checker.fits_elsewhere)
+            movers = large.pods[-moving:]
+            for pod in movers:
+                if self.args.topology_balance_node_fit and not checker.fits_elsewhere(pod):
+                    logger.debug("not moving %s: it fits no node below the ideal average", pod.key)
+                    continue
+                chosen.setdefault(pod.uid, (pod, reason))
+            del large.pods[-moving:]
+            small.pods.extend(movers)  # counted as moved even when skipped, as upstream does
+
+    def evict(self, chosen: Mapping[str, tuple[Pod, str]]) -> None:
+        a = self.args
+        full_nodes: set[str] = set()
+        for pod, reason in chosen.values():
+            if pod.node_name in full_nodes or not common.pod_allowed(pod, a.namespaces, a.label_selector):
+                continue
+            if not (self.handle.filter(pod) and self.handle.pre_eviction_filter(pod)):
+                continue
+            try:
+                self.handle.evict(pod, reason=reason)
+            except limits.NodeLimitError:
+                full_nodes.add(pod.node_name)
+            except limits.NamespaceLimitError:
+                continue
+            except limits.TotalLimitError:
+                return
+
+
+SPEC = PluginSpec(
+    name=NAME,
+    args_type=Args,
+    factory=RemovePodsViolatingTopologySpreadConstraint,
+    extension_points=frozenset({"balance"}),
+    validate=validate,
+    description="Evicts pods so that every topology spread constraint's domains are within maxSkew.",
+)
