@@ -33,20 +33,43 @@ def deployments(count: int, total_pods: int) -> list[dict[str, object]]:
     for i in range(count):
         replicas = min(REPLICAS_PER_DEPLOYMENT, total_pods - i * REPLICAS_PER_DEPLOYMENT)
         labels = {"app": f"bench-{i}"}
-        items.append({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": f"bench-{i}", "namespace": "bench"},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10",
-                                         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}]}}},
-        })
+        items.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": f"bench-{i}", "namespace": "bench"},
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "app",
+                                    "image": "registry.k8s.io/pause:3.10",
+                                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                                }
+                            ]
+                        },
+                    },
+                },
+            }
+        )
     return items
 
 
 def running_pods(cluster: clusters.Cluster) -> int:
-    out = cluster.kubectl("get", "pods", "-n", "bench", "--field-selector=status.phase=Running",
-                          "-o", "jsonpath={.items[*].metadata.name}", "--chunk-size=2000")
+    out = cluster.kubectl(
+        "get",
+        "pods",
+        "-n",
+        "bench",
+        "--field-selector=status.phase=Running",
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+        "--chunk-size=2000",
+    )
     return len(out.split())
 
 
@@ -54,8 +77,12 @@ def fill(cluster: clusters.Cluster, pods: int) -> float:
     started = time.monotonic()
     cluster.kubectl("create", "namespace", "bench")
     count = -(-pods // REPLICAS_PER_DEPLOYMENT)
-    cluster.kubectl("create", "-f", "-", input_text=json.dumps(
-        {"apiVersion": "v1", "kind": "List", "items": deployments(count, pods)}))
+    cluster.kubectl(
+        "create",
+        "-f",
+        "-",
+        input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": deployments(count, pods)}),
+    )
     last = -1
     while (running := running_pods(cluster)) < pods:
         if running != last:
@@ -69,8 +96,11 @@ def time_kubectl(cluster: clusters.Cluster, runs: int) -> list[float]:
     walls = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([str(cluster.bins.kubectl), "--kubeconfig", str(cluster.kubeconfig), "get", "pods", "-A",
-                        "-o", "json"], stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(
+            [str(cluster.bins.kubectl), "--kubeconfig", str(cluster.kubeconfig), "get", "pods", "-A", "-o", "json"],
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
         walls.append(time.perf_counter() - started)
     return walls
 
@@ -90,16 +120,28 @@ def main() -> int:
             print(f"cluster with {args.nodes} Ready nodes in {time.monotonic() - started:.1f}s")
             print(f"{args.pods} pods Running in {fill(cluster, args.pods):.1f}s")
             kubectl = time_kubectl(cluster, args.runs)
-            cmd = [sys.executable, "-m", "descheduler", "--dry-run", "--kubeconfig", str(cluster.kubeconfig),
-                   "--policy-config-file", str(POLICY), "-o", "json"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "descheduler",
+                "--dry-run",
+                "--kubeconfig",
+                str(cluster.kubeconfig),
+                "--policy-config-file",
+                str(POLICY),
+                "-o",
+                "json",
+            ]
             cycles = [peak_rss_of(cmd) for _ in range(args.runs)]
         finally:
             cluster.stop()
     walls = [c[0] for c in cycles]
     print(f"kubectl get pods -A -o json: best {min(kubectl):.2f}s median {statistics.median(kubectl):.2f}s")
-    print(f"tensile-deschedule --dry-run (live, all plugins): best {min(walls):.2f}s "
-          f"median {statistics.median(walls):.2f}s peak RSS {max(c[1] for c in cycles) / 2**20:.0f} MiB "
-          f"planned {json.loads(cycles[-1][2])['summary']['evictions']}")
+    print(
+        f"tensile-deschedule --dry-run (live, all plugins): best {min(walls):.2f}s "
+        f"median {statistics.median(walls):.2f}s peak RSS {max(c[1] for c in cycles) / 2**20:.0f} MiB "
+        f"planned {json.loads(cycles[-1][2])['summary']['evictions']}"
+    )
     return 0
 
 

@@ -49,18 +49,41 @@ def main() -> int:
         nodes, pods = (int(x) for x in size.lower().split("x"))
         snapshot = args.cache / f"snapshot-{nodes}x{pods}.json"
         if not snapshot.exists():
-            subprocess.run([sys.executable, str(ROOT / "tests/bench/gen_snapshot.py"), "--nodes", str(nodes),
-                            "--pods", str(pods), "-o", str(snapshot)], check=True)
-        cmd = [sys.executable, "-m", "descheduler", "--dry-run", "--snapshot", str(snapshot),
-               "--policy-config-file", str(POLICY), "-o", "json"]
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "tests/bench/gen_snapshot.py"),
+                    "--nodes",
+                    str(nodes),
+                    "--pods",
+                    str(pods),
+                    "-o",
+                    str(snapshot),
+                ],
+                check=True,
+            )
+        cmd = [
+            sys.executable,
+            "-m",
+            "descheduler",
+            "--dry-run",
+            "--snapshot",
+            str(snapshot),
+            "--policy-config-file",
+            str(POLICY),
+            "-o",
+            "json",
+        ]
         walls, peaks, planned = [], [], 0
         for _ in range(args.runs):
             wall, peak, out = peak_rss_of(cmd)
             walls.append(wall)
             peaks.append(peak)
             planned = json.loads(out)["summary"]["evictions"]
-        print(f"{nodes:>6} {pods:>7} {min(walls):>7.2f} {statistics.median(walls):>9.2f} "
-              f"{max(peaks) / 2**20:>13.0f} {planned:>8}")
+        print(
+            f"{nodes:>6} {pods:>7} {min(walls):>7.2f} {statistics.median(walls):>9.2f} "
+            f"{max(peaks) / 2**20:>13.0f} {planned:>8}"
+        )
     return 0
 
 

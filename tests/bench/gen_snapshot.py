@@ -290,10 +290,9 @@ def main() -> int:
     doc = generate(args.nodes, args.pods, args.seed)
     args.output.write_bytes(orjson.dumps(doc))
     size = args.output.stat().st_size / 2**20
-    print(
-        f"wrote {args.output} ({args.nodes} nodes, {args.pods} pods, {size:.0f} MiB) in {time.monotonic() - started:.1f}s",
-        file=sys.stderr,
-    )
+    elapsed = time.monotonic() - started
+    summary = f"{args.nodes} nodes, {args.pods} pods, {size:.0f} MiB"
+    print(f"wrote {args.output} ({summary}) in {elapsed:.1f}s", file=sys.stderr)
     return 0
 
 

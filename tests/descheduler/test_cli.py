@@ -14,8 +14,13 @@ from descheduler.plugins import default_registry
 from descheduler.policy.schema import policy_schema
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ["--dry-run", "--snapshot", str(ROOT / "examples/snapshot.yaml"),
-           "--policy-config-file", str(ROOT / "examples/policy.yaml")]
+EXAMPLE = [
+    "--dry-run",
+    "--snapshot",
+    str(ROOT / "examples/snapshot.yaml"),
+    "--policy-config-file",
+    str(ROOT / "examples/policy.yaml"),
+]
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -64,14 +69,22 @@ def test_yaml_output_matches_json() -> None:
     ("args", "message"),
     [
         (["--dry-run"], "error: --policy-config-file is required"),
-        (["--policy-config-file", str(ROOT / "examples/policy.yaml"), "--snapshot", "x.yaml"],
-         "error: --snapshot plans against files and cannot evict: add --dry-run"),
-        (["--policy-config-file", "/nonexistent/policy.yaml", "--dry-run", "--snapshot", "x"],
-         "error: /nonexistent/policy.yaml: cannot read policy file"),
-        (["--policy-config-file", str(ROOT / "examples/policy.yaml"), "--kubeconfig", "/nonexistent/kubeconfig"],
-         "error: kubeconfig /nonexistent/kubeconfig: file not found"),
-        (["--policy-config-file", str(ROOT / "examples/policy.yaml"), "--dry-run", "--snapshot", "/nonexistent"],
-         "error: snapshot /nonexistent: no such file or folder"),
+        (
+            ["--policy-config-file", str(ROOT / "examples/policy.yaml"), "--snapshot", "x.yaml"],
+            "error: --snapshot plans against files and cannot evict: add --dry-run",
+        ),
+        (
+            ["--policy-config-file", "/nonexistent/policy.yaml", "--dry-run", "--snapshot", "x"],
+            "error: /nonexistent/policy.yaml: cannot read policy file",
+        ),
+        (
+            ["--policy-config-file", str(ROOT / "examples/policy.yaml"), "--kubeconfig", "/nonexistent/kubeconfig"],
+            "error: kubeconfig /nonexistent/kubeconfig: file not found",
+        ),
+        (
+            ["--policy-config-file", str(ROOT / "examples/policy.yaml"), "--dry-run", "--snapshot", "/nonexistent"],
+            "error: snapshot /nonexistent: no such file or folder",
+        ),
     ],
     ids=["no policy", "snapshot without dry-run", "unreadable policy", "missing kubeconfig", "missing snapshot"],
 )
@@ -93,7 +106,9 @@ def test_a_broken_kubeconfig_is_one_line(tmp_path: Path) -> None:
 
 def test_validate_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: descheduler/v1alpha2\nkind: DeschedulerPolicy\nprofiles: [{name: p, x: 1}, {name: p}]\n")
+    bad.write_text(
+        "apiVersion: descheduler/v1alpha2\nkind: DeschedulerPolicy\nprofiles: [{name: p, x: 1}, {name: p}]\n"
+    )
     code, out, err = run("validate", str(ROOT / "examples/policy.yaml"), str(bad))
     assert code == 2
     assert out.strip() == f"{ROOT / 'examples/policy.yaml'}: ok"
@@ -104,7 +119,7 @@ def test_validate_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
 
 
 def test_every_shipped_policy_validates() -> None:
-    files = sorted(str(p) for p in (ROOT / "policies").glob("*.yaml")) + [str(ROOT / "examples/policy.yaml")]
+    files = [*sorted(str(p) for p in (ROOT / "policies").glob("*.yaml")), str(ROOT / "examples/policy.yaml")]
     assert len(files) > 1
     code, out, err = run("validate", *files)
     assert code == 0, err

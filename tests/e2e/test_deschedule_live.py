@@ -166,8 +166,11 @@ def test_pdb_blocks_evictions_and_the_report_says_so(
     assert results and set(results) == {"blocked"}, report
     assert running_on(cluster, ns) == {"d-node-0": 4}
     events = json.loads(cluster.kubectl("get", "events", "-n", ns, "-o", "json"))["items"]
-    warned = {e["regarding"]["name"] if "regarding" in e else e["involvedObject"]["name"]
-              for e in events if e.get("reason") == "EvictionFailed" and e.get("type") == "Warning"}
+    warned = {
+        e["regarding"]["name"] if "regarding" in e else e["involvedObject"]["name"]
+        for e in events
+        if e.get("reason") == "EvictionFailed" and e.get("type") == "Warning"
+    }
     assert warned == {e["pod"] for e in report["evictions"]}, "evictionFailureEventNotification records a Warning"
     table = subprocess.run(
         [

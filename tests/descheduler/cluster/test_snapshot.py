@@ -45,8 +45,13 @@ def test_a_folder_of_files_is_merged(tmp_path: Path) -> None:
 
 
 def test_a_malformed_object_names_file_and_object(tmp_path: Path) -> None:
-    broken = with_kind("Pod", {"metadata": {"name": "bad", "namespace": "shop"}, "spec": {"containers": [
-        {"name": "c", "resources": {"requests": {"cpu": "lots"}}}]}})
+    broken = with_kind(
+        "Pod",
+        {
+            "metadata": {"name": "bad", "namespace": "shop"},
+            "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "lots"}}}]},
+        },
+    )
     path = tmp_path / "snap.json"
     path.write_text(json.dumps(kubectl_list(NODE, broken)))
     with pytest.raises(SnapshotError) as info:

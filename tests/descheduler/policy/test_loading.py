@@ -26,6 +26,8 @@ def problems(text: str) -> list[str]:
 
 
 HEADER = "apiVersion: descheduler/v1alpha2\nkind: DeschedulerPolicy\n"
+R = "RemovePodsHavingTooManyRestarts"
+ENABLED = f"plugins: {{deschedule: {{enabled: [{R}]}}}}"
 
 
 def test_upstream_policy_loads_with_limits_selector_and_default_evictor() -> None:
@@ -90,7 +92,7 @@ profiles:
         ("profiles: []", "profiles: must be a non-empty list"),
         ("profiles: [{name: p}]\nnodeSelector: 'a in b'", "nodeSelector: cannot parse label selector requirement"),
         (
-            "profiles: [{name: p, pluginConfig: [{name: RemovePodsHavingTooManyRestarts, args: {podRestartThreshold: x}}]}]",
+            f"profiles: [{{name: p, pluginConfig: [{{name: {R}, args: {{podRestartThreshold: x}}}}]}}]",
             "profiles[0].pluginConfig[0].args.podRestartThreshold: must be an integer, got string 'x'",
         ),
         (
@@ -98,13 +100,12 @@ profiles:
             "profiles[0].pluginConfig[0].args.threshold: unknown field; allowed fields: ",
         ),
         (
-            "profiles: [{name: p, pluginConfig: [{name: RemovePodsHavingTooManyRestarts, args: {podRestartThreshold: 0}}],"
-            " plugins: {deschedule: {enabled: [RemovePodsHavingTooManyRestarts]}}}]",
+            f"profiles: [{{name: p, pluginConfig: [{{name: {R}, args: {{podRestartThreshold: 0}}}}], {ENABLED}}}]",
             "profiles[0].pluginConfig[0].args.podRestartThreshold: must be > 0, got 0",
         ),
         (
-            "profiles: [{name: p, pluginConfig: [{name: RemovePodsHavingTooManyRestarts, args: {podRestartThreshold: 1,"
-            " namespaces: {include: [a], exclude: [b]}}}], plugins: {deschedule: {enabled: [RemovePodsHavingTooManyRestarts]}}}]",
+            f"profiles: [{{name: p, pluginConfig: [{{name: {R}, args: {{podRestartThreshold: 1,"
+            f" namespaces: {{include: [a], exclude: [b]}}}}}}], {ENABLED}}}]",
             "profiles[0].pluginConfig[0].args.namespaces: only one of include and exclude can be set",
         ),
         (
