@@ -1,11 +1,14 @@
-"""Argument types and helpers that several upstream plugins share (namespaces, selectors)."""
+"""Argument types and helpers that several upstream plugins share (namespaces, selectors, evicting a node's pods)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from descheduler import matching
 from descheduler.errors import Problem
+from descheduler.evictor import limits
+from descheduler.framework.types import Handle
 from descheduler.model import Pod
 from descheduler.policy.argspec import LabelSelector, doc
 
@@ -37,3 +40,22 @@ def labels_allowed(pod: Pod, selector: LabelSelector | None) -> bool:
 
 def pod_allowed(pod: Pod, namespaces: Namespaces | None, selector: LabelSelector | None) -> bool:
     return namespace_allowed(pod.namespace, namespaces) and labels_allowed(pod, selector)
+
+
+def evict_from_node(handle: Handle, candidates: Iterable[tuple[Pod, str]]) -> bool:
+    """Evict one node's candidates in order, each with its reason; False once the total limit says stop.
+
+    As upstream's strategies react: a node limit ends this node's candidates (the caller moves on to
+    its next node) and a namespace limit skips to the next candidate. ``candidates`` is consumed
+    lazily, so nothing after a node limit or the total limit is looked at.
+    """
+    for pod, reason in candidates:
+        try:
+            handle.evict(pod, reason=reason)
+        except limits.NodeLimitError:
+            return True
+        except limits.NamespaceLimitError:
+            continue
+        except limits.TotalLimitError:
+            return False
+    return True

@@ -144,17 +144,12 @@ class LowNodeUtilization:
     def _worth_running(self, low: int, high: int, total: int) -> bool:
         """Upstream's early exits, in upstream's order."""
         logger.info("%s: %d underutilized and %d overutilized of %d nodes", NAME, low, high, total)
-        if low == 0:
-            logger.info("%s: no node is underutilized; you might tune thresholds", NAME)
-        elif low <= self.args.number_of_nodes:
-            logger.info("%s: %d underutilized nodes <= numberOfNodes %d", NAME, low, self.args.number_of_nodes)
-        elif low == total:
-            logger.info("%s: all nodes are underutilized", NAME)
-        elif high == 0:
-            logger.info("%s: no node is over targetThresholds", NAME)
-        else:
-            return True
-        return False
+        skip = nu.skip_reason(low, number_of_nodes=self.args.number_of_nodes, total=total)
+        if not skip and high == 0:
+            skip = "no node is over targetThresholds"
+        if skip:
+            logger.info("%s: %s", NAME, skip)
+        return not skip
 
 
 def _keep_going(source: nu.NodeLoad, available: Resources) -> bool:

@@ -171,6 +171,20 @@ def classify(
     return low, high
 
 
+def skip_reason(underutilized: int, *, number_of_nodes: int, total: int) -> str:
+    """Why both plugins skip the run given the underutilized node count, or "" to go on.
+
+    Upstream's shared early exits, in upstream's order; each plugin adds its own last check.
+    """
+    if underutilized == 0:
+        return "no node is underutilized; you might tune thresholds"
+    if underutilized <= number_of_nodes:
+        return f"{underutilized} underutilized nodes <= numberOfNodes {number_of_nodes}"
+    if underutilized == total:
+        return "all nodes are underutilized"
+    return ""
+
+
 def spare_capacity(destinations: Iterable[NodeLoad], names: Sequence[str]) -> Resources:
     """What the destinations can still take, summed: capped capacity minus usage, per resource."""
     spare = dict.fromkeys(names, 0)

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from descheduler import matching
 from descheduler.errors import Problem
-from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, Taint
@@ -191,16 +190,7 @@ class RemoveDuplicates:
     def _evict(self, pods: Sequence[Pod], key: OwnerKey, upper_avg: int, targets: int) -> bool:
         """Evict the surplus copies on one node; False when the total limit says stop."""
         reason = f"duplicate of {key[1]}/{key[2]}: more than {upper_avg} per node over {targets} feasible nodes"
-        for pod in pods:
-            try:
-                self.handle.evict(pod, reason=reason)
-            except limits.NodeLimitError:
-                return True
-            except limits.NamespaceLimitError:
-                continue
-            except limits.TotalLimitError:
-                return False
-        return True
+        return common.evict_from_node(self.handle, ((pod, reason) for pod in pods))
 
 
 SPEC = PluginSpec(

@@ -12,7 +12,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from descheduler.errors import Problem
-from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import ContainerStatus, Node, Pod
@@ -114,15 +113,8 @@ class RemoveFailedPods:
         for node in nodes:
             candidates = [pod for pod in self.handle.state.pods_on(node.name) if self.matches(pod)]
             logger.debug("%s: %d failed pods to evict on %s", NAME, len(candidates), node.name)
-            for pod in candidates:
-                try:
-                    self.handle.evict(pod, reason=self.reason(pod))
-                except limits.NodeLimitError:
-                    break
-                except limits.NamespaceLimitError:
-                    continue
-                except limits.TotalLimitError:
-                    return
+            if not common.evict_from_node(self.handle, ((pod, self.reason(pod)) for pod in candidates)):
+                return
 
 
 SPEC = PluginSpec(

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from descheduler.errors import Problem
-from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
@@ -77,15 +76,18 @@ class RemovePodsHavingTooManyRestarts:
         ]
 
     def deschedule(self, nodes: Sequence[Node]) -> None:
+        threshold = self.args.pod_restart_threshold
         for node in nodes:
-            for pod in self.candidates(node):
-                count = restarts(pod, including_init_containers=self.args.including_init_containers)
-                try:
-                    self.handle.evict(pod, reason=f"{count} restarts >= threshold {self.args.pod_restart_threshold}")
-                except limits.NodeLimitError:
-                    break
-                except limits.NamespaceLimitError:
-                    continue
+            reasons = (
+                (
+                    pod,
+                    f"{restarts(pod, including_init_containers=self.args.including_init_containers)} restarts"
+                    f" >= threshold {threshold}",
+                )
+                for pod in self.candidates(node)
+            )
+            if not common.evict_from_node(self.handle, reasons):
+                return
 
 
 SPEC = PluginSpec(

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from descheduler import matching
 from descheduler.cluster.state import holds_resources
 from descheduler.errors import Problem
 from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
-from descheduler.plugins import common
+from descheduler.plugins import common, label_index
 from descheduler.policy.argspec import LabelSelector, doc
 
 logger = logging.getLogger(__name__)
@@ -58,44 +57,6 @@ def eviction_order(pod: Pod) -> tuple[bool, int, int]:
     return (pod.priority is not None, pod.priority or 0, QOS_ORDER.get(pod.qos_class, 0))
 
 
-class LabelIndex:
-    """Pods of one namespace grouped by identical label sets, with (key, value) -> groups postings.
-
-    Replicas share their labels, so a selector is evaluated once per group, and only on the
-    groups that carry one of its required labels.
-    """
-
-    def __init__(self, pods: Iterable[Pod]) -> None:
-        groups: dict[frozenset[tuple[str, str]], list[Pod]] = {}
-        for pod in pods:
-            groups.setdefault(frozenset(pod.labels.items()), []).append(pod)
-        self.groups = [(members[0].labels, members) for members in groups.values()]
-        self.postings: dict[tuple[str, str], list[int]] = {}
-        for i, (labels, _pods) in enumerate(self.groups):
-            for item in labels.items():
-                self.postings.setdefault(item, []).append(i)
-
-    def _narrowest(self, selector: Mapping[str, Any]) -> Sequence[int]:
-        """The fewest groups that can match: a required label's postings, else every group."""
-        options = [self.postings.get(item, []) for item in (selector.get("matchLabels") or {}).items()]
-        for expr in selector.get("matchExpressions") or ():
-            if expr.get("operator") == "In":
-                key = expr.get("key", "")
-                groups = (i for v in expr.get("values") or () for i in self.postings.get((key, v), []))
-                options.append(list(dict.fromkeys(groups)))
-        return min(options, key=len) if options else range(len(self.groups))
-
-    def matching(self, selector: Mapping[str, Any] | None) -> list[Pod]:
-        if selector is None:
-            return []
-        found: list[Pod] = []
-        for i in self._narrowest(selector):
-            labels, pods = self.groups[i]
-            if matching.selector_matches(selector, labels):
-                found.extend(pods)
-        return found
-
-
 class PodIndex:
     """The listed pods by node and namespace, and cached term matches per topology domain."""
 
@@ -107,7 +68,7 @@ class PodIndex:
             self.by_node.setdefault(pod.node_name, []).append(pod)
             self.by_namespace.setdefault(pod.namespace, []).append(pod)
         self.removed: set[str] = set()
-        self._labels: dict[str, LabelIndex] = {}
+        self._labels: dict[str, label_index.LabelIndex] = {}
         self._domains: dict[tuple[str, str, str], dict[Domain, list[Pod]]] = {}
 
     def domain(self, pod: Pod, key: str) -> Domain:
@@ -120,7 +81,7 @@ class PodIndex:
         cache_key = (namespace, json.dumps(selector, sort_keys=True), key)
         if cache_key not in self._domains:
             if namespace not in self._labels:
-                self._labels[namespace] = LabelIndex(self.by_namespace.get(namespace, ()))
+                self._labels[namespace] = label_index.LabelIndex(self.by_namespace.get(namespace, ()))
             grouped: dict[Domain, list[Pod]] = {}
             for pod in self._labels[namespace].matching(selector):
                 grouped.setdefault(self.domain(pod, key), []).append(pod)

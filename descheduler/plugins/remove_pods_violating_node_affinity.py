@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from descheduler import matching, placement
 from descheduler.cluster.state import holds_resources
 from descheduler.errors import Problem
-from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
@@ -31,6 +30,9 @@ NAME = "RemovePodsViolatingNodeAffinity"
 REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 ALLOWED_TYPES = (REQUIRED, PREFERRED)
+
+Check = Callable[[Pod, Node, Sequence[Node]], str]
+"""(pod, its node, all nodes) -> the reason to evict the pod, or "" to keep it."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class RemovePodsViolatingNodeAffinity:
 
     def deschedule(self, nodes: Sequence[Node]) -> None:
         self._best_weight.clear()
-        checks: dict[str, Callable[[Pod, Node, Sequence[Node]], str]] = {
+        checks: dict[str, Check] = {
             REQUIRED: self.required_violation,
             PREFERRED: self.preferred_violation,
         }
@@ -134,23 +136,17 @@ class RemovePodsViolatingNodeAffinity:
                 return True
         return False
 
-    def _process(self, nodes: Sequence[Node], check: Callable[[Pod, Node, Sequence[Node]], str]) -> bool:
-        """Evict every violating pod node by node; False once the total limit is reached."""
-        for node in nodes:
-            for pod in self.handle.state.pods_on(node.name):
-                # Finished pods are skipped, as upstream's ListPodsOnANode does.
-                reason = check(pod, node, nodes) if pod.affinity and holds_resources(pod) else ""
-                if not reason:
-                    continue
-                try:
-                    self.handle.evict(pod, reason=reason)
-                except limits.NodeLimitError:
-                    break
-                except limits.NamespaceLimitError:
-                    continue
-                except limits.TotalLimitError:
-                    return False
-        return True
+    def _process(self, nodes: Sequence[Node], check: Check) -> bool:
+        """Evict every violating pod node by node; False once the total limit is reached (no node after it)."""
+        return all(common.evict_from_node(self.handle, self._violations(node, nodes, check)) for node in nodes)
+
+    def _violations(self, node: Node, nodes: Sequence[Node], check: Check) -> Iterator[tuple[Pod, str]]:
+        """The node's violating pods with their reasons, checked one at a time as they are evicted."""
+        for pod in self.handle.state.pods_on(node.name):
+            # Finished pods are skipped, as upstream's ListPodsOnANode does.
+            reason = check(pod, node, nodes) if pod.affinity and holds_resources(pod) else ""
+            if reason:
+                yield pod, reason
 
 
 SPEC = PluginSpec(

@@ -9,13 +9,12 @@ of its tolerations tolerates; ``excludedTaints`` / ``includedTaints`` match a ta
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from descheduler import matching
 from descheduler.cluster.state import holds_resources
 from descheduler.errors import Problem
-from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, Taint
@@ -78,16 +77,11 @@ class RemovePodsViolatingNodeTaints:
     def deschedule(self, nodes: Sequence[Node]) -> None:
         for node in nodes:
             taints = [t for t in node.taints if self.considered(t)]
-            if not taints:
-                continue
-            try:
-                self._evict_from(node, taints)
-            except limits.NodeLimitError:
-                continue
-            except limits.TotalLimitError:
+            if taints and not common.evict_from_node(self.handle, self._violations(node, taints)):
                 return
 
-    def _evict_from(self, node: Node, taints: Sequence[Taint]) -> None:
+    def _violations(self, node: Node, taints: Sequence[Taint]) -> Iterator[tuple[Pod, str]]:
+        """The node's evictable pods that do not tolerate one of ``taints``, with their reasons."""
         a = self.args
         for pod in self.handle.state.pods_on(node.name):
             # Like upstream's ListPodsOnANode: finished pods hold nothing and are left alone.
@@ -97,10 +91,7 @@ class RemovePodsViolatingNodeTaints:
             if taint is None or not (self.handle.filter(pod) and self.handle.pre_eviction_filter(pod)):
                 continue
             logger.debug("pod %s does not tolerate taint %s on %s", pod.key, taint.key, node.name)
-            try:
-                self.handle.evict(pod, reason=f"untolerated taint {taint.key}={taint.value}:{taint.effect}")
-            except limits.NamespaceLimitError:
-                continue
+            yield pod, f"untolerated taint {taint.key}={taint.value}:{taint.effect}"
 
 
 SPEC = PluginSpec(

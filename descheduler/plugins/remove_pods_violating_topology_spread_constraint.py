@@ -22,7 +22,7 @@ from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
-from descheduler.plugins import common
+from descheduler.plugins import common, label_index
 from descheduler.policy.argspec import LabelSelector, doc
 
 logger = logging.getLogger(__name__)
@@ -82,11 +82,6 @@ class Constraint:
     identity: tuple[Any, ...]
     """Upstream deduplicates constraints by deep equality of the resolved form; this is that form."""
 
-    def selects(self, labels: Mapping[str, str]) -> bool:
-        if not matching.selector_matches(self.selector, labels):
-            return False
-        return all(labels.get(k) == v for k, v in self.extra_labels)
-
     def eligible(self, node: Node) -> bool:
         if self.affinity_pod is not None and not matching.pod_matches_node_selector(self.affinity_pod, node):
             return False
@@ -131,47 +126,7 @@ def namespace_constraints(pods: Iterable[Pod], allowed: frozenset[str]) -> list[
     return list(found.values())
 
 
-# -- pod and node indexes -------------------------------------------------------------------
-
-
-class LabelIndex:
-    """Pods of one namespace grouped by identical label sets, with (key, value) -> groups postings.
-
-    Replicas share their labels, so a selector is evaluated once per group, and only on the
-    groups that carry one of its required labels.
-    """
-
-    def __init__(self, pods: Iterable[Pod]) -> None:
-        groups: dict[frozenset[tuple[str, str]], list[Pod]] = {}
-        for pod in pods:
-            groups.setdefault(frozenset(pod.labels.items()), []).append(pod)
-        self.groups = [(members[0].labels, members) for members in groups.values()]
-        self.postings: dict[tuple[str, str], list[int]] = {}
-        for i, (labels, _members) in enumerate(self.groups):
-            for item in labels.items():
-                self.postings.setdefault(item, []).append(i)
-
-    def _narrowest(self, constraint: Constraint) -> Sequence[int]:
-        """The fewest groups that can match: a required label's postings, else every group."""
-        selector = constraint.selector or {}
-        required = [*(selector.get("matchLabels") or {}).items(), *constraint.extra_labels]
-        options = [self.postings.get(item, []) for item in required]
-        for expr in selector.get("matchExpressions") or ():
-            if expr.get("operator") == "In":
-                key = expr.get("key", "")
-                groups = (i for v in expr.get("values") or () for i in self.postings.get((key, v), []))
-                options.append(list(dict.fromkeys(groups)))
-        return min(options, key=len) if options else range(len(self.groups))
-
-    def matching(self, constraint: Constraint) -> list[Pod]:
-        if constraint.selector is None:
-            return []  # a nil selector matches nothing
-        found: list[Pod] = []
-        for i in self._narrowest(constraint):
-            labels, members = self.groups[i]
-            if constraint.selects(labels):
-                found.extend(members)
-        return found
+# -- node indexes --------------------------------------------------------------------------
 
 
 class NodeDomains:
@@ -211,12 +166,13 @@ class Domain:
 
 
 def count_domains(
-    constraint: Constraint, nodes: NodeDomains, labels: LabelIndex, order: Mapping[str, int]
+    constraint: Constraint, nodes: NodeDomains, labels: label_index.LabelIndex, order: Mapping[str, int]
 ) -> list[Domain]:
     """Matching pods per domain: every eligible domain (even empty) plus domains pods run in."""
     domains = {value: Domain(value, []) for value in nodes.by_value(constraint)}
     key = constraint.topology_key
-    for pod in sorted(labels.matching(constraint), key=lambda p: order[p.uid]):
+    matched = labels.matching(constraint.selector, extra_labels=constraint.extra_labels)
+    for pod in sorted(matched, key=lambda p: order[p.uid]):
         node = nodes.by_name.get(pod.node_name)
         if node is not None and key in node.labels:
             domains.setdefault(node.labels[key], Domain(node.labels[key], [])).pods.append(pod)
@@ -316,7 +272,7 @@ class RemovePodsViolatingTopologySpreadConstraint:
             logger.debug("namespace %s: %d topology spread constraints", namespace, len(constraints))
             counted = [p for p in evictable if not p.deleting]
             order = {p.uid: i for i, p in enumerate(counted)}
-            labels = LabelIndex(counted)
+            labels = label_index.LabelIndex(counted)
             for constraint in constraints:
                 counts = count_domains(constraint, domains, labels, order)
                 if not is_balanced(counts, constraint.max_skew):

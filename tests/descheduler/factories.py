@@ -1,11 +1,12 @@
 """Plain-data builders for unit tests: raw API bodies in, model records and a ready
-plugin harness out. Tests describe pods the way `kubectl get -o yaml` would show them."""
+plugin harness out. Tests describe pods the way `kubectl get -o yaml` would show them,
+and plugin args the way a policy file does."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from descheduler import model
 from descheduler.cluster.state import ClusterState
@@ -13,7 +14,10 @@ from descheduler.evictor import limits
 from descheduler.evictor.evictor import DryRunRecorder, Evictor
 from descheduler.framework.profile import PluginHandle
 from descheduler.framework.registry import PluginSpec
+from descheduler.policy import argspec
 from descheduler.report import Decision
+
+T = TypeVar("T")
 
 NOW = 1_700_000_000.0  # fixed clock for every unit test
 T0 = "2023-11-14T22:13:20Z"  # == NOW as RFC 3339
@@ -136,6 +140,14 @@ def state(
     )
 
 
+def decode_args(args_type: type[T], /, **wire: Any) -> T:
+    """Decode upstream (camelCase) plugin args as a policy gives them; any decoding problem fails the test."""
+    decoded, problems = argspec.decode(args_type, wire, "args")
+    assert not problems, problems
+    assert decoded is not None
+    return decoded
+
+
 @dataclass
 class Harness:
     """One plugin wired to a real Evictor with the dry-run recorder."""
@@ -174,3 +186,12 @@ def harness(
     h = Harness(cluster, evictor, handle)
     h.plugin = spec.factory(args, handle)
     return h
+
+
+def run_plugin(spec: PluginSpec, args: Any, pods: Sequence[model.Pod], **kw: Any) -> list[str]:
+    """Run one plugin over a plain node for each nodeName of ``pods`` (n1 when none); the evicted pods.
+
+    ``kw`` goes to :func:`harness` (``limit``, ``evictor_filter``).
+    """
+    names = sorted({p.node_name for p in pods}) or ["n1"]
+    return harness(spec, args, state([node(n) for n in names], pods), **kw).run()

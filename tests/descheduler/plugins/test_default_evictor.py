@@ -21,9 +21,7 @@ CRITICAL = 2_000_000_000
 
 
 def args(**wire: Any) -> plugin.Args:
-    decoded, problems = argspec.decode(plugin.Args, wire, "args")
-    assert not problems, problems
-    assert decoded is not None
+    decoded = f.decode_args(plugin.Args, **wire)
     assert plugin.validate(decoded) == []
     return decoded
 

@@ -9,24 +9,12 @@ from descheduler.evictor import limits
 from descheduler.plugins import high_node_utilization as plugin
 from descheduler.policy import argspec
 from tests.descheduler import factories as f
-
-# Nodes have 10 cpus, so one 1-cpu pod is 10 percentage points of cpu.
-
-
-def node(name: str, **kw: Any) -> model.Node:
-    return f.node(name, cpu="10", memory="100Gi", pods="100", **kw)
-
-
-def pods(node_name: str, count: int, *, prefix: str = "", cpu: str | None = "1", **kw: Any) -> list[model.Pod]:
-    prefix = prefix or node_name
-    return [f.pod(f"{prefix}-{i}", node=node_name, cpu=cpu, memory=None, **kw) for i in range(count)]
+from tests.descheduler.plugins import utilization as u
 
 
 def args(**wire: Any) -> plugin.Args:
     wire.setdefault("thresholds", {"cpu": 20})
-    decoded, problems = argspec.decode(plugin.Args, wire, "args")
-    assert not problems, problems
-    assert decoded is not None
+    decoded = f.decode_args(plugin.Args, **wire)
     assert plugin.validate(decoded) == []
     return decoded
 
@@ -38,8 +26,8 @@ def harness(nodes: list[model.Node], all_pods: list[model.Pod], **kw: Any) -> f.
 
 
 def cluster(sparse: int = 2, full: int = 5) -> tuple[list[model.Node], list[model.Pod]]:
-    nodes = [node("sparse"), node("full")]
-    return nodes, [*pods("sparse", sparse), *pods("full", full)]
+    nodes = [u.node("sparse"), u.node("full")]
+    return nodes, [*u.pods("sparse", sparse), *u.pods("full", full)]
 
 
 # -- the algorithm -------------------------------------------------------------------------
@@ -52,23 +40,23 @@ def test_underutilized_node_is_emptied() -> None:
 
 
 def test_emptiest_underutilized_node_goes_first() -> None:
-    nodes = [node("two"), node("one"), node("full")]
+    nodes = [u.node("two"), u.node("one"), u.node("full")]
     # full has room for exactly one more 1-cpu pod.
-    all_pods = [*pods("two", 2), *pods("one", 1), *pods("full", 9)]
+    all_pods = [*u.pods("two", 2), *u.pods("one", 1), *u.pods("full", 9)]
     h = harness(nodes, all_pods)
     assert h.run() == ["one-0"]
 
 
 def test_no_room_left_on_schedulable_nodes_stops_the_run() -> None:
-    nodes = [node("sparse"), node("full")]
-    h = harness(nodes, [*pods("sparse", 2), *pods("full", 10)])
+    nodes = [u.node("sparse"), u.node("full")]
+    h = harness(nodes, [*u.pods("sparse", 2), *u.pods("full", 10)])
     assert h.run() == []
 
 
 def test_room_counts_every_tracked_resource() -> None:
     # Plenty of cpu, but the schedulable node has a single free pod slot.
-    nodes = [node("sparse"), f.node("full", cpu="10", memory="100Gi", pods="6")]
-    h = harness(nodes, [*pods("sparse", 2), *pods("full", 5)])
+    nodes = [u.node("sparse"), f.node("full", cpu="10", memory="100Gi", pods="6")]
+    h = harness(nodes, [*u.pods("sparse", 2), *u.pods("full", 5)])
     assert h.run() == ["sparse-0"]
 
 
@@ -96,22 +84,22 @@ def test_all_nodes_underutilized_means_nothing_to_do() -> None:
 
 
 def test_unschedulable_node_is_drained_but_never_a_destination() -> None:
-    nodes = [node("sparse", unschedulable=True), node("full"), node("cordoned", unschedulable=True)]
-    h = harness(nodes, [*pods("sparse", 1), *pods("full", 5), *pods("cordoned", 5)])
+    nodes = [u.node("sparse", unschedulable=True), u.node("full"), u.node("cordoned", unschedulable=True)]
+    h = harness(nodes, [*u.pods("sparse", 1), *u.pods("full", 5), *u.pods("cordoned", 5)])
     assert h.run() == ["sparse-0"]
 
 
 def test_no_schedulable_node_means_nothing_to_do() -> None:
-    nodes = [node("sparse"), node("cordoned", unschedulable=True)]
-    h = harness(nodes, [*pods("sparse", 1), *pods("cordoned", 5)])
+    nodes = [u.node("sparse"), u.node("cordoned", unschedulable=True)]
+    h = harness(nodes, [*u.pods("sparse", 1), *u.pods("cordoned", 5)])
     assert h.run() == []
 
 
 def test_only_the_thresholded_resources_decide_underutilization() -> None:
     # sparse uses 90% of its memory, but only cpu is thresholded.
-    nodes = [node("sparse"), node("full")]
+    nodes = [u.node("sparse"), u.node("full")]
     heavy = f.pod("heavy", node="sparse", cpu="1", memory="90Gi")
-    h = harness(nodes, [heavy, *pods("full", 5)])
+    h = harness(nodes, [heavy, *u.pods("full", 5)])
     assert h.run() == ["heavy"]
 
 
@@ -119,13 +107,13 @@ def test_only_the_thresholded_resources_decide_underutilization() -> None:
 
 
 def test_pods_leave_by_priority() -> None:
-    nodes = [node("sparse"), f.node("full", cpu="10", memory="100Gi", pods="7")]  # two free slots
+    nodes = [u.node("sparse"), f.node("full", cpu="10", memory="100Gi", pods="7")]  # two free slots
     sparse = [
         f.pod("high", node="sparse", cpu="1", memory=None, priority=100),
         f.pod("low", node="sparse", cpu="1", memory=None, priority=1),
         f.pod("none", node="sparse", cpu="0", memory=None),
     ]
-    h = harness(nodes, [*sparse, *pods("full", 5)])
+    h = harness(nodes, [*sparse, *u.pods("full", 5)])
     assert h.run() == ["none", "low"]
 
 
@@ -138,17 +126,17 @@ def test_pods_leave_by_priority() -> None:
     ids=["default mode -> every evictable pod", "OnlyThresholdingResources -> only pods requesting cpu"],
 )
 def test_eviction_modes(modes: list[str], expected: list[str]) -> None:
-    nodes = [node("sparse"), node("full")]
-    sparse = [*pods("sparse", 1, prefix="no-request", cpu=None), *pods("sparse", 1, prefix="cpu")]
-    h = harness(nodes, [*sparse, *pods("full", 5)], evictionModes=modes)
+    nodes = [u.node("sparse"), u.node("full")]
+    sparse = [*u.pods("sparse", 1, prefix="no-request", cpu=None), *u.pods("sparse", 1, prefix="cpu")]
+    h = harness(nodes, [*sparse, *u.pods("full", 5)], evictionModes=modes)
     assert h.run() == expected
 
 
 def test_only_thresholding_resources_ignores_the_implicit_pods_resource() -> None:
-    nodes = [node("sparse"), node("full")]
+    nodes = [u.node("sparse"), u.node("full")]
     h = harness(
         nodes,
-        [*pods("sparse", 1), *pods("full", 50)],
+        [*u.pods("sparse", 1), *u.pods("full", 50)],
         thresholds={"pods": 10},
         evictionModes=["OnlyThresholdingResources"],
     )
@@ -156,9 +144,9 @@ def test_only_thresholding_resources_ignores_the_implicit_pods_resource() -> Non
 
 
 def test_excluded_namespaces_are_skipped() -> None:
-    nodes = [node("sparse"), node("full")]
-    sparse = [*pods("sparse", 1, prefix="sys", namespace="kube-system"), *pods("sparse", 1)]
-    h = harness(nodes, [*sparse, *pods("full", 5)], evictableNamespaces={"exclude": ["kube-system"]})
+    nodes = [u.node("sparse"), u.node("full")]
+    sparse = [*u.pods("sparse", 1, prefix="sys", namespace="kube-system"), *u.pods("sparse", 1)]
+    h = harness(nodes, [*sparse, *u.pods("full", 5)], evictableNamespaces={"exclude": ["kube-system"]})
     assert h.run() == ["sparse-0"]
 
 
@@ -170,9 +158,9 @@ def test_pods_the_evictor_filters_out_stay() -> None:
 def test_pods_that_tolerate_no_destination_taint_stay() -> None:
     taint = {"key": "dedicated", "value": "db", "effect": "NoSchedule"}
     toleration = {"key": "dedicated", "operator": "Exists"}
-    nodes = [node("sparse"), node("full", taints=[taint])]
-    sparse = [*pods("sparse", 1), *pods("sparse", 1, prefix="tolerant", spec={"tolerations": [toleration]})]
-    h = harness(nodes, [*sparse, *pods("full", 5)])
+    nodes = [u.node("sparse"), u.node("full", taints=[taint])]
+    sparse = [*u.pods("sparse", 1), *u.pods("sparse", 1, prefix="tolerant", spec={"tolerations": [toleration]})]
+    h = harness(nodes, [*sparse, *u.pods("full", 5)])
     assert h.run() == ["tolerant-0"]
 
 
@@ -180,8 +168,8 @@ def test_pods_that_tolerate_no_destination_taint_stay() -> None:
 
 
 def two_sparse_nodes() -> tuple[list[model.Node], list[model.Pod]]:
-    nodes = [node("a"), node("b"), node("full")]
-    return nodes, [*pods("a", 1), *pods("b", 2), *pods("full", 5)]
+    nodes = [u.node("a"), u.node("b"), u.node("full")]
+    return nodes, [*u.pods("a", 1), *u.pods("b", 2), *u.pods("full", 5)]
 
 
 def test_node_limit_moves_to_next_node() -> None:
@@ -197,9 +185,9 @@ def test_total_limit_stops_the_run() -> None:
 
 
 def test_namespace_limit_skips_that_namespace_only() -> None:
-    nodes = [node("sparse"), node("full")]
-    sparse = [*pods("sparse", 2, prefix="x", namespace="x"), *pods("sparse", 1, prefix="y", namespace="y")]
-    h = harness(nodes, [*sparse, *pods("full", 5)], thresholds={"cpu": 30}, limit=limits.Limits(per_namespace=1))
+    nodes = [u.node("sparse"), u.node("full")]
+    sparse = [*u.pods("sparse", 2, prefix="x", namespace="x"), *u.pods("sparse", 1, prefix="y", namespace="y")]
+    h = harness(nodes, [*sparse, *u.pods("full", 5)], thresholds={"cpu": 30}, limit=limits.Limits(per_namespace=1))
     assert h.run() == ["x-0", "y-0"]
 
 

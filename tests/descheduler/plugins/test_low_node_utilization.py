@@ -9,25 +9,13 @@ from descheduler.evictor import limits
 from descheduler.plugins import low_node_utilization as plugin
 from descheduler.policy import argspec
 from tests.descheduler import factories as f
-
-# Nodes have 10 cpus, so one 1-cpu pod is 10 percentage points of cpu.
-
-
-def node(name: str, **kw: Any) -> model.Node:
-    return f.node(name, cpu="10", memory="100Gi", pods="100", **kw)
-
-
-def pods(node_name: str, count: int, *, prefix: str = "", cpu: str = "1", **kw: Any) -> list[model.Pod]:
-    prefix = prefix or node_name
-    return [f.pod(f"{prefix}-{i}", node=node_name, cpu=cpu, memory=None, **kw) for i in range(count)]
+from tests.descheduler.plugins import utilization as u
 
 
 def args(**wire: Any) -> plugin.Args:
     wire.setdefault("thresholds", {"cpu": 20})
     wire.setdefault("targetThresholds", {"cpu": 50})
-    decoded, problems = argspec.decode(plugin.Args, wire, "args")
-    assert not problems, problems
-    assert decoded is not None
+    decoded = f.decode_args(plugin.Args, **wire)
     assert plugin.validate(decoded) == []
     return decoded
 
@@ -40,8 +28,8 @@ def harness(nodes: list[model.Node], all_pods: list[model.Pod], **kw: Any) -> f.
 
 def cluster(busy: int = 8, idle: int = 1, middle: int = 4) -> tuple[list[model.Node], list[model.Pod]]:
     """busy at busy*10% cpu, idle at idle*10%, middle in between."""
-    nodes = [node("busy"), node("idle"), node("middle")]
-    return nodes, [*pods("busy", busy), *pods("idle", idle), *pods("middle", middle)]
+    nodes = [u.node("busy"), u.node("idle"), u.node("middle")]
+    return nodes, [*u.pods("busy", busy), *u.pods("idle", idle), *u.pods("middle", middle)]
 
 
 # -- the algorithm -------------------------------------------------------------------------
@@ -62,16 +50,16 @@ def test_room_on_underutilized_nodes_up_to_target_caps_the_evictions() -> None:
 
 
 def test_evicted_pods_use_up_room_across_overutilized_nodes() -> None:
-    nodes = [node("a"), node("b"), node("idle")]
-    all_pods = [*pods("a", 9), *pods("b", 9), *pods("idle", 2)]
+    nodes = [u.node("a"), u.node("b"), u.node("idle")]
+    all_pods = [*u.pods("a", 9), *u.pods("b", 9), *u.pods("idle", 2)]
     # target 40%: idle has room for 2 pods, a and b would each shed 5.
     h = harness(nodes, all_pods, targetThresholds={"cpu": 40})
     assert len(h.run()) == 2
 
 
 def test_busiest_overutilized_node_is_drained_first() -> None:
-    nodes = [node("less"), node("more"), node("idle")]
-    all_pods = [*pods("less", 7), *pods("more", 9), *pods("idle", 2)]
+    nodes = [u.node("less"), u.node("more"), u.node("idle")]
+    all_pods = [*u.pods("less", 7), *u.pods("more", 9), *u.pods("idle", 2)]
     h = harness(nodes, all_pods, targetThresholds={"cpu": 30})  # room for exactly one pod
     assert h.run() == ["more-0"]
 
@@ -102,24 +90,24 @@ def test_no_overutilized_node_means_nothing_to_do() -> None:
 
 
 def test_all_nodes_underutilized_means_nothing_to_do() -> None:
-    nodes = [node("a"), node("b")]
-    h = harness(nodes, [*pods("a", 1), *pods("b", 2)], thresholds={"cpu": 20}, targetThresholds={"cpu": 20})
+    nodes = [u.node("a"), u.node("b")]
+    h = harness(nodes, [*u.pods("a", 1), *u.pods("b", 2)], thresholds={"cpu": 20}, targetThresholds={"cpu": 20})
     assert h.run() == []
 
 
 def test_unschedulable_node_is_never_a_destination() -> None:
-    nodes = [node("busy"), node("idle", unschedulable=True)]
-    h = harness(nodes, [*pods("busy", 8), *pods("idle", 1)])
+    nodes = [u.node("busy"), u.node("idle", unschedulable=True)]
+    h = harness(nodes, [*u.pods("busy", 8), *u.pods("idle", 1)])
     assert h.run() == []
 
 
 def test_node_is_underutilized_only_when_all_resources_are_under_thresholds() -> None:
-    nodes = [node("busy"), node("idle")]
+    nodes = [u.node("busy"), u.node("idle")]
     # idle: cpu 10% but memory 50% of 100Gi -> not underutilized with a memory threshold of 20%.
     idle_pod = f.pod("idle-0", node="idle", cpu="1", memory="50Gi")
     h = harness(
         nodes,
-        [*pods("busy", 8), idle_pod],
+        [*u.pods("busy", 8), idle_pod],
         thresholds={"cpu": 20, "memory": 20},
         targetThresholds={"cpu": 50, "memory": 60},
     )
@@ -144,7 +132,7 @@ def test_extended_resources_are_thresholded_like_the_basic_ones() -> None:
         container = {"name": "c", "image": "x", "resources": {"requests": {"example.com/gpu": "1"}}}
         return f.pod(name, node=node_name, cpu=None, memory=None, spec={"containers": [container]})
 
-    nodes = [node("busy", **gpu), node("idle", **gpu)]
+    nodes = [u.node("busy", **gpu), u.node("idle", **gpu)]
     all_pods = [gpu_pod(f"busy-{i}", "busy") for i in range(4)]
     h = harness(nodes, all_pods, thresholds={"example.com/gpu": 25}, targetThresholds={"example.com/gpu": 50})
     assert len(h.run()) == 2  # 100% -> 50%
@@ -152,7 +140,7 @@ def test_extended_resources_are_thresholded_like_the_basic_ones() -> None:
 
 def test_terminal_pods_neither_count_nor_move() -> None:
     nodes, all_pods = cluster(busy=5)
-    done = pods("busy", 3, prefix="done", phase="Succeeded")
+    done = u.pods("busy", 3, prefix="done", phase="Succeeded")
     h = harness(nodes, [*all_pods, *done])
     assert h.run() == []
 
@@ -187,10 +175,10 @@ def test_pods_leave_by_priority_then_qos() -> None:
         f.pod("burstable", node="busy", cpu="1", memory=None, priority=10),
         best_effort("besteffort", "busy", priority=10),
         f.pod("no-priority", node="busy", cpu="1", memory=None),
-        *pods("busy", 4, prefix="keep", priority=2000),
+        *u.pods("busy", 4, prefix="keep", priority=2000),
     ]
-    nodes = [node("busy"), node("idle"), node("empty"), node("middle")]
-    h = harness(nodes, [*busy, *pods("idle", 1), *pods("middle", 4)], targetThresholds={"cpu": 40})
+    nodes = [u.node("busy"), u.node("idle"), u.node("empty"), u.node("middle")]
+    h = harness(nodes, [*busy, *u.pods("idle", 1), *u.pods("middle", 4)], targetThresholds={"cpu": 40})
     # 90% -> 40%: five pods leave, lowest priority first.
     assert h.run() == ["no-priority", "besteffort", "burstable", "guaranteed", "high"]
 
@@ -201,9 +189,9 @@ def test_pods_the_evictor_filters_out_stay_and_do_not_count() -> None:
 
 
 def test_excluded_namespaces_are_skipped() -> None:
-    nodes = [node("busy"), node("idle"), node("middle")]
-    system = pods("busy", 2, prefix="sys", namespace="kube-system")
-    all_pods = [*system, *pods("busy", 6), *pods("idle", 1), *pods("middle", 4)]
+    nodes = [u.node("busy"), u.node("idle"), u.node("middle")]
+    system = u.pods("busy", 2, prefix="sys", namespace="kube-system")
+    all_pods = [*system, *u.pods("busy", 6), *u.pods("idle", 1), *u.pods("middle", 4)]
     h = harness(nodes, all_pods, evictableNamespaces={"exclude": ["kube-system"]})
     evicted = h.run()
     assert evicted == ["busy-0", "busy-1", "busy-2"]
@@ -212,16 +200,16 @@ def test_excluded_namespaces_are_skipped() -> None:
 def test_pods_that_tolerate_no_destination_taint_stay() -> None:
     taint = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
     toleration = {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}
-    nodes = [node("busy"), node("idle", taints=[taint]), node("middle")]
-    busy = [*pods("busy", 6), *pods("busy", 2, prefix="tolerant", spec={"tolerations": [toleration]})]
-    h = harness(nodes, [*busy, *pods("idle", 1), *pods("middle", 4)])
+    nodes = [u.node("busy"), u.node("idle", taints=[taint]), u.node("middle")]
+    busy = [*u.pods("busy", 6), *u.pods("busy", 2, prefix="tolerant", spec={"tolerations": [toleration]})]
+    h = harness(nodes, [*busy, *u.pods("idle", 1), *u.pods("middle", 4)])
     assert h.run() == ["tolerant-0", "tolerant-1"]
 
 
 def test_prefer_no_schedule_taints_also_count_as_upstream() -> None:
     taint = {"key": "soft", "value": "", "effect": "PreferNoSchedule"}
-    nodes = [node("busy"), node("idle", taints=[taint]), node("middle")]
-    h = harness(nodes, [*pods("busy", 8), *pods("idle", 1), *pods("middle", 4)])
+    nodes = [u.node("busy"), u.node("idle", taints=[taint]), u.node("middle")]
+    h = harness(nodes, [*u.pods("busy", 8), *u.pods("idle", 1), *u.pods("middle", 4)])
     assert h.run() == []
 
 
@@ -230,8 +218,8 @@ def test_prefer_no_schedule_taints_also_count_as_upstream() -> None:
 
 def test_deviation_thresholds_are_relative_to_the_mean() -> None:
     # Mean cpu 50%: underutilized <= 40%, overutilized > 60%.
-    nodes = [node("low"), node("mean"), node("high")]
-    all_pods = [*pods("low", 1), *pods("mean", 5), *pods("high", 9)]
+    nodes = [u.node("low"), u.node("mean"), u.node("high")]
+    all_pods = [*u.pods("low", 1), *u.pods("mean", 5), *u.pods("high", 9)]
     h = harness(nodes, all_pods, useDeviationThresholds=True, targetThresholds={"cpu": 10}, thresholds={"cpu": 10})
     assert len(h.run()) == 3  # 90% -> 60%
 
@@ -249,8 +237,8 @@ def test_deviation_thresholds_may_exceed_targets() -> None:
 
 def two_busy_nodes() -> tuple[list[model.Node], list[model.Pod]]:
     """a at 90% and b at 80% shed 4 and 3 pods into two idle nodes with room for 8."""
-    nodes = [node("a"), node("b"), node("idle"), node("empty")]
-    return nodes, [*pods("a", 9), *pods("b", 8), *pods("idle", 1)]
+    nodes = [u.node("a"), u.node("b"), u.node("idle"), u.node("empty")]
+    return nodes, [*u.pods("a", 9), *u.pods("b", 8), *u.pods("idle", 1)]
 
 
 def test_each_overutilized_node_sheds_down_to_target() -> None:
@@ -281,9 +269,9 @@ def test_total_limit_stops_the_run() -> None:
 
 
 def test_namespace_limit_skips_that_namespace_only() -> None:
-    nodes = [node("busy"), node("idle"), node("middle")]
-    busy = [*pods("busy", 4, prefix="x", namespace="x"), *pods("busy", 4, prefix="y", namespace="y")]
-    h = harness(nodes, [*busy, *pods("idle", 1), *pods("middle", 4)], limit=limits.Limits(per_namespace=1))
+    nodes = [u.node("busy"), u.node("idle"), u.node("middle")]
+    busy = [*u.pods("busy", 4, prefix="x", namespace="x"), *u.pods("busy", 4, prefix="y", namespace="y")]
+    h = harness(nodes, [*busy, *u.pods("idle", 1), *u.pods("middle", 4)], limit=limits.Limits(per_namespace=1))
     assert h.run() == ["x-0", "y-0"]
 
 

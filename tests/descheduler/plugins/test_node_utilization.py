@@ -77,3 +77,19 @@ def test_reasons_name_the_resources_that_matter() -> None:
     load = nu.NodeLoad(f.node("n"), usage={}, percent={"cpu": 85.0, "memory": 20.0})
     assert nu.describe_over(load, {"cpu": 50.0, "memory": 50.0}) == "cpu 85% > 50%"
     assert nu.describe_under(load, {"cpu": 90.0, "memory": 22.5}) == "cpu 85% <= 90%, memory 20% <= 22.5%"
+
+
+@pytest.mark.parametrize(
+    ("underutilized", "number_of_nodes", "total", "says"),
+    [
+        (0, 0, 3, "no node is underutilized; you might tune thresholds"),
+        (2, 2, 3, "2 underutilized nodes <= numberOfNodes 2"),
+        (3, 0, 3, "all nodes are underutilized"),
+        (2, 1, 3, ""),
+    ],
+    ids=["none underutilized -> skip", "not more than numberOfNodes -> skip", "all underutilized -> skip", "go on"],
+)
+def test_skip_reason_follows_upstreams_early_exits(
+    underutilized: int, number_of_nodes: int, total: int, says: str
+) -> None:
+    assert nu.skip_reason(underutilized, number_of_nodes=number_of_nodes, total=total) == says

@@ -12,16 +12,11 @@ from tests.descheduler import factories as f
 
 
 def args(**wire: object) -> plugin.Args:
-    decoded, problems = argspec.decode(plugin.Args, wire, "args")
-    assert not problems, problems
-    assert decoded is not None
-    return decoded
+    return f.decode_args(plugin.Args, **wire)
 
 
 def run(wire: dict[str, Any], pods: list[model.Pod], **kw: Any) -> list[str]:
-    nodes = sorted({p.node_name for p in pods}) or ["n1"]
-    h = f.harness(plugin.SPEC, args(**wire), f.state([f.node(n) for n in nodes], pods), **kw)
-    return h.run()
+    return f.run_plugin(plugin.SPEC, args(**wire), pods, **kw)
 
 
 def failed(name: str, *, node: str = "n1", reason: str = "", statuses: Any = None, **kw: Any) -> model.Pod:

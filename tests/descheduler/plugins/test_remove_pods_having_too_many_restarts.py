@@ -18,10 +18,7 @@ def restarting(name: str, count: int, *, node: str = "n1", waiting: str = "", **
 
 
 def args(**wire: object) -> plugin.Args:
-    decoded, problems = argspec.decode(plugin.Args, wire, "args")
-    assert not problems, problems
-    assert decoded is not None
-    return decoded
+    return f.decode_args(plugin.Args, **wire)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import pytest
 
 from descheduler.evictor import limits
 from descheduler.plugins import remove_pods_violating_inter_pod_anti_affinity as plugin
-from descheduler.policy import argspec
 from tests.descheduler import factories as f
 
 HOST = "kubernetes.io/hostname"
@@ -14,10 +13,7 @@ ZONE = "topology.kubernetes.io/zone"
 
 
 def args(**wire: object) -> plugin.Args:
-    decoded, problems = argspec.decode(plugin.Args, wire, "args")
-    assert not problems, problems
-    assert decoded is not None
-    return decoded
+    return f.decode_args(plugin.Args, **wire)
 
 
 def avoiding(labels: dict[str, str], key: str = HOST, **term: Any) -> dict[str, Any]:

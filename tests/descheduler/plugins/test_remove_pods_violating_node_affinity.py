@@ -14,10 +14,7 @@ PREFERRED = plugin.PREFERRED
 
 
 def args(*types: str, **wire: object) -> plugin.Args:
-    decoded, problems = argspec.decode(plugin.Args, {"nodeAffinityType": list(types), **wire}, "args")
-    assert not problems, problems
-    assert decoded is not None
-    return decoded
+    return f.decode_args(plugin.Args, nodeAffinityType=list(types), **wire)
 
 
 def required(key: str, *values: str) -> dict[str, Any]:

@@ -11,10 +11,7 @@ from tests.descheduler import factories as f
 
 
 def args(**wire: object) -> plugin.Args:
-    decoded, problems = argspec.decode(plugin.Args, wire, "args")
-    assert not problems, problems
-    assert decoded is not None
-    return decoded
+    return f.decode_args(plugin.Args, **wire)
 
 
 def taint(key: str, value: str = "", effect: str = "NoSchedule") -> dict[str, str]:

@@ -13,10 +13,7 @@ ZONE = "zone"
 
 
 def args(**wire: object) -> plugin.Args:
-    decoded, problems = argspec.decode(plugin.Args, wire, "args")
-    assert not problems, problems
-    assert decoded is not None
-    return decoded
+    return f.decode_args(plugin.Args, **wire)
 
 
 def spread(max_skew: int = 1, key: str = ZONE, when: str = "DoNotSchedule", **extra: Any) -> dict[str, Any]:
