@@ -56,6 +56,8 @@ class Evictor:
     grace_period_seconds: int | None = None
     decisions: list[Decision] = field(default_factory=list)
     _placement_order: list[Node] | None = field(default=None, repr=False)
+    _last_target: dict[str, str] = field(default_factory=dict, repr=False)
+    """Per controlling owner, where its last replacement was predicted: replicas share a spec."""
 
     def evict(
         self,
@@ -95,8 +97,11 @@ class Evictor:
             # Ranked once per cycle; fits() still reads current free capacity.
             self._placement_order = placement.most_free_first(self.state)
         exclude = {avoid_node} if avoid_node else set()
-        target = placement.first_fit(self.state, pod, self._placement_order, exclude=exclude)
+        hint = self.state.nodes.get(self._last_target.get(pod.controller.uid, ""))
+        order = self._placement_order if hint is None else [hint, *self._placement_order[:16]]
+        target = placement.first_fit(self.state, pod, order, exclude=exclude, max_checks=16)
         if target is not None:
+            self._last_target[pod.controller.uid] = target.name
             self.state.reserve(pod.requests, target.name)
 
     def _record(self, pod: Pod, plugin: str, profile: str, reason: str, outcome: Outcome, unblocks: str) -> None:

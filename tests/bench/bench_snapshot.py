@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,12 +26,15 @@ POLICY = ROOT / "policies" / "bench-all-plugins.yaml"
 
 def peak_rss_of(cmd: list[str]) -> tuple[float, int, str]:
     """Run ``cmd``; return (wall seconds, peak RSS bytes, stdout)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    # Output goes to files, not pipes: wait4() before reading a full pipe would deadlock.
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read().decode(), err_file.read().decode()
     if os.waitstatus_to_exitcode(status) not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed: {err[-2000:]}")
     return wall, usage.ru_maxrss * 1024, out
@@ -43,7 +47,7 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "tensile" / "bench")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
-    print(f"policy: {POLICY.relative_to(ROOT)}  runs per size: {args.runs}")
+    print(f"policy: {POLICY.relative_to(ROOT)}  runs per size: {args.runs}", flush=True)
     print(f"{'nodes':>6} {'pods':>7} {'best s':>7} {'median s':>9} {'peak RSS MiB':>13} {'planned':>8}")
     for size in args.sizes.split(","):
         nodes, pods = (int(x) for x in size.lower().split("x"))
