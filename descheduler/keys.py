@@ -28,3 +28,9 @@ EVICT_ANNOTATION = "descheduler.alpha.kubernetes.io/evict"
 PREFER_NO_EVICTION_ANNOTATION = "descheduler.alpha.kubernetes.io/prefer-no-eviction"
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source"
+
+# Well-known Kubernetes node labels set on the virtual node.
+OS_LABEL = "kubernetes.io/os"
+ARCH_LABEL = "kubernetes.io/arch"
+# On a mirror: JSON {"labels": [...], "annotations": [...]}, the keys copied from the upper pod.
+COPIED_KEYS_ANNOTATION = f"{PREFIX}/copied-keys"

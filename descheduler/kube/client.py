@@ -114,6 +114,49 @@ class Kube:
             raise errors.from_response(response.status, data, response.headers)
         return data
 
+    def stream(
+        self, path: str, *, query: dict[str, Any] | None = None, read_timeout: float | None = None
+    ) -> Iterator[bytes]:
+        """GET ``path`` and yield the body in chunks as they arrive (watches, followed logs).
+
+        ``read_timeout`` bounds the silence between chunks, so a dead connection is noticed.
+        """
+        url_path = path + ("?" + urlencode(query) if query else "")
+        _m, url, headers, _b, _p = self._api.param_serialize(
+            method="GET",
+            resource_path=url_path,
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        timeout = urllib3.Timeout(connect=10.0, read=read_timeout)
+        try:
+            response = self._api.rest_client.pool_manager.request(
+                "GET", url, headers=headers, preload_content=False, timeout=timeout
+            )
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise errors.ConnectionFailedError(0, "ConnectionFailed", f"GET {self.host}{path}: {exc}") from exc
+        try:
+            if not 200 <= response.status < 300:
+                raise errors.from_response(response.status, response.read(), response.headers)
+            try:
+                yield from response.stream(64 * 1024, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise errors.ConnectionFailedError(0, "ConnectionFailed", f"GET {self.host}{path}: {exc}") from exc
+        finally:
+            response.release_conn()
+
+    def delete(self, path: str, *, body: Any = None, policy: retry.RetryPolicy = retry.WRITES) -> JsonObject:
+        data = retry.call_with_retry(
+            lambda: self.request("DELETE", path, body=body), policy=policy, what=f"DELETE {path}"
+        )
+        result: JsonObject = orjson.loads(data) if data else {}
+        return result
+
+    def put(self, path: str, body: Any, *, policy: retry.RetryPolicy = retry.WRITES) -> JsonObject:
+        data = retry.call_with_retry(lambda: self.request("PUT", path, body=body), policy=policy, what=f"PUT {path}")
+        result: JsonObject = orjson.loads(data) if data else {}
+        return result
+
     def get(
         self, path: str, *, query: dict[str, Any] | None = None, policy: retry.RetryPolicy = retry.READS
     ) -> JsonObject:
