@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
+from descheduler import logsetup
 from descheduler import report as reporting
 from descheduler.cluster.live import LiveSource
 from descheduler.cluster.snapshot import SnapshotSource
@@ -42,9 +43,9 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _setup_logging(verbosity: int) -> None:
+def _setup_logging(verbosity: int, fmt: str = "text") -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logsetup.configure(fmt, level)
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

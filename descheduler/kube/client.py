@@ -21,7 +21,7 @@ from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
 from descheduler.errors import InputError
-from descheduler.kube import errors, retry
+from descheduler.kube import errors, retry, streaming
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,35 +115,23 @@ class Kube:
         return data
 
     def stream(
-        self, path: str, *, query: dict[str, Any] | None = None, read_timeout: float | None = None
-    ) -> Iterator[bytes]:
-        """GET ``path`` and yield the body in chunks as they arrive (watches, followed logs).
+        self,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        timeout: streaming.Timeout = (10.0, 60.0),
+        policy: retry.RetryPolicy = retry.NO_RETRY,
+    ) -> streaming.ResponseStream:
+        """GET ``path`` with its body as a stream (watches, followed logs).
 
-        ``read_timeout`` bounds the silence between chunks, so a dead connection is noticed.
+        The status is checked before returning, so a 404 or an unreachable server raises here
+        (retried per ``policy``), never half-way through the body. The read timeout bounds the
+        silence between chunks, so a dead connection is noticed; None waits for ever.
         """
-        url_path = path + ("?" + urlencode(query) if query else "")
-        _m, url, headers, _b, _p = self._api.param_serialize(
-            method="GET",
-            resource_path=url_path,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
+        what = f"GET {self.host}{path}"
+        return retry.call_with_retry(
+            lambda: streaming.open_stream(self._api, path, query or {}, timeout, what), policy=policy, what=what
         )
-        timeout = urllib3.Timeout(connect=10.0, read=read_timeout)
-        try:
-            response = self._api.rest_client.pool_manager.request(
-                "GET", url, headers=headers, preload_content=False, timeout=timeout
-            )
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise errors.ConnectionFailedError(0, "ConnectionFailed", f"GET {self.host}{path}: {exc}") from exc
-        try:
-            if not 200 <= response.status < 300:
-                raise errors.from_response(response.status, response.read(), response.headers)
-            try:
-                yield from response.stream(64 * 1024, decode_content=True)
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise errors.ConnectionFailedError(0, "ConnectionFailed", f"GET {self.host}{path}: {exc}") from exc
-        finally:
-            response.release_conn()
 
     def delete(self, path: str, *, body: Any = None, policy: retry.RetryPolicy = retry.WRITES) -> JsonObject:
         data = retry.call_with_retry(

@@ -1,0 +1,394 @@
+"""The provider's control loops: watch both clusters, mirror pods down, copy status up,
+keep the virtual node and its Lease current.
+
+Every decision is made by the pure planners (:mod:`provider.mirror`, :mod:`provider.status`,
+:mod:`provider.deps`, :mod:`provider.node`, :mod:`provider.capacity`); this module only
+feeds them from the informers' caches and applies their actions, idempotently, one key at
+a time. Nothing is done for a pod until both pod caches have completed their first list,
+so a restart adopts existing mirrors instead of duplicating or deleting them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from descheduler import keys
+from descheduler.kube import errors, retry
+from descheduler.kube.client import Kube
+from provider import capacity, deps, mirror, node, status
+from provider.config import ProviderConfig
+from provider.watching import Informer, RawObject, object_key
+from provider.workqueue import WorkQueue
+
+logger = logging.getLogger(__name__)
+
+POD_PREFIX = "pod:"
+DEP_PREFIX = "dep:"
+GC_KEY = "gc:copies"
+DEP_KINDS = {"ConfigMap": "configmaps", "Secret": "secrets"}
+
+
+def now_rfc3339() -> str:
+    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_micro() -> str:
+    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def pod_path(namespace: str, name: str = "", sub: str = "") -> str:
+    base = f"/api/v1/namespaces/{namespace}/pods"
+    path = f"{base}/{name}" if name else base
+    return f"{path}/{sub}" if sub else path
+
+
+def _split(key: str) -> tuple[str, str]:
+    namespace, _, name = key.partition("/")
+    return namespace, name
+
+
+def _meta(obj: RawObject) -> dict[str, Any]:
+    meta: dict[str, Any] = obj.get("metadata") or {}
+    return meta
+
+
+@dataclass
+class Clusters:
+    upper: Kube
+    lower: Kube
+
+
+class Provider:
+    def __init__(self, cfg: ProviderConfig, clusters: Clusters) -> None:
+        self.cfg = cfg
+        self.upper = clusters.upper
+        self.lower = clusters.lower
+        self.stop_event = threading.Event()
+        self.capacity = capacity.Capacity(is_own_mirror=self.is_own_mirror)
+        self._capacity_lock = threading.Lock()
+        self._node_dirty = threading.Event()
+        self.lower_reachable = True
+        own = f"{keys.UPPER_CLUSTER_LABEL}={cfg.upper_cluster},{keys.VIRTUAL_NODE_LABEL}={cfg.node_name}"
+        self.upper_pods = Informer(
+            self.upper,
+            "/api/v1/pods",
+            "upper-pods",
+            {"fieldSelector": f"spec.nodeName={cfg.node_name}"},
+            self._on_upper_pod,
+        )
+        self.lower_pods = Informer(self.lower, "/api/v1/pods", "lower-pods", {}, self._on_lower_pod)
+        self.lower_nodes = Informer(self.lower, "/api/v1/nodes", "lower-nodes", {}, self._on_lower_node)
+        self.upper_deps = {
+            kind: Informer(self.upper, f"/api/v1/{plural}", f"upper-{plural}", {}, self._dep_handler(kind))
+            for kind, plural in DEP_KINDS.items()
+        }
+        self.lower_copies = {
+            kind: Informer(self.lower, f"/api/v1/{plural}", f"lower-{plural}", {"labelSelector": own}, None)
+            for kind, plural in DEP_KINDS.items()
+        }
+        self.queue = WorkQueue(self.process, workers=cfg.workers, name="reconcile")
+        self._threads: list[threading.Thread] = []
+
+    # -- ownership ----------------------------------------------------------------------
+
+    def is_own_mirror(self, lower: Mapping[str, Any]) -> bool:
+        return mirror.is_own_mirror(lower, upper_cluster=self.cfg.upper_cluster, virtual_node=self.cfg.node_name)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def informers(self) -> list[Informer]:
+        return [
+            self.upper_pods,
+            self.lower_pods,
+            self.lower_nodes,
+            *self.upper_deps.values(),
+            *self.lower_copies.values(),
+        ]
+
+    def start(self) -> None:
+        for informer in self.informers():
+            informer.start(self.stop_event)
+        self.queue.start()
+        for target, name in ((self._heartbeat_loop, "heartbeat"), (self._resync_loop, "resync")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wait_synced(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(i.synced.wait(max(0.0, deadline - time.monotonic())) for i in self.informers())
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.queue.stop()
+        for thread in self._threads:
+            thread.join(5.0)
+
+    # -- event handlers (informer threads: cheap, no I/O) ---------------------------------
+
+    def _on_upper_pod(self, _event: str, obj: RawObject) -> None:
+        self.queue.add(POD_PREFIX + object_key(obj))
+
+    def _on_lower_pod(self, event: str, obj: RawObject) -> None:
+        with self._capacity_lock:
+            if event == "DELETED":
+                self.capacity.delete_pod(_meta(obj).get("namespace", ""), _meta(obj).get("name", ""))
+            else:
+                self.capacity.upsert_pod(obj)
+        self._node_dirty.set()
+        key = object_key(obj)
+        if self.is_own_mirror(obj) or self.upper_pods.get(key) is not None:
+            self.queue.add(POD_PREFIX + key)
+
+    def _on_lower_node(self, event: str, obj: RawObject) -> None:
+        with self._capacity_lock:
+            if event == "DELETED":
+                self.capacity.delete_node(_meta(obj).get("name", ""))
+            else:
+                self.capacity.upsert_node(obj)
+        self._node_dirty.set()
+
+    def _dep_handler(self, kind: str) -> Any:
+        def handle(_event: str, obj: RawObject) -> None:
+            key = f"{DEP_PREFIX}{kind}/{object_key(obj)}"
+            if self.lower_copies[kind].get(object_key(obj)) is not None:
+                self.queue.add(key)
+
+        return handle
+
+    # -- work ---------------------------------------------------------------------------
+
+    def process(self, key: str) -> float | None:
+        if not (self.upper_pods.synced.is_set() and self.lower_pods.synced.is_set()):
+            return 0.5  # never act on a half-known world
+        try:
+            if key.startswith(POD_PREFIX):
+                return self.reconcile_pod(key[len(POD_PREFIX) :])
+            if key.startswith(DEP_PREFIX):
+                kind, _, obj_key = key[len(DEP_PREFIX) :].partition("/")
+                self.sync_copy(kind, obj_key)
+                return None
+            if key == GC_KEY:
+                self.collect_copies()
+            return None
+        except errors.ApiError as exc:
+            logger.warning("%s: %s; retrying", key, exc)
+            return 2.0 if not isinstance(exc, errors.ConflictError) else 0.2
+
+    def reconcile_pod(self, key: str) -> float | None:
+        upper = self.upper_pods.get(key)
+        if upper is not None and (upper.get("spec") or {}).get("nodeName") != self.cfg.node_name:
+            upper = None
+        lower = self.lower_pods.get(key)
+        action = mirror.plan(upper, lower, upper_cluster=self.cfg.upper_cluster, virtual_node=self.cfg.node_name)
+        retry_after = self._apply(key, action, upper)
+        if upper is not None:
+            self._sync_upper(key, upper, lower)
+        return retry_after
+
+    def _apply(self, key: str, action: mirror.Action, upper: RawObject | None) -> float | None:
+        namespace, name = _split(key)
+        if isinstance(action, mirror.Create):
+            assert upper is not None
+            return self._create(namespace, action.body, upper)
+        if isinstance(action, mirror.Update):
+            self.lower.patch(pod_path(namespace, name), action.patch)
+        elif isinstance(action, mirror.Delete):
+            body: dict[str, Any] = {"preconditions": {"uid": action.uid}}
+            if action.grace_period_seconds is not None:
+                body["gracePeriodSeconds"] = action.grace_period_seconds
+            try:
+                self.lower.delete(pod_path(namespace, name), body=body)
+            except (errors.NotFoundError, errors.ConflictError):
+                pass  # already gone, or replaced by a pod that is not the one we meant
+        elif isinstance(action, mirror.Conflict):
+            logger.warning("pod %s: %s; leaving it alone", key, action.reason)
+        return None
+
+    def _create(self, namespace: str, body: RawObject, upper: RawObject) -> float | None:
+        try:
+            self._ensure_namespace(namespace)
+            self._ensure_copies(upper)
+            self.lower.post(pod_path(namespace), body)
+        except errors.ConflictError:
+            return 0.5  # our cache is behind: the next event tells what is there
+        except (errors.ForbiddenError, errors.UnprocessableError, errors.BadRequestError, errors.NotFoundError) as exc:
+            patch = status.create_failure_patch(
+                upper, reason="ProviderCreateFailed", message=exc.message, now=now_rfc3339()
+            )
+            if patch is not None:
+                self._patch_upper_status(object_key(upper), patch)
+            return 10.0
+        return None
+
+    def _sync_upper(self, key: str, upper: RawObject, lower: RawObject | None) -> None:
+        namespace, name = _split(key)
+        meta = _meta(upper)
+        ours = lower is not None and self.is_own_mirror(lower)
+        same = ours and _meta(lower or {}).get("annotations", {}).get(keys.UPPER_UID_ANNOTATION) == meta.get("uid")
+        if meta.get("deletionTimestamp"):
+            if lower is None or not ours:
+                # The kubelet's last word: the containers are gone, the API object may go.
+                body = {"gracePeriodSeconds": 0, "preconditions": {"uid": meta.get("uid")}}
+                try:
+                    self.upper.delete(pod_path(namespace, name), body=body)
+                except (errors.NotFoundError, errors.ConflictError):
+                    pass
+            return
+        if same and lower is not None:
+            patch = status.status_patch(upper, lower, host_ip=self.cfg.kubelet_address)
+        elif lower is None and status.mirror_reported(upper):
+            patch = status.lost_mirror_patch(
+                upper, reason="MirrorLost", message="the pod disappeared from the lower cluster", now=now_rfc3339()
+            )
+        else:
+            patch = None
+        if patch is not None:
+            self._patch_upper_status(key, patch)
+
+    def _patch_upper_status(self, key: str, patch: dict[str, Any]) -> None:
+        namespace, name = _split(key)
+        try:
+            self.upper.patch(pod_path(namespace, name, "status"), patch)
+        except errors.NotFoundError:
+            pass
+
+    def _ensure_namespace(self, namespace: str) -> None:
+        try:
+            self.lower.get(f"/api/v1/namespaces/{namespace}")
+        except errors.NotFoundError:
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            try:
+                self.lower.post("/api/v1/namespaces", body)
+            except errors.ConflictError:
+                pass
+
+    # -- ConfigMaps and Secrets ---------------------------------------------------------
+
+    def _ensure_copies(self, upper: RawObject) -> None:
+        refs = deps.references(upper)
+        namespace = _meta(upper).get("namespace", "default")
+        for kind, names in (("ConfigMap", refs.configmaps), ("Secret", refs.secrets)):
+            for name in names:
+                self.sync_copy(kind, f"{namespace}/{name}")
+
+    def sync_copy(self, kind: str, key: str) -> None:
+        source = self.upper_deps[kind].get(key)
+        if source is None:
+            return  # missing upstream: an optional reference, or the pod waits like it would upstairs
+        namespace, name = _split(key)
+        plural = DEP_KINDS[kind]
+        copy = deps.lower_copy(source, kind=kind, upper_cluster=self.cfg.upper_cluster, virtual_node=self.cfg.node_name)
+        existing = self.lower_copies[kind].get(key)
+        if existing is None:
+            try:
+                self.lower.post(f"/api/v1/namespaces/{namespace}/{plural}", copy)
+                return
+            except errors.ConflictError:
+                existing = self.lower.get(f"/api/v1/namespaces/{namespace}/{plural}/{name}")
+        if not mirror.is_own_mirror(existing, upper_cluster=self.cfg.upper_cluster, virtual_node=self.cfg.node_name):
+            logger.warning("%s %s exists in the lower cluster and is not ours; not overwriting it", kind, key)
+            return
+        if deps.copy_differs(source, existing):
+            copy["metadata"]["resourceVersion"] = _meta(existing).get("resourceVersion")
+            self.lower.put(f"/api/v1/namespaces/{namespace}/{plural}/{name}", copy)
+
+    def collect_copies(self) -> None:
+        referenced: set[tuple[str, str, str]] = set()
+        for pod in self.upper_pods.items():
+            refs = deps.references(pod)
+            namespace = _meta(pod).get("namespace", "default")
+            referenced |= {("ConfigMap", namespace, n) for n in refs.configmaps}
+            referenced |= {("Secret", namespace, n) for n in refs.secrets}
+        for kind, plural in DEP_KINDS.items():
+            # LIST items carry no "kind", so each informer's copies are collected separately.
+            wanted = {(k, ns, n) for k, ns, n in referenced if k == kind}
+            for obj in deps.unused_copies(self.lower_copies[kind].items(), wanted):
+                meta = _meta(obj)
+                path = f"/api/v1/namespaces/{meta.get('namespace')}/{plural}/{meta.get('name')}"
+                try:
+                    self.lower.delete(path, body={"preconditions": {"uid": meta.get("uid")}})
+                except (errors.NotFoundError, errors.ConflictError):
+                    pass
+
+    # -- periodic loops -----------------------------------------------------------------
+
+    def _resync_loop(self) -> None:
+        """Repair drift the events missed: every pod known on either side, then unused copies."""
+        while not self.stop_event.wait(self.cfg.resync_interval):
+            for key in {
+                *self.upper_pods.keys(),
+                *(object_key(p) for p in self.lower_pods.items() if self.is_own_mirror(p)),
+            }:
+                self.queue.add(POD_PREFIX + key)
+            self.queue.add(GC_KEY)
+
+    def _heartbeat_loop(self) -> None:
+        last_beat = 0.0
+        while not self.stop_event.is_set():
+            self._node_dirty.wait(timeout=max(0.0, last_beat + self.cfg.renew_interval - time.monotonic()))
+            if self.stop_event.is_set():
+                return
+            beat = time.monotonic() >= last_beat + self.cfg.renew_interval
+            self._node_dirty.clear()
+            try:
+                self.update_node(renew_lease=beat)
+            except errors.ApiError as exc:
+                logger.warning("updating node %s failed: %s", self.cfg.node_name, exc)
+            if beat:
+                last_beat = time.monotonic()
+            else:
+                self.stop_event.wait(0.2)  # coalesce bursts of capacity changes
+
+    def check_lower(self) -> tuple[bool, str]:
+        try:
+            version = self.lower.get("/version", policy=retry.NO_RETRY)
+        except errors.ApiError:
+            return False, ""
+        return True, str(version.get("gitVersion") or "")
+
+    def update_node(self, *, renew_lease: bool) -> None:
+        reachable, version = self.check_lower()
+        self.lower_reachable = reachable
+        with self._capacity_lock:
+            allocatable = self.capacity.allocatable()
+        path = f"/api/v1/nodes/{self.cfg.node_name}"
+        try:
+            current = self.upper.get(path)
+        except errors.NotFoundError:
+            current = self._create_node(allocatable, version or "unknown", reachable)
+        patch = node.node_status_patch(current, allocatable=allocatable, lower_reachable=reachable, now=now_rfc3339())
+        if version:
+            patch.setdefault("status", {}).setdefault("nodeInfo", {})["kubeletVersion"] = version
+        self.upper.patch(path + "/status", patch)
+        if renew_lease:
+            self._renew_lease(str(_meta(current).get("uid") or ""))
+
+    def _create_node(self, allocatable: dict[str, str], version: str, reachable: bool) -> RawObject:
+        body = node.build_node(
+            self.cfg, allocatable=allocatable, kubelet_version=version, lower_reachable=reachable, now=now_rfc3339()
+        )
+        logger.info("registering virtual node %s", self.cfg.node_name)
+        try:
+            return self.upper.post("/api/v1/nodes", body)
+        except errors.ConflictError:
+            return self.upper.get(f"/api/v1/nodes/{self.cfg.node_name}")
+
+    def _renew_lease(self, node_uid: str) -> None:
+        lease = node.build_lease(
+            self.cfg.node_name, node_uid=node_uid, now_micro=now_micro(), duration_seconds=self.cfg.lease_seconds
+        )
+        path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.cfg.node_name}"
+        try:
+            current = self.upper.get(path)
+        except errors.NotFoundError:
+            self.upper.post("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", lease)
+            return
+        lease["metadata"]["resourceVersion"] = _meta(current).get("resourceVersion")
+        self.upper.put(path, lease)

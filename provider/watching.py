@@ -1,0 +1,161 @@
+"""List-then-watch that keeps a local cache of one resource and reports changes.
+
+The Python client's stock informer reconnects in a hot loop on errors; this one lists,
+watches from the list's resourceVersion with bookmarks, lists again on 410 Gone, backs
+off on errors (honouring Retry-After on 429) and treats a silent connection as dead
+after an inactivity timeout. Used by :mod:`provider.reconcile` for every resource.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from descheduler.kube import errors
+from descheduler.kube.client import Kube
+
+logger = logging.getLogger(__name__)
+
+RawObject = dict[str, Any]
+Handler = Callable[[str, RawObject], None]
+"""Called with ("ADDED" | "MODIFIED" | "DELETED", object) for every change of the cache."""
+
+BACKOFFS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+def object_key(obj: RawObject) -> str:
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace")
+    return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
+
+
+@dataclass
+class Informer:
+    """A cache of one resource kept current by a list-then-watch loop in its own thread."""
+
+    kube: Kube
+    path: str
+    name: str
+    query: dict[str, Any] = field(default_factory=dict)
+    handler: Handler | None = None
+    watch_timeout_seconds: int = 120
+    inactivity_timeout: float = 150.0
+    synced: threading.Event = field(default_factory=threading.Event)
+    _cache: dict[str, RawObject] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.Thread | None = None
+
+    # -- reading ---------------------------------------------------------------------
+
+    def get(self, key: str) -> RawObject | None:
+        with self._lock:
+            return self._cache.get(key)
+
+    def items(self) -> list[RawObject]:
+        with self._lock:
+            return list(self._cache.values())
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return list(self._cache)
+
+    # -- running ---------------------------------------------------------------------
+
+    def start(self, stop: threading.Event) -> None:
+        self._thread = threading.Thread(target=self.run, args=(stop,), name=f"informer-{self.name}", daemon=True)
+        self._thread.start()
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                resource_version = self._relist()
+                failures = 0
+                self._watch_until_gone(resource_version, stop)
+            except errors.GoneError:
+                logger.info("%s: resourceVersion too old; listing again", self.name)
+            except errors.ApiError as exc:
+                delay = BACKOFFS[min(failures, len(BACKOFFS) - 1)]
+                if exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, 30.0))
+                failures += 1
+                logger.warning("%s: %s; retrying in %.1fs", self.name, exc, delay)
+                stop.wait(delay)
+            except Exception:
+                logger.exception("%s: unexpected error; retrying", self.name)
+                stop.wait(BACKOFFS[-1])
+
+    def _relist(self) -> str:
+        items, resource_version = self.kube.list_objects(self.path, lambda obj: obj, query=self.query)
+        fresh = {object_key(obj): obj for obj in items}
+        with self._lock:
+            old = self._cache
+            self._cache = fresh
+        for key, obj in old.items():
+            if key not in fresh:
+                self._emit("DELETED", obj)
+        for key, obj in fresh.items():
+            before = old.get(key)
+            if before is None:
+                self._emit("ADDED", obj)
+            elif _rv(before) != _rv(obj):
+                self._emit("MODIFIED", obj)
+        self.synced.set()
+        return resource_version
+
+    def _watch_until_gone(self, resource_version: str, stop: threading.Event) -> None:
+        """Watch from ``resource_version``; re-watch when the server ends a watch normally."""
+        while not stop.is_set():
+            query = {
+                **self.query,
+                "watch": "1",
+                "resourceVersion": resource_version,
+                "allowWatchBookmarks": "true",
+                "timeoutSeconds": self.watch_timeout_seconds,
+            }
+            for event_type, obj in self._events(query):
+                if stop.is_set():
+                    return
+                if event_type == "ERROR":
+                    _raise_watch_error(obj)
+                resource_version = _rv(obj) or resource_version
+                if event_type == "BOOKMARK":
+                    continue
+                self._apply(event_type, obj)
+
+    def _events(self, query: dict[str, Any]) -> Iterator[tuple[str, RawObject]]:
+        buffer = b""
+        for chunk in self.kube.stream(self.path, query=query, timeout=(10.0, self.inactivity_timeout)):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                if line.strip():
+                    event = orjson.loads(line)
+                    yield event.get("type", ""), event.get("object") or {}
+
+    def _apply(self, event_type: str, obj: RawObject) -> None:
+        key = object_key(obj)
+        with self._lock:
+            if event_type == "DELETED":
+                self._cache.pop(key, None)
+            else:
+                self._cache[key] = obj
+        self._emit(event_type, obj)
+
+    def _emit(self, event_type: str, obj: RawObject) -> None:
+        if self.handler is not None:
+            self.handler(event_type, obj)
+
+
+def _rv(obj: RawObject) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _raise_watch_error(status: RawObject) -> None:
+    code = int(status.get("code") or 500)
+    raise errors.from_response(code, orjson.dumps(status), None)

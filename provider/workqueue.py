@@ -1,0 +1,108 @@
+"""A work queue of object keys, processed serially per key by a pool of worker threads.
+
+Like client-go's workqueue: a key queued while it is being processed is processed again
+afterwards (never twice at once), and repeated events for a waiting key collapse into one.
+Failed keys are retried after a delay chosen by the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+Processor = Callable[[str], float | None]
+"""Handles one key; returns seconds after which to process it again, or None when done."""
+
+
+class WorkQueue:
+    def __init__(self, processor: Processor, *, workers: int = 4, name: str = "work") -> None:
+        self._processor = processor
+        self._workers = workers
+        self._name = name
+        self._queue: deque[str] = deque()
+        self._queued: set[str] = set()
+        self._active: set[str] = set()
+        self._dirty: set[str] = set()
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._timers: list[threading.Timer] = []
+        self._stopping = False
+
+    def add(self, key: str) -> None:
+        with self._cond:
+            if self._stopping:
+                return
+            if key in self._active:
+                self._dirty.add(key)
+                return
+            if key not in self._queued:
+                self._queued.add(key)
+                self._queue.append(key)
+                self._cond.notify()
+
+    def add_after(self, key: str, delay: float) -> None:
+        timer = threading.Timer(delay, self.add, args=(key,))
+        timer.daemon = True
+        timer.start()
+        with self._cond:
+            self._timers = [t for t in self._timers if t.is_alive()]
+            self._timers.append(timer)
+
+    def start(self) -> None:
+        for i in range(self._workers):
+            thread = threading.Thread(target=self._work, name=f"{self._name}-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._stopping = True
+            for timer in self._timers:
+                timer.cancel()
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue) + len(self._active)
+
+    def _next(self) -> str | None:
+        with self._cond:
+            while not self._queue and not self._stopping:
+                self._cond.wait()
+            if self._stopping:
+                return None
+            key = self._queue.popleft()
+            self._queued.discard(key)
+            self._active.add(key)
+            return key
+
+    def _done(self, key: str) -> None:
+        with self._cond:
+            self._active.discard(key)
+            if key in self._dirty:
+                self._dirty.discard(key)
+                if key not in self._queued:
+                    self._queued.add(key)
+                    self._queue.append(key)
+                    self._cond.notify()
+
+    def _work(self) -> None:
+        while (key := self._next()) is not None:
+            retry_after: float | None = None
+            try:
+                retry_after = self._processor(key)
+            except Exception:
+                logger.exception("%s: processing %s failed; retrying", self._name, key)
+                retry_after = 5.0
+            finally:
+                self._done(key)
+            if retry_after is not None:
+                self.add_after(key, retry_after)

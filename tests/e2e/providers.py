@@ -1,0 +1,152 @@
+"""Run tensile-virtual-node as a real process against real clusters, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.cluster import clusters
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(
+    predicate: Callable[[], bool], *, timeout: float = 60.0, what: str = "condition", every: float = 0.3
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+@dataclass
+class ProviderProcess:
+    """One tensile-virtual-node process; restartable, killable like a real one."""
+
+    upper: clusters.Cluster
+    lower: clusters.Cluster
+    node_name: str
+    log_dir: Path
+    upper_cluster_id: str = "upper"
+    extra_args: list[str] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    _log: Any = None
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "provider",
+            "--kubeconfig", str(self.upper.kubeconfig),
+            "--client-kubeconfig", str(self.lower.kubeconfig),
+            "--nodename", self.node_name,
+            "--upper-cluster-id", self.upper_cluster_id,
+            "--kubelet-port", str(self.port),
+            "--resync-seconds", "10",
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def start(self) -> None:
+        self.starts += 1
+        self._close_log()
+        self._log = (self.log_dir / f"{self.node_name}-{self.starts}.log").open("wb")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "KUBECONFIG": ""}
+        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=env)
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
+        self._close_log()
+
+    def terminate(self) -> int | None:
+        if self.proc is None:
+            return None
+        self.proc.terminate()
+        try:
+            return self.proc.wait(20)
+        finally:
+            self.proc = None
+            self._close_log()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob(f"{self.node_name}-*.log")))
+
+    def node(self) -> dict[str, Any] | None:
+        out = self.upper.kubectl("get", "node", self.node_name, "-o", "json", check=False)
+        return json.loads(out) if out.strip() else None
+
+    def ready(self) -> str:
+        found = self.node()
+        if not found:
+            return "Missing"
+        conditions = {c["type"]: c["status"] for c in found.get("status", {}).get("conditions", [])}
+        return conditions.get("Ready", "Unknown")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        wait_for(
+            lambda: self.ready() == "True", timeout=timeout, what=f"node {self.node_name} Ready\n{self.logs()[-3000:]}"
+        )
+
+
+def pods(cluster: clusters.Cluster, namespace: str, selector: str = "") -> list[dict[str, Any]]:
+    args = ["get", "pods", "-n", namespace, "-o", "json"]
+    if selector:
+        args += ["-l", selector]
+    items: list[dict[str, Any]] = json.loads(cluster.kubectl(*args))["items"]
+    return items
+
+
+def running(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [p for p in items if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+
+
+def virtual_deployment(
+    name: str,
+    namespace: str,
+    replicas: int,
+    node_name: str,
+    *,
+    cpu: str = "100m",
+    extra_spec: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    labels = {"app": name}
+    spec: dict[str, Any] = {
+        "nodeSelector": {"kubernetes.io/hostname": node_name},
+        "tolerations": [{"key": "virtual-kubelet.io/provider", "operator": "Exists", "effect": "NoSchedule"}],
+        "containers": [
+            {"name": "app", "image": "nginx:1.27", "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}}}
+        ],
+        "terminationGracePeriodSeconds": 1,
+        **(extra_spec or {}),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": spec},
+        },
+    }
