@@ -10,6 +10,7 @@ so a restart adopts existing mirrors instead of duplicating or deleting them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -203,10 +204,9 @@ class Provider:
             body: dict[str, Any] = {"preconditions": {"uid": action.uid}}
             if action.grace_period_seconds is not None:
                 body["gracePeriodSeconds"] = action.grace_period_seconds
-            try:
+            # Already gone, or replaced by a pod that is not the one we meant: nothing to do.
+            with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
                 self.lower.delete(pod_path(namespace, name), body=body)
-            except (errors.NotFoundError, errors.ConflictError):
-                pass  # already gone, or replaced by a pod that is not the one we meant
         elif isinstance(action, mirror.Conflict):
             logger.warning("pod %s: %s; leaving it alone", key, action.reason)
         return None
@@ -236,10 +236,8 @@ class Provider:
             if lower is None or not ours:
                 # The kubelet's last word: the containers are gone, the API object may go.
                 body = {"gracePeriodSeconds": 0, "preconditions": {"uid": meta.get("uid")}}
-                try:
+                with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
                     self.upper.delete(pod_path(namespace, name), body=body)
-                except (errors.NotFoundError, errors.ConflictError):
-                    pass
             return
         if same and lower is not None:
             patch = status.status_patch(upper, lower, host_ip=self.cfg.kubelet_address)
@@ -254,20 +252,16 @@ class Provider:
 
     def _patch_upper_status(self, key: str, patch: dict[str, Any]) -> None:
         namespace, name = _split(key)
-        try:
+        with contextlib.suppress(errors.NotFoundError):
             self.upper.patch(pod_path(namespace, name, "status"), patch)
-        except errors.NotFoundError:
-            pass
 
     def _ensure_namespace(self, namespace: str) -> None:
         try:
             self.lower.get(f"/api/v1/namespaces/{namespace}")
         except errors.NotFoundError:
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-            try:
+            with contextlib.suppress(errors.ConflictError):
                 self.lower.post("/api/v1/namespaces", body)
-            except errors.ConflictError:
-                pass
 
     # -- ConfigMaps and Secrets ---------------------------------------------------------
 
@@ -312,10 +306,8 @@ class Provider:
             for obj in deps.unused_copies(self.lower_copies[kind].items(), wanted):
                 meta = _meta(obj)
                 path = f"/api/v1/namespaces/{meta.get('namespace')}/{plural}/{meta.get('name')}"
-                try:
+                with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
                     self.lower.delete(path, body={"preconditions": {"uid": meta.get("uid")}})
-                except (errors.NotFoundError, errors.ConflictError):
-                    pass
 
     # -- periodic loops -----------------------------------------------------------------
 
