@@ -94,6 +94,9 @@ class Provider:
             for kind, plural in DEP_KINDS.items()
         }
         self.queue = WorkQueue(self.process, workers=cfg.workers, name="reconcile")
+        # Status copies get their own queue: a burst of creates must not delay them.
+        self.status_queue = WorkQueue(self.process_status, workers=max(2, cfg.workers // 2), name="status")
+        self._lower_namespaces: set[str] = set()
         self._threads: list[threading.Thread] = []
 
     # -- ownership ----------------------------------------------------------------------
@@ -116,6 +119,7 @@ class Provider:
         for informer in self.informers():
             informer.start(self.stop_event)
         self.queue.start()
+        self.status_queue.start()
         for target, name in ((self._heartbeat_loop, "heartbeat"), (self._resync_loop, "resync")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -128,6 +132,7 @@ class Provider:
     def stop(self) -> None:
         self.stop_event.set()
         self.queue.stop()
+        self.status_queue.stop()
         for thread in self._threads:
             thread.join(5.0)
 
@@ -146,6 +151,7 @@ class Provider:
         key = object_key(obj)
         if self.is_own_mirror(obj) or self.upper_pods.get(key) is not None:
             self.queue.add(POD_PREFIX + key)
+            self.status_queue.add(key)
 
     def _on_lower_node(self, event: str, obj: RawObject) -> None:
         with self._capacity_lock:
@@ -182,6 +188,20 @@ class Provider:
             logger.warning("%s: %s; retrying", key, exc)
             return 2.0 if not isinstance(exc, errors.ConflictError) else 0.2
 
+    def process_status(self, key: str) -> float | None:
+        """Copy the lower pod's status up; the full reconcile repeats this, so it may be skipped."""
+        if not (self.upper_pods.synced.is_set() and self.lower_pods.synced.is_set()):
+            return 0.5
+        upper, lower = self.upper_pods.get(key), self.lower_pods.get(key)
+        if upper is None or lower is None or _meta(upper).get("deletionTimestamp"):
+            return None
+        try:
+            self._sync_upper(key, upper, lower)
+        except errors.ApiError as exc:
+            logger.warning("status of %s: %s; retrying", key, exc)
+            return 1.0
+        return None
+
     def reconcile_pod(self, key: str) -> float | None:
         upper = self.upper_pods.get(key)
         if upper is not None and (upper.get("spec") or {}).get("nodeName") != self.cfg.node_name:
@@ -190,7 +210,7 @@ class Provider:
         action = mirror.plan(upper, lower, upper_cluster=self.cfg.upper_cluster, virtual_node=self.cfg.node_name)
         retry_after = self._apply(key, action, upper)
         if upper is not None:
-            self._sync_upper(key, upper, lower)
+            self._sync_upper(key, upper, lower, copy_status=False)
         return retry_after
 
     def _apply(self, key: str, action: mirror.Action, upper: RawObject | None) -> float | None:
@@ -219,6 +239,7 @@ class Provider:
         except errors.ConflictError:
             return 0.5  # our cache is behind: the next event tells what is there
         except (errors.ForbiddenError, errors.UnprocessableError, errors.BadRequestError, errors.NotFoundError) as exc:
+            self._lower_namespaces.discard(namespace)
             patch = status.create_failure_patch(
                 upper, reason="ProviderCreateFailed", message=exc.message, now=now_rfc3339()
             )
@@ -227,7 +248,7 @@ class Provider:
             return 10.0
         return None
 
-    def _sync_upper(self, key: str, upper: RawObject, lower: RawObject | None) -> None:
+    def _sync_upper(self, key: str, upper: RawObject, lower: RawObject | None, *, copy_status: bool = True) -> None:
         namespace, name = _split(key)
         meta = _meta(upper)
         ours = lower is not None and self.is_own_mirror(lower)
@@ -240,6 +261,9 @@ class Provider:
                     self.upper.delete(pod_path(namespace, name), body=body)
             return
         if same and lower is not None:
+            if not copy_status:
+                self.status_queue.add(key)  # one writer of pod status: the status queue
+                return
             patch = status.status_patch(upper, lower, host_ip=self.cfg.kubelet_address)
         elif lower is None and status.mirror_reported(upper):
             patch = status.lost_mirror_patch(

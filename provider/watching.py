@@ -129,14 +129,23 @@ class Informer:
                 self._apply(event_type, obj)
 
     def _events(self, query: dict[str, Any]) -> Iterator[tuple[str, RawObject]]:
+        """Events of one watch request. Failing to open it raises; a connection that breaks
+        after it opened just ends the watch, and the caller watches again from the last
+        resourceVersion (no relist): servers and proxies cut long requests routinely."""
+        stream = self.kube.stream(self.path, query=query, timeout=(10.0, self.inactivity_timeout))
         buffer = b""
-        for chunk in self.kube.stream(self.path, query=query, timeout=(10.0, self.inactivity_timeout)):
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                if line.strip():
-                    event = orjson.loads(line)
-                    yield event.get("type", ""), event.get("object") or {}
+        try:
+            for chunk in stream:
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        event = orjson.loads(line)
+                        yield event.get("type", ""), event.get("object") or {}
+        except errors.ConnectionFailedError as exc:
+            logger.debug("%s: watch connection ended: %s", self.name, exc)
+        finally:
+            stream.close()
 
     def _apply(self, event_type: str, obj: RawObject) -> None:
         key = object_key(obj)
