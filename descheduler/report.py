@@ -127,3 +127,18 @@ def render(report: Report, output: str) -> str:
     if output == "yaml":
         return str(yaml.safe_dump(report.to_dict(), sort_keys=False))
     return render_table(report)
+
+
+def human_duration(seconds: float) -> str:
+    """Durations as kubectl shows ages: 45s, 5m30s, 2h, 3h15m, 940d."""
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d" + (f"{hours}h" if hours and days < 10 else "")
+    if hours:
+        return f"{hours}h" + (f"{minutes}m" if minutes else "")
+    if minutes:
+        return f"{minutes}m" + (f"{secs}s" if secs else "")
+    return f"{secs}s"

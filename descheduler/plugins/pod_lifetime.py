@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from descheduler import report
 from descheduler.errors import Problem
 from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
@@ -228,7 +229,7 @@ class PodLifeTime:
         return None
 
     def reason(self, pod: Pod) -> str:
-        parts = [f"age {int(self.age(pod))}s"]
+        parts = [f"age {report.human_duration(self.age(pod))}"]
         if self.args.max_pod_life_time_seconds is not None:
             parts[0] += f" > maxPodLifeTimeSeconds {self.args.max_pod_life_time_seconds}"
         if self.args.states:

@@ -252,7 +252,7 @@ def test_reason_names_age_and_matched_state() -> None:
     pod = f.pod("p", node="n1", phase="Pending", age_seconds=7200)
     h = f.harness(plugin.SPEC, args(maxPodLifeTimeSeconds=3600, states=["Pending"]), f.state([f.node("n1")], [pod]))
     h.run()
-    assert h.evictor.decisions[0].reason == "age 7200s > maxPodLifeTimeSeconds 3600; state Pending"
+    assert h.evictor.decisions[0].reason == "age 2h > maxPodLifeTimeSeconds 3600; state Pending"
 
 
 # -- limits -------------------------------------------------------------------------------
