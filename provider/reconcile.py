@@ -95,7 +95,7 @@ class Provider:
         }
         self.queue = WorkQueue(self.process, workers=cfg.workers, name="reconcile")
         # Status copies get their own queue: a burst of creates must not delay them.
-        self.status_queue = WorkQueue(self.process_status, workers=max(2, cfg.workers // 2), name="status")
+        self.status_queue = WorkQueue(self.process_status, workers=cfg.workers, name="status")
         self._lower_namespaces: set[str] = set()
         self._threads: list[threading.Thread] = []
 

@@ -242,3 +242,29 @@ def test_lower_outage_makes_node_not_ready_and_back(
         assert sorted(p["metadata"]["uid"] for p in pods(upper, ns)) == before, "no pod lost or replaced"
     finally:
         proc.terminate()
+
+
+def test_a_lower_create_that_keeps_failing_shows_its_reason_upstairs(
+    provider: ProviderProcess, upper: clusters.Cluster, lower_a: clusters.Cluster
+) -> None:
+    ns = new_namespace(upper)
+    name = f"upper-only-{uuid.uuid4().hex[:6]}"
+    upper.apply(
+        [{"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}, "value": 100}]
+    )
+    upper.apply([virtual_deployment("picky", ns, 1, NODE, extra_spec={"priorityClassName": name})])
+
+    def failure_shown() -> str:
+        for pod in pods(upper, ns):
+            for cond in pod["status"].get("conditions", []):
+                if (
+                    cond["type"] == "PodScheduled"
+                    and cond["status"] == "False"
+                    and cond.get("reason") != "Unschedulable"
+                ):
+                    return str(cond.get("message", ""))
+        return ""
+
+    wait_for(lambda: bool(failure_shown()), timeout=60, what="the lower create failure on the upper pod")
+    assert name in failure_shown()
+    assert own_lower_pods(lower_a, ns) == []
