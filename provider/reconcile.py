@@ -280,12 +280,15 @@ class Provider:
             self.upper.patch(pod_path(namespace, name, "status"), patch)
 
     def _ensure_namespace(self, namespace: str) -> None:
+        if namespace in self._lower_namespaces:
+            return  # deleted meanwhile? the create then fails with 404, forgets it, and retries
         try:
             self.lower.get(f"/api/v1/namespaces/{namespace}")
         except errors.NotFoundError:
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
             with contextlib.suppress(errors.ConflictError):
                 self.lower.post("/api/v1/namespaces", body)
+        self._lower_namespaces.add(namespace)
 
     # -- ConfigMaps and Secrets ---------------------------------------------------------
 

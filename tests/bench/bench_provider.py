@@ -34,17 +34,23 @@ from tests.e2e.providers import ProviderProcess, virtual_deployment, wait_for  #
 
 
 class RunningTimes:
-    """First time each pod is seen Running (and not deleting) through a watch."""
+    """First time each pod is seen bound, and Running (not deleting), through a watch."""
 
     def __init__(self, kube: Kube, name: str, namespace: str) -> None:
         self.seen: dict[str, float] = {}
+        self.created: dict[str, float] = {}
+        self.bound: dict[str, float] = {}
         self.lock = threading.Lock()
         self.informer = Informer(kube, f"/api/v1/namespaces/{namespace}/pods", name, {}, self.on_event)
 
     def on_event(self, _event: str, obj: dict[str, Any]) -> None:
-        if obj.get("status", {}).get("phase") == "Running" and not obj["metadata"].get("deletionTimestamp"):
-            with self.lock:
-                self.seen.setdefault(object_key(obj), time.monotonic())
+        now, key = time.monotonic(), object_key(obj)
+        with self.lock:
+            self.created.setdefault(key, now)
+            if obj.get("spec", {}).get("nodeName"):
+                self.bound.setdefault(key, now)
+            if obj.get("status", {}).get("phase") == "Running" and not obj["metadata"].get("deletionTimestamp"):
+                self.seen.setdefault(key, now)
 
 
 def lower_alone(lower: clusters.Cluster, pods: int, stop: threading.Event) -> float:
@@ -101,6 +107,12 @@ def main() -> int:
             elapsed = max(upper_seen.seen.values()) - t0
             time.sleep(1.0)
             latencies = [upper_seen.seen[k] - lower_seen.seen[k] for k in upper_seen.seen if k in lower_seen.seen]
+            stages = {
+                "upper created -> bound to the virtual node": (upper_seen.created, upper_seen.bound),
+                "upper bound -> mirror created below": (upper_seen.bound, lower_seen.created),
+                "mirror created -> Running below": (lower_seen.created, lower_seen.seen),
+                "Running below -> Running upstairs": (lower_seen.seen, upper_seen.seen),
+            }
         finally:
             stop.set()
             proc.terminate()
@@ -110,6 +122,9 @@ def main() -> int:
         f"{args.pods / elapsed:.0f} pods/s"
     )
     print(f"the same Deployment directly in the lower cluster: {baseline:.1f}s ({args.pods / baseline:.0f} pods/s)")
+    for stage, (start, end) in stages.items():
+        gaps = [end[k] - start[k] for k in end if k in start]
+        print(f"  {stage:45} p50 {statistics.median(gaps) * 1000:6.0f} ms  p99 {percentile(gaps, 99) * 1000:6.0f} ms")
     print(
         f"status-sync latency over {len(latencies)} pods: p50 {statistics.median(latencies) * 1000:.0f} ms, "
         f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
