@@ -133,41 +133,44 @@ class Kube:
             lambda: streaming.open_stream(self._api, path, query or {}, timeout, what), policy=policy, what=what
         )
 
-    def delete(self, path: str, *, body: Any = None, policy: retry.RetryPolicy = retry.WRITES) -> JsonObject:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+        policy: retry.RetryPolicy = retry.WRITES,
+    ) -> JsonObject:
+        """One JSON request through the retry loop; the verbs below only pick defaults."""
         data = retry.call_with_retry(
-            lambda: self.request("DELETE", path, body=body), policy=policy, what=f"DELETE {path}"
+            lambda: self.request(method, path, query=query, body=body, content_type=content_type),
+            policy=policy,
+            what=f"{method} {path}",
         )
-        result: JsonObject = orjson.loads(data) if data else {}
-        return result
-
-    def put(self, path: str, body: Any, *, policy: retry.RetryPolicy = retry.WRITES) -> JsonObject:
-        data = retry.call_with_retry(lambda: self.request("PUT", path, body=body), policy=policy, what=f"PUT {path}")
         result: JsonObject = orjson.loads(data) if data else {}
         return result
 
     def get(
         self, path: str, *, query: dict[str, Any] | None = None, policy: retry.RetryPolicy = retry.READS
     ) -> JsonObject:
-        data = retry.call_with_retry(lambda: self.request("GET", path, query=query), policy=policy, what=f"GET {path}")
-        result: JsonObject = orjson.loads(data)
-        return result
+        return self.call("GET", path, query=query, policy=policy)
 
     def post(self, path: str, body: Any, *, policy: retry.RetryPolicy = retry.WRITES) -> JsonObject:
-        data = retry.call_with_retry(lambda: self.request("POST", path, body=body), policy=policy, what=f"POST {path}")
-        result: JsonObject = orjson.loads(data) if data else {}
-        return result
+        return self.call("POST", path, body=body, policy=policy)
+
+    def put(self, path: str, body: Any, *, policy: retry.RetryPolicy = retry.WRITES) -> JsonObject:
+        return self.call("PUT", path, body=body, policy=policy)
+
+    def delete(self, path: str, *, body: Any = None, policy: retry.RetryPolicy = retry.WRITES) -> JsonObject:
+        return self.call("DELETE", path, body=body, policy=policy)
 
     def patch(
         self, path: str, body: Any, *, patch_type: str = "merge", policy: retry.RetryPolicy = retry.WRITES
     ) -> JsonObject:
         content_type = {"merge": "application/merge-patch+json", "json": "application/json-patch+json"}[patch_type]
-        data = retry.call_with_retry(
-            lambda: self.request("PATCH", path, body=body, content_type=content_type),
-            policy=policy,
-            what=f"PATCH {path}",
-        )
-        result: JsonObject = orjson.loads(data) if data else {}
-        return result
+        return self.call("PATCH", path, body=body, content_type=content_type, policy=policy)
 
     def list_objects(
         self,
