@@ -44,7 +44,7 @@ logger = logging.getLogger("provider")
 @click.option("--tls-key-file", type=click.Path(dir_okay=False), help="Key of --tls-cert-file.")
 @click.option("--client-ca-file", type=click.Path(dir_okay=False), help="Require client certs signed by this CA.")
 @click.option("--resync-seconds", type=float, default=60.0, show_default=True, help="Full resync period.")
-@click.option("--workers", type=int, default=8, show_default=True, help="Parallel reconcile workers.")
+@click.option("--workers", type=int, default=16, show_default=True, help="Parallel reconcile workers.")
 @click.option("--logging-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-v", "--verbose", count=True, help="More logging (-v debug).")
 def main(

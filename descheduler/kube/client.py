@@ -73,7 +73,10 @@ def _one_line(text: str) -> str:
 class Kube:
     """Raw JSON requests with tensile errors and the retry loop."""
 
-    def __init__(self, configuration: Any, *, timeout: float = 60.0) -> None:
+    def __init__(self, configuration: Any, *, timeout: float = 60.0, connections: int = 32) -> None:
+        # One pooled connection per concurrent caller (watches, workers); the client's default
+        # of 5 x cores would make parallel workers queue for sockets or open throwaway ones.
+        configuration.connection_pool_maxsize = connections
         self._api = k8s_client.ApiClient(configuration)
         self._api.user_agent = USER_AGENT
         self.host = str(configuration.host)

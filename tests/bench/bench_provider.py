@@ -27,6 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
+
 from descheduler.kube.client import Kube  # noqa: E402
 from provider.watching import Informer, object_key  # noqa: E402
 from tests.cluster import binaries, clusters  # noqa: E402
@@ -87,7 +89,7 @@ def main() -> int:
             root=root / "clusters",
         )
         upper, lower = started["upper"], started["lower"]
-        proc = ProviderProcess(upper, lower, "vk-bench", root, extra_args=["--workers", "8"])
+        proc = ProviderProcess(upper, lower, "vk-bench", root, extra_args=[])
         stop = threading.Event()
         try:
             baseline = lower_alone(lower, args.pods, stop)
@@ -113,6 +115,9 @@ def main() -> int:
                 "mirror created -> Running below": (lower_seen.created, lower_seen.seen),
                 "Running below -> Running upstairs": (lower_seen.seen, upper_seen.seen),
             }
+            assert proc.proc is not None
+            cpu = psutil.Process(proc.proc.pid).cpu_times()
+            provider_cpu = cpu.user + cpu.system
         finally:
             stop.set()
             proc.terminate()
@@ -121,6 +126,7 @@ def main() -> int:
         f"{args.pods} pods Running in the upper cluster {elapsed:.1f}s after the Deployment: "
         f"{args.pods / elapsed:.0f} pods/s"
     )
+    print(f"provider CPU time over the whole run: {provider_cpu:.1f}s")
     print(f"the same Deployment directly in the lower cluster: {baseline:.1f}s ({args.pods / baseline:.0f} pods/s)")
     for stage, (start, end) in stages.items():
         gaps = [end[k] - start[k] for k in end if k in start]
