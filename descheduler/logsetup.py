@@ -40,3 +40,5 @@ def configure(fmt: str, level: int) -> None:
     root.setLevel(level)
     # urllib3 at DEBUG would log every request line; keep it quiet unless asked for.
     logging.getLogger("urllib3").setLevel(max(level, logging.INFO))
+    # APScheduler logs two INFO lines per run; the daemon logs each cycle's start and summary itself.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 
 from descheduler import matching
+from descheduler import metrics as metering
 from descheduler.cluster.sources import StateSource
 from descheduler.cluster.state import ClusterState
 from descheduler.evictor import limits
@@ -52,14 +53,30 @@ def paused_gc() -> Iterator[None]:
 
 
 def run_cycle(
-    policy: Policy, registry: Registry, source: StateSource, writer: EvictionWriter, *, now: float | None = None
+    policy: Policy,
+    registry: Registry,
+    source: StateSource,
+    writer: EvictionWriter,
+    *,
+    now: float | None = None,
+    metrics: metering.Metrics | None = None,
 ) -> Report:
+    """One cycle on freshly read state; its decisions and timings go to ``metrics`` when given."""
     with paused_gc():
-        return _run_cycle(policy, registry, source, writer, now=now)
+        report = _run_cycle(policy, registry, source, writer, now=now, metrics=metrics)
+    if metrics is not None:
+        metrics.record_report(report)
+    return report
 
 
 def _run_cycle(
-    policy: Policy, registry: Registry, source: StateSource, writer: EvictionWriter, *, now: float | None
+    policy: Policy,
+    registry: Registry,
+    source: StateSource,
+    writer: EvictionWriter,
+    *,
+    now: float | None,
+    metrics: metering.Metrics | None,
 ) -> Report:
     started = time.monotonic()
     state = source.load(now=time.time() if now is None else now)
@@ -71,7 +88,8 @@ def _run_cycle(
         logger.warning("%d eligible node(s): evicting would only disrupt; nothing to do this cycle", len(nodes))
     else:
         evictor = Evictor(state, writer, limits.LimitCounter(policy.limits), policy.grace_period_seconds)
-        report.plugin_errors = run_profiles(policy, registry, state, evictor, nodes)
+        timer = metrics.observe_strategy if metrics is not None else None
+        report.plugin_errors = run_profiles(policy, registry, state, evictor, nodes, on_plugin_done=timer)
         report.decisions = evictor.decisions
     report.duration_seconds = time.monotonic() - started
     return report

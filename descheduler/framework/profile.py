@@ -5,8 +5,10 @@ still run. Called by :mod:`descheduler.runner` once per cycle."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from descheduler.cluster.state import ClusterState
 from descheduler.evictor import limits
@@ -19,6 +21,12 @@ from descheduler.policy.types import Policy, Profile
 logger = logging.getLogger(__name__)
 
 PodPredicate = Callable[[Pod], bool]
+
+
+class PluginTimer(Protocol):
+    """Told how long each plugin run took (the runner feeds metrics with it)."""
+
+    def __call__(self, profile: str, plugin: str, seconds: float, /) -> None: ...
 
 
 @dataclass
@@ -98,15 +106,25 @@ def build_profile(profile: Profile, registry: Registry, state: ClusterState, evi
 
 
 def run_profiles(
-    policy: Policy, registry: Registry, state: ClusterState, evictor: Evictor, nodes: Sequence[Node]
+    policy: Policy,
+    registry: Registry,
+    state: ClusterState,
+    evictor: Evictor,
+    nodes: Sequence[Node],
+    *,
+    on_plugin_done: PluginTimer | None = None,
 ) -> dict[str, str]:
-    """Run all profiles; return plugin errors as ``{"profile/plugin": message}``."""
+    """Run all profiles; return plugin errors as ``{"profile/plugin": message}``.
+
+    ``on_plugin_done`` is called after each plugin run, also a failed one, with its duration.
+    """
     built = [build_profile(p, registry, state, evictor) for p in policy.profiles]
     errors: dict[str, str] = {}
     steps: list[tuple[str, str, Callable[[Sequence[Node]], None]]] = []
     steps += [(b.name, name, plugin.deschedule) for b in built for name, plugin in b.deschedulers]
     steps += [(b.name, name, plugin.balance) for b in built for name, plugin in b.balancers]
     for profile_name, plugin_name, run in steps:
+        started = time.monotonic()
         try:
             run(nodes)
         except limits.LimitError as exc:
@@ -114,4 +132,6 @@ def run_profiles(
         except Exception as exc:
             logger.exception("plugin %s of profile %s failed", plugin_name, profile_name)
             errors[f"{profile_name}/{plugin_name}"] = f"{type(exc).__name__}: {exc}"
+        if on_plugin_done is not None:
+            on_plugin_done(profile_name, plugin_name, time.monotonic() - started)
     return errors

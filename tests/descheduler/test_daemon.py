@@ -1,0 +1,89 @@
+"""Long-lived mode: Go durations, cron schedules, and a scheduler that survives failed cycles."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from descheduler import daemon
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("0", 0.0), ("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("1.5s", 1.5), ("250ms", 0.25), ("2h0m3s", 7203.0)],
+    ids=["0 → run once", "30s", "5m", "1h30m", "fraction", "milliseconds", "Go's String() form"],
+)
+def test_go_durations_parse_to_seconds(text: str, seconds: float) -> None:
+    assert daemon.parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "5", "5x", "m5", "-5m", "5m junk", "1.2.3s"],
+    ids=["empty", "no unit", "bad unit", "unit first", "negative", "trailing", "two dots"],
+)
+def test_bad_durations_are_refused_naming_the_text(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        daemon.parse_duration(text)
+
+
+def test_a_five_field_cron_schedule_parses() -> None:
+    trigger = daemon.parse_schedule("*/10 2-4 * * mon-fri")
+    assert "minute='*/10'" in str(trigger) and "hour='2-4'" in str(trigger)
+
+
+@pytest.mark.parametrize(
+    "text", ["* * * *", "0 0 * * * *", "61 * * * *"], ids=["4 fields", "6 fields", "minute out of range"]
+)
+def test_bad_cron_schedules_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid schedule"):
+        daemon.parse_schedule(text)
+
+
+def test_a_failed_cycle_is_logged_and_the_next_one_still_runs(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[int] = []
+    overlapping = threading.Lock()
+
+    def cycle() -> None:
+        assert overlapping.acquire(blocking=False), "two cycles ran at once"
+        try:
+            calls.append(len(calls))
+            if len(calls) == 1:
+                raise RuntimeError("API down")
+            if len(calls) == 3:
+                runner.request_stop()
+        finally:
+            overlapping.release()
+
+    runner = daemon.Daemon(cycle, daemon.interval_trigger(0.05), grace_period=5)
+    assert runner.run() is True
+    assert len(calls) >= 3
+    assert "cycle 1 failed; the next one runs as scheduled" in caplog.text
+
+
+def test_stop_cycles_schedules_no_more() -> None:
+    calls: list[int] = []
+
+    def cycle() -> None:
+        calls.append(1)
+        runner.stop_cycles()
+        threading.Timer(0.3, runner.request_stop).start()
+
+    runner = daemon.Daemon(cycle, daemon.interval_trigger(0.02), grace_period=5)
+    assert runner.run() is True
+    assert calls == [1]
+
+
+def test_a_cycle_outliving_the_grace_period_is_abandoned() -> None:
+    release = threading.Event()
+
+    def cycle() -> None:
+        runner.request_stop()
+        release.wait(30)
+
+    runner = daemon.Daemon(cycle, daemon.interval_trigger(60), grace_period=0.2)
+    try:
+        assert runner.run() is False
+    finally:
+        release.set()
