@@ -158,6 +158,17 @@ def test_interval_runs_cycles_until_sigterm_then_exits_0(
     assert len(starts) == daemon.cycles_done(), "every started cycle finished before exit"
 
 
+def test_a_cron_schedule_runs_a_cycle_at_start_and_at_the_next_minute(
+    cluster: clusters.Cluster, daemons: Callable[..., Daemon], tmp_path: Path
+) -> None:
+    ns = f"cron-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", ns)
+    daemon = daemons(cluster, policy_file(tmp_path, ns), "--schedule", "* * * * *")
+    wait_for(lambda: daemon.cycles_done() >= 1, timeout=30, what="the first cycle at start")
+    wait_for(lambda: daemon.cycles_done() >= 2, timeout=75, what="the cycle at the next minute")
+    assert daemon.stop() == 0
+
+
 def test_a_cycle_that_cannot_reach_the_api_is_logged_and_the_next_one_runs(
     cluster: clusters.Cluster, daemons: Callable[..., Daemon], tmp_path: Path
 ) -> None:
