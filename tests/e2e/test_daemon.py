@@ -20,7 +20,8 @@ import pytest
 
 from tests.cluster import clusters
 from tests.cluster.test_smoke import wait_for
-from tests.e2e.test_deschedule_live import policy_file, running_on
+from tests.e2e import workloads
+from tests.e2e.test_deschedule_live import policy_file
 
 NODES = tuple(clusters.NodeSpec(name=f"dm-node-{i}") for i in range(3))
 SHORT_LEASE = [
@@ -116,16 +117,7 @@ def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
 
 
 def pile_up(cluster: clusters.Cluster, replicas: int) -> str:
-    """A Deployment whose replicas all run on dm-node-0 (the other nodes cordoned meanwhile)."""
-    ns = f"dup-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", ns)
-    cluster.kubectl("cordon", "dm-node-1", "dm-node-2")
-    try:
-        cluster.kubectl("create", "deployment", "web", "-n", ns, "--image=nginx", f"--replicas={replicas}")
-        wait_for(lambda: running_on(cluster, ns) == {"dm-node-0": replicas}, what=f"{replicas} pods on dm-node-0")
-    finally:
-        cluster.kubectl("uncordon", "dm-node-1", "dm-node-2")
-    return ns
+    return workloads.pile_up(cluster, replicas, node="dm-node-0", others=("dm-node-1", "dm-node-2"))
 
 
 def lease_holder(cluster: clusters.Cluster) -> str:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ import pytest
 
 from tests.cluster import clusters
 from tests.cluster.test_smoke import wait_for
+from tests.e2e import workloads
+from tests.e2e.workloads import running_on
 
 NODES = [clusters.NodeSpec(name=f"d-node-{i}") for i in range(3)]
 
@@ -77,28 +78,12 @@ def pods(cluster: clusters.Cluster, ns: str) -> list[dict[str, Any]]:
     return items
 
 
-def running_on(cluster: clusters.Cluster, ns: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for pod in pods(cluster, ns):
-        if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp"):
-            counts[pod["spec"]["nodeName"]] = counts.get(pod["spec"]["nodeName"], 0) + 1
-    return counts
-
-
 @pytest.fixture
 def piled_up(cluster: clusters.Cluster) -> Callable[[int], str]:
     """A Deployment whose replicas all run on d-node-0 (the other nodes cordoned meanwhile)."""
 
     def make(replicas: int) -> str:
-        ns = f"dup-{uuid.uuid4().hex[:6]}"
-        cluster.kubectl("create", "namespace", ns)
-        cluster.kubectl("cordon", "d-node-1", "d-node-2")
-        try:
-            cluster.kubectl("create", "deployment", "web", "-n", ns, "--image=nginx", f"--replicas={replicas}")
-            wait_for(lambda: running_on(cluster, ns) == {"d-node-0": replicas}, what=f"{replicas} pods on d-node-0")
-        finally:
-            cluster.kubectl("uncordon", "d-node-1", "d-node-2")
-        return ns
+        return workloads.pile_up(cluster, replicas, node="d-node-0", others=("d-node-1", "d-node-2"))
 
     return make
 

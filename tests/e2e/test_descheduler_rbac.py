@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,8 @@ import yaml
 from descheduler import keys
 from tests.cluster import clusters
 from tests.cluster.test_smoke import wait_for
+from tests.e2e import workloads
+from tests.e2e.workloads import running_on
 
 ROOT = Path(__file__).resolve().parents[2]
 RBAC = ROOT / "cronjobs" / "descheduler" / "rbac.yaml"
@@ -147,24 +148,9 @@ class Scenario:
         return "\n".join((self.once_out, *messages, self.once_err, self.probe_err, self.daemon_err))
 
 
-def running_on(cluster: clusters.Cluster, ns: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for pod in json.loads(cluster.kubectl("get", "pods", "-n", ns, "-o", "json"))["items"]:
-        if pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp"):
-            counts[pod["spec"]["nodeName"]] = counts.get(pod["spec"]["nodeName"], 0) + 1
-    return counts
-
-
 def pile_up(cluster: clusters.Cluster, replicas: int = 6) -> str:
     """A namespace with a Deployment whose replicas all run on r-node-0, plus one owner of each other kind."""
-    ns = f"rbac-{uuid.uuid4().hex[:6]}"
-    cluster.kubectl("create", "namespace", ns)
-    cluster.kubectl("cordon", "r-node-1", "r-node-2")
-    try:
-        cluster.kubectl("create", "deployment", "web", "-n", ns, "--image=nginx", f"--replicas={replicas}")
-        wait_for(lambda: running_on(cluster, ns) == {"r-node-0": replicas}, what=f"{replicas} pods on r-node-0")
-    finally:
-        cluster.kubectl("uncordon", "r-node-1", "r-node-2")
+    ns = workloads.pile_up(cluster, replicas, node="r-node-0", others=("r-node-1", "r-node-2"), prefix="rbac")
     template = {"metadata": {"labels": {"app": "idle"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
     selector = {"matchLabels": {"app": "idle"}}
     owners = [
