@@ -29,12 +29,14 @@ class Handle(Protocol):
     def pre_eviction_filter(self, pod: Pod) -> bool:
         """True when the last checks before eviction (e.g. nodeFit) pass."""
 
-    def evict(self, pod: Pod, *, reason: str, avoid_node: str = "", unblocks: str = "") -> bool:
+    def evict(
+        self, pod: Pod, *, reason: str, avoid_node: str = "", avoid_seconds: float = 0.0, unblocks: str = ""
+    ) -> bool:
         """Evict through the evictor. True when the eviction happened (or is planned).
 
         Raises the limit errors of :mod:`descheduler.evictor.limits`; strategies react
         by type (next node, or stop). ``avoid_node`` asks for an avoidance record on the
-        pod's controlling owner before the eviction; ``unblocks`` names the pending pod
+        pod's controlling owner for ``avoid_seconds`` before the eviction; ``unblocks`` names the pending pod
         an eviction makes room for (shown in reports).
         """
 
