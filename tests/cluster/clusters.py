@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -326,6 +326,16 @@ def start_clusters(specs: Sequence[ClusterSpec], *, root: Path | None = None) ->
         stop_clusters(started.values())
         raise errors[0]
     return started
+
+
+@contextlib.contextmanager
+def running(spec: ClusterSpec, *, root: Path) -> Iterator[Cluster]:
+    """One private cluster for the duration of a ``with`` block (module-scoped fixtures)."""
+    started = start_clusters([spec], root=root)
+    try:
+        yield started[spec.name]
+    finally:
+        stop_clusters(started.values())
 
 
 def stop_clusters(clusters: Iterable[Cluster]) -> None:

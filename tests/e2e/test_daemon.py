@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -47,21 +46,16 @@ class Daemon:
     def __init__(self, cluster: clusters.Cluster, policy: Path, log: Path, *extra: str) -> None:
         self.log_path = log
         self.port = free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "descheduler",
-            "--policy-config-file",
-            str(policy),
-            "--kubeconfig",
-            str(cluster.kubeconfig),
+        cmd = workloads.descheduler_command(
+            cluster,
+            policy,
             "-v",
             "--logging-format",
             "json",
             "--metrics-address",
             f"127.0.0.1:{self.port}",
             *extra,
-        ]
+        )
         with log.open("wb") as sink:
             self.proc = subprocess.Popen(
                 cmd, stdout=subprocess.DEVNULL, stderr=sink, env={**os.environ, "KUBECONFIG": ""}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,11 +23,8 @@ NODES = [clusters.NodeSpec(name=f"d-node-{i}") for i in range(3)]
 
 @pytest.fixture(scope="module")
 def cluster(control_plane_binaries: object, clusters_root: Path) -> Iterator[clusters.Cluster]:
-    started = clusters.start_clusters([clusters.ClusterSpec("desched", tuple(NODES))], root=clusters_root / "desched")
-    try:
-        yield started["desched"]
-    finally:
-        clusters.stop_clusters(started.values())
+    with clusters.running(clusters.ClusterSpec("desched", tuple(NODES)), root=clusters_root / "desched") as started:
+        yield started
 
 
 def policy_file(tmp_path: Path, namespace: str, *, failure_events: bool = False) -> Path:
@@ -56,18 +52,7 @@ def policy_file(tmp_path: Path, namespace: str, *, failure_events: bool = False)
 
 
 def deschedule(cluster: clusters.Cluster, policy: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "descheduler",
-        "--policy-config-file",
-        str(policy),
-        "--kubeconfig",
-        str(cluster.kubeconfig),
-        "-o",
-        "json",
-        *extra,
-    ]
+    cmd = workloads.descheduler_command(cluster, policy, "-o", "json", *extra)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "KUBECONFIG": ""})
     report = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
     return proc.returncode, report, proc.stderr
@@ -158,15 +143,7 @@ def test_pdb_blocks_evictions_and_the_report_says_so(
     }
     assert warned == {e["pod"] for e in report["evictions"]}, "evictionFailureEventNotification records a Warning"
     table = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "descheduler",
-            "--policy-config-file",
-            str(policy_file(tmp_path, ns)),
-            "--kubeconfig",
-            str(cluster.kubeconfig),
-        ],
+        workloads.descheduler_command(cluster, policy_file(tmp_path, ns)),
         capture_output=True,
         text=True,
         timeout=120,

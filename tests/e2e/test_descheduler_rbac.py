@@ -71,11 +71,8 @@ RULE_IDS = [rule_id(doc["kind"], rule) for doc in role_docs() for rule in doc["r
 
 @pytest.fixture(scope="module")
 def cluster(control_plane_binaries: object, clusters_root: Path) -> Iterator[clusters.Cluster]:
-    started = clusters.start_clusters([clusters.ClusterSpec("rbac", tuple(NODES))], root=clusters_root / "rbac")
-    try:
-        yield started["rbac"]
-    finally:
-        clusters.stop_clusters(started.values())
+    with clusters.running(clusters.ClusterSpec("rbac", tuple(NODES)), root=clusters_root / "rbac") as started:
+        yield started
 
 
 @pytest.fixture(scope="module")

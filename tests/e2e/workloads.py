@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
+from pathlib import Path
 
 from tests.cluster import clusters
 from tests.e2e.providers import wait_for
@@ -32,3 +34,9 @@ def pile_up(
     finally:
         cluster.kubectl("uncordon", *others)
     return ns
+
+
+def descheduler_command(cluster: clusters.Cluster, policy: Path, *extra: str) -> list[str]:
+    """``tensile-deschedule`` against ``cluster`` with ``policy``, as a subprocess command line."""
+    return [sys.executable, "-m", "descheduler", "--policy-config-file", str(policy),
+            "--kubeconfig", str(cluster.kubeconfig), *extra]  # fmt: skip
