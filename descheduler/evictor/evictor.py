@@ -77,7 +77,7 @@ class Evictor:
         except limits.LimitError as exc:
             self._record(pod, plugin, profile, reason, Outcome(Result.LIMIT, str(exc)), unblocks)
             raise
-        if avoid_node and pod.controller is not None:
+        if avoid_node and avoid_seconds > 0 and pod.controller is not None:
             self.writer.record_avoidance(pod, node=avoid_node, until=self.state.now + avoid_seconds)
         outcome = self.writer.evict(pod, reason=reason, grace_period_seconds=self.grace_period_seconds)
         self._record(pod, plugin, profile, reason, outcome, unblocks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from descheduler.errors import TensileError
@@ -50,6 +51,23 @@ class LimitCounter:
             raise NamespaceLimitError(
                 f"maximum number of evicted pods per namespace ({lim.per_namespace}) reached in {pod.namespace}"
             )
+
+    def allows(self, pods: Sequence[Pod]) -> bool:
+        """Whether every one of ``pods`` could be evicted, counting each as it would be recorded.
+
+        For plugins whose evictions only help as a whole set: they check first, so a limit
+        never leaves half a set evicted.
+        """
+        lim = self.limits
+        if lim.total is not None and self.total + len(pods) > lim.total:
+            return False
+        nodes = Counter(p.node_name for p in pods if p.node_name)
+        if lim.per_node is not None and any(self._node[n] + k > lim.per_node for n, k in nodes.items()):
+            return False
+        namespaces = Counter(p.namespace for p in pods)
+        return lim.per_namespace is None or all(
+            self._namespace[ns] + k <= lim.per_namespace for ns, k in namespaces.items()
+        )
 
     def record(self, pod: Pod) -> None:
         self.total += 1

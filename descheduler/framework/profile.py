@@ -46,6 +46,9 @@ class PluginHandle:
     def pre_eviction_filter(self, pod: Pod) -> bool:
         return all(f(pod) for f in self.pre_eviction_filters)
 
+    def limits_allow(self, pods: Sequence[Pod]) -> bool:
+        return self.evictor.counter.allows(pods)
+
     def evict(
         self, pod: Pod, *, reason: str, avoid_node: str = "", avoid_seconds: float = 0.0, unblocks: str = ""
     ) -> bool:

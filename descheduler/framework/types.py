@@ -29,6 +29,9 @@ class Handle(Protocol):
     def pre_eviction_filter(self, pod: Pod) -> bool:
         """True when the last checks before eviction (e.g. nodeFit) pass."""
 
+    def limits_allow(self, pods: Sequence[Pod]) -> bool:
+        """True when the eviction limits leave room for all of ``pods`` (checked before evicting a set)."""
+
     def evict(
         self, pod: Pod, *, reason: str, avoid_node: str = "", avoid_seconds: float = 0.0, unblocks: str = ""
     ) -> bool:

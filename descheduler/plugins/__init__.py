@@ -16,6 +16,7 @@ from descheduler.plugins import (
     remove_pods_violating_node_affinity,
     remove_pods_violating_node_taints,
     remove_pods_violating_topology_spread_constraint,
+    virtual_node_fragmentation,
 )
 
 
@@ -34,6 +35,7 @@ def default_registry() -> Registry:
             remove_pods_violating_node_affinity.SPEC,
             remove_pods_violating_node_taints.SPEC,
             remove_pods_violating_topology_spread_constraint.SPEC,
+            virtual_node_fragmentation.SPEC,
         ]
     )
 
