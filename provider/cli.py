@@ -3,6 +3,9 @@
 Flag names follow virtual-kubelet/tensile-kube where it has them (``--kubeconfig`` for the
 upper cluster, ``--client-kubeconfig`` for the lower one, ``--nodename``). SIGTERM and
 SIGINT stop the loops and the kubelet server cleanly.
+
+``tensile-virtual-node webhook`` runs the pod admission webhook (:mod:`provider.admission`)
+instead; any other first argument goes to the provider, so existing command lines keep working.
 """
 
 from __future__ import annotations
@@ -11,22 +14,30 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from types import FrameType
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import click
 
-from descheduler import logsetup
-from descheduler.errors import InputError
+from descheduler import keys, logsetup
+from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
-from provider import certs, kubelet
+from provider import admission, certs, kubelet
 from provider.config import ProviderConfig
 from provider.reconcile import Clusters, Provider
 
 logger = logging.getLogger("provider")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+@click.command(
+    "tensile-virtual-node",
+    context_settings=CONTEXT_SETTINGS,
+    epilog="The admission webhook is a subcommand: tensile-virtual-node webhook --help.",
+)
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Upper cluster kubeconfig (default: in-cluster).")
 @click.option("--client-kubeconfig", required=True, type=click.Path(dir_okay=False), help="Lower cluster kubeconfig.")
 @click.option("--nodename", default="tensile-virtual-node", show_default=True, help="Name of the virtual node.")
@@ -45,9 +56,11 @@ logger = logging.getLogger("provider")
 @click.option("--client-ca-file", type=click.Path(dir_okay=False), help="Require client certs signed by this CA.")
 @click.option("--resync-seconds", type=float, default=60.0, show_default=True, help="Full resync period.")
 @click.option("--workers", type=int, default=16, show_default=True, help="Parallel reconcile workers.")
-@click.option("--logging-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--logging-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log format."
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-v debug).")
-def main(
+def provider_command(
     kubeconfig: str | None,
     client_kubeconfig: str,
     nodename: str,
@@ -90,7 +103,8 @@ def main(
     run(cfg, clusters, listen_address=listen_address or kubelet_address, client_ca_file=client_ca_file)
 
 
-def run(cfg: ProviderConfig, clusters: Clusters, *, listen_address: str, client_ca_file: str | None) -> None:
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: both commands drain and exit 0."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -99,6 +113,11 @@ def run(cfg: ProviderConfig, clusters: Clusters, *, listen_address: str, client_
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+def run(cfg: ProviderConfig, clusters: Clusters, *, listen_address: str, client_ca_file: str | None) -> None:
+    stop = _stop_on_signals()
     cert_file, key_file = certs.ensure_tls_files(
         cfg.tls_cert_file, cfg.tls_key_file, node_name=cfg.node_name, ip=cfg.kubelet_address
     )
@@ -118,3 +137,130 @@ def run(cfg: ProviderConfig, clusters: Clusters, *, listen_address: str, client_
     provider.stop()
     server.stop()
     logger.info("stopped")
+
+
+class _OneLineErrors(click.Command):
+    """Flag errors as one ``error: ...`` line and exit 2, like every other bad input of the command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(2)
+
+
+@click.command("webhook", cls=_OneLineErrors, context_settings=CONTEXT_SETTINGS)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Upper cluster kubeconfig (default: in-cluster).")
+@click.option("--listen-address", default="0.0.0.0", show_default=True, help="Address the HTTPS server binds.")
+@click.option("--port", type=click.IntRange(1, 65535), default=9443, show_default=True, help="HTTPS port.")
+@click.option(
+    "--tls-cert-file",
+    type=click.Path(dir_okay=False),
+    help="Serving certificate, e.g. a cert-manager Secret mount; re-read every minute. Wins over --tls-secret.",
+)
+@click.option("--tls-key-file", type=click.Path(dir_okay=False), help="Key of --tls-cert-file.")
+@click.option(
+    "--tls-secret",
+    help="kubernetes.io/tls Secret in --service-namespace holding a self-signed certificate shared by all"
+    " replicas; created, or renewed 30 days before expiry. Without it and without files: a per-process one.",
+)
+@click.option(
+    "--tls-san", "tls_sans", multiple=True, help="Extra subjectAltName (DNS name or IP) for generated certificates."
+)
+@click.option(
+    "--service-name", default="tensile-webhook", show_default=True, help="Service in front of the webhook (cert names)."
+)
+@click.option(
+    "--service-namespace", default="tensile-system", show_default=True, help="Namespace of the Service and Secret."
+)
+@click.option(
+    "--webhook-config-name",
+    help="MutatingWebhookConfiguration whose webhooks' caBundle is kept equal to the serving certificate.",
+)
+@click.option(
+    "--virtual-node-selector",
+    default=f"{keys.VIRTUAL_NODE_TYPE_LABEL}={keys.VIRTUAL_NODE_TYPE_VALUE}",
+    show_default=True,
+    help="Label selector of the virtual nodes (an avoidance never excludes all of them).",
+)
+@click.option(
+    "--stash-lower-constraints/--no-stash-lower-constraints",
+    default=False,
+    show_default=True,
+    help="Move node constraints no virtual node satisfies into an annotation the provider restores on the mirror.",
+)
+@click.option(
+    "--logging-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log format."
+)
+@click.option("-v", "--verbose", count=True, help="More logging (-v debug).")
+def webhook_command(
+    kubeconfig: str | None,
+    listen_address: str,
+    port: int,
+    tls_cert_file: str | None,
+    tls_key_file: str | None,
+    tls_secret: str | None,
+    tls_sans: tuple[str, ...],
+    service_name: str,
+    service_namespace: str,
+    webhook_config_name: str | None,
+    virtual_node_selector: str,
+    stash_lower_constraints: bool,
+    logging_format: str,
+    verbose: int,
+) -> None:
+    """Admission webhook: on Pod CREATE, keep pods off virtual nodes their owner must avoid (POST /mutate-pods)."""
+    logsetup.configure(logging_format, logging.DEBUG if verbose else logging.INFO)
+    settings = admission.Settings(
+        listen_address=listen_address,
+        port=port,
+        tls_cert_file=tls_cert_file,
+        tls_key_file=tls_key_file,
+        tls_secret=tls_secret or None,
+        tls_sans=tls_sans,
+        service_name=service_name,
+        service_namespace=service_namespace,
+        webhook_config_name=webhook_config_name or None,
+        virtual_node_selector=virtual_node_selector,
+        stash_lower_constraints=stash_lower_constraints,
+    )
+    try:
+        admission.check(settings)
+        server = admission.Webhook(settings, Kube.from_kubeconfig(kubeconfig))
+        stop = _stop_on_signals()
+        server.start()
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (TensileError, OSError) as exc:
+        # The API is unreachable or the port is taken: nothing to serve with; let the Deployment restart us.
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    stop.wait()
+    server.stop()
+    logger.info("stopped")
+
+
+class _Commands(click.Group):
+    """``tensile-virtual-node [FLAGS]`` is the provider, as it always was; ``webhook`` is a subcommand.
+
+    Routing on the first argument (instead of a group with the provider as its callback) keeps the
+    provider's flags, ``--help`` and errors exactly as they were before the subcommand existed.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if argv and argv[0] in self.commands:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        return provider_command.main(argv, prog_name, complete_var, standalone_mode, **extra)
+
+
+main = _Commands(name="tensile-virtual-node", commands=[webhook_command], context_settings=CONTEXT_SETTINGS)

@@ -1,0 +1,166 @@
+"""The webhook's HTTPS server: POST /mutate-pods answered by an admitter, GET /healthz.
+
+Built like the kubelet API server (:mod:`provider.kubelet`): TLS handshakes in the request's own
+thread, keep-alive for the API server, a bounded request body and a prompt ``stop()``. The serving
+certificate can be swapped while running (:meth:`AdmissionServer.use`).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
+
+from provider.webhook_tls import CertPair, tls_context
+
+logger = logging.getLogger(__name__)
+
+MUTATE_PATH = "/mutate-pods"
+HEALTH_PATH = "/healthz"
+HANDSHAKE_TIMEOUT = 10.0
+# Idle keep-alive connections from the apiserver are dropped after this long.
+CLIENT_TIMEOUT = 60.0
+SHUTDOWN_POLL_SECONDS = 0.1
+# AdmissionReviews carry the whole pod (etcd caps an object at 1.5 MiB); anything far larger is not one.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def text_reply(status: int, text: str) -> Reply:
+    return Reply(status, (text + "\n").encode(), "text/plain; charset=utf-8")
+
+
+class Admits(Protocol):
+    def handle(self, body: bytes) -> Reply: ...
+
+
+class _TlsServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # idle keep-alive connections must not hold up stop()
+
+    def __init__(self, address: tuple[str, int], server: AdmissionServer) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, _Handler)
+        self.owner = server
+
+    def server_bind(self) -> None:
+        # Skip HTTPServer's FQDN lookup of the address: a DNS query that can stall start-up.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The handshake runs in the request's own thread, so a slow client cannot stall the accept loop.
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            tls_socket = self.owner.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            logger.info("admission: TLS handshake with %s failed: %s", client_address[0], exc)
+            return
+        try:
+            _Handler(tls_socket, client_address, self)
+        finally:
+            tls_socket.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.exception("admission: request from %s failed", client_address[0])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the apiserver reuses connections
+    server_version = "tensile-webhook"
+    sys_version = ""
+    timeout = CLIENT_TIMEOUT
+
+    @property
+    def owner(self) -> AdmissionServer:
+        return cast(_TlsServer, self.server).owner
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == HEALTH_PATH:
+            ready = self.owner.ready()
+            self._send(text_reply(200, "ok") if ready else text_reply(503, "not ready: virtual nodes not listed yet"))
+        elif path == MUTATE_PATH:
+            self._send(text_reply(405, "use POST"))
+        else:
+            self._send(text_reply(404, "not found"))
+
+    def do_POST(self) -> None:
+        # The apiserver appends ?timeout=5s; only the path matters.
+        if urlsplit(self.path).path != MUTATE_PATH:
+            self._send(text_reply(404, "not found"))
+            return
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            self._send(text_reply(411, "Content-Length required"))
+            return
+        if int(length) > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(text_reply(413, f"body larger than {MAX_BODY_BYTES} bytes"))
+            return
+        self._send(self.owner.admitter.handle(self.rfile.read(int(length))))
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("admission: %s %s", self.address_string(), format % args)
+
+
+class AdmissionServer:
+    """HTTPS: POST /mutate-pods answered by ``admitter``; GET /healthz is 200 once ``ready()``."""
+
+    def __init__(self, *, address: str, port: int, pair: CertPair, admitter: Admits, ready: Callable[[], bool]) -> None:
+        self.address = address
+        self.port = port
+        self.admitter = admitter
+        self.ready = ready
+        self.context = tls_context(pair)
+        self.cert_pem = pair[0]
+        self._server: _TlsServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def use(self, pair: CertPair) -> bool:
+        """Serve ``pair`` from the next handshake on; True when it differs from the current one."""
+        if pair[0] == self.cert_pem:
+            return False
+        self.context = tls_context(pair)  # a new context, swapped whole: no handshake sees half of it
+        self.cert_pem = pair[0]
+        return True
+
+    def start(self) -> None:
+        """Bind (port 0 picks a free port, then ``.port`` tells it) and serve in a background thread."""
+        self._server = _TlsServer((self.address, self.port), self)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="admission", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server, self._thread = None, None

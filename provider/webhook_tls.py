@@ -1,0 +1,301 @@
+"""The webhook's serving certificate and the caBundle that makes the API server trust it.
+
+Three sources (:func:`provider.admission.cert_source` picks one): mounted files (cert-manager style),
+a kubernetes.io/tls Secret shared by all replicas (created, or renewed before it expires, with
+optimistic concurrency), or a per-process self-signed pair. :class:`CaBundleSync` keeps the
+MutatingWebhookConfiguration's caBundle equal to what is served; it touches no other object.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import ipaddress
+import json
+import logging
+import os
+import shutil
+import ssl
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol, cast
+from urllib.parse import quote
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from descheduler.errors import InputError, TensileError
+from descheduler.kube import errors
+from descheduler.kube.client import Kube
+from provider import certs
+
+logger = logging.getLogger(__name__)
+
+Raw = dict[str, Any]
+
+# A certificate is replaced this long before it expires, so no replica ever serves an expired one.
+RENEW_BEFORE = datetime.timedelta(days=30)
+CERT_VALIDITY_DAYS = 365
+# Optimistic-concurrency attempts (409) for the Secret and the webhook configuration.
+CONFLICT_ATTEMPTS = 5
+WEBHOOK_CONFIGS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+
+# -- certificates ------------------------------------------------------------------------------
+
+CertPair = tuple[bytes, bytes]
+"""(certificate PEM, private key PEM)."""
+
+
+@dataclass(frozen=True)
+class SubjectNames:
+    """Who the serving certificate must name: the Service's DNS names plus --tls-san values."""
+
+    common_name: str
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+
+
+def subject_names(service: str, namespace: str, extra: Sequence[str] = ()) -> SubjectNames:
+    """``<service>.<namespace>.svc`` (what the apiserver dials) and its cluster.local form, plus ``extra``.
+
+    Entries of ``extra`` that parse as IP addresses become IP subjectAltNames, the rest DNS names.
+    """
+    dns = [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
+    ips: list[str] = []
+    for san in extra:
+        try:
+            ips.append(str(ipaddress.ip_address(san)))
+        except ValueError:
+            dns.append(san)
+    return SubjectNames(dns[0], tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(ips)))
+
+
+def generate(names: SubjectNames) -> CertPair:
+    return certs.self_signed(
+        names.common_name,
+        ip_addresses=list(names.ip_addresses),
+        dns_names=list(names.dns_names),
+        days=CERT_VALIDITY_DAYS,
+    )
+
+
+def replacement_reason(pair: CertPair, names: SubjectNames, *, now: datetime.datetime) -> str | None:
+    """Why ``pair`` must be replaced (unreadable, mismatched, expiring, missing a name), or None to keep it."""
+    try:
+        cert = x509.load_pem_x509_certificate(pair[0])
+        key = serialization.load_pem_private_key(pair[1], password=None)
+    except (ValueError, TypeError) as exc:
+        return f"unreadable certificate or key ({type(exc).__name__})"
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    if cert.public_key().public_bytes(serialization.Encoding.DER, public) != key.public_key().public_bytes(
+        serialization.Encoding.DER, public
+    ):
+        return "the key does not match the certificate"
+    expires = cert.not_valid_after_utc
+    if expires - now < RENEW_BEFORE:
+        return f"it expires {expires:%Y-%m-%dT%H:%M:%SZ}, within {RENEW_BEFORE.days} days"
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns, ips = set(sans.get_values_for_type(x509.DNSName)), set(sans.get_values_for_type(x509.IPAddress))
+    except x509.ExtensionNotFound:
+        dns, ips = set(), set()
+    missing = [n for n in names.dns_names if n not in dns]
+    missing += [ip for ip in names.ip_addresses if ipaddress.ip_address(ip) not in ips]
+    if missing:
+        return f"it does not name {', '.join(missing)}"
+    return None
+
+
+def pair_from_secret(secret: Mapping[str, Any]) -> CertPair | None:
+    """The tls.crt/tls.key of a Secret, or None when either is missing or not base64."""
+    data = secret.get("data") or {}
+    try:
+        cert, key = base64.b64decode(data["tls.crt"], validate=True), base64.b64decode(data["tls.key"], validate=True)
+    except (KeyError, TypeError, binascii.Error):
+        return None
+    return (cert, key) if cert and key else None
+
+
+@dataclass(frozen=True)
+class SecretPlan:
+    action: Literal["keep", "create", "replace"]
+    reason: str = ""
+
+
+def plan_secret(secret: Mapping[str, Any] | None, names: SubjectNames, *, now: datetime.datetime) -> SecretPlan:
+    """What to do with the shared certificate Secret as found (None: it does not exist)."""
+    if secret is None:
+        return SecretPlan("create", "it does not exist")
+    pair = pair_from_secret(secret)
+    if pair is None:
+        return SecretPlan("replace", "it holds no tls.crt and tls.key")
+    reason = replacement_reason(pair, names, now=now)
+    return SecretPlan("keep") if reason is None else SecretPlan("replace", reason)
+
+
+def secret_body(name: str, namespace: str, pair: CertPair, *, existing: Mapping[str, Any] | None = None) -> Raw:
+    """The Secret to write: ``existing`` (labels, type, resourceVersion kept) with new data, or a new one."""
+    data = {"tls.crt": base64.b64encode(pair[0]).decode(), "tls.key": base64.b64encode(pair[1]).decode()}
+    if existing is not None:
+        return {**existing, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/name": "tensile-webhook"}},
+        "type": "kubernetes.io/tls",
+        "data": data,
+    }
+
+
+class CertSource(Protocol):
+    """Where the serving certificate comes from; ``load`` is called at start and every REFRESH_SECONDS."""
+
+    def load(self) -> CertPair: ...
+
+
+class FileCerts:
+    """Mounted files (e.g. a cert-manager Secret volume): read again each time, so rotations are picked up."""
+
+    def __init__(self, cert_file: str | Path, key_file: str | Path) -> None:
+        self._files = (Path(cert_file), Path(key_file))
+
+    def load(self) -> CertPair:
+        try:
+            return self._files[0].read_bytes(), self._files[1].read_bytes()
+        except OSError as exc:
+            raise InputError(f"TLS files {self._files[0]}, {self._files[1]}: {exc.strerror or exc}") from exc
+
+
+class GeneratedCerts:
+    """A self-signed pair kept in memory for this process only (each replica has its own)."""
+
+    def __init__(self, names: SubjectNames, *, clock: Callable[[], datetime.datetime]) -> None:
+        self._names = names
+        self._clock = clock
+        self._pair: CertPair | None = None
+
+    def load(self) -> CertPair:
+        if self._pair is None or replacement_reason(self._pair, self._names, now=self._clock()) is not None:
+            self._pair = generate(self._names)
+        return self._pair
+
+
+class SecretConflictError(TensileError):
+    """The certificate Secret kept changing under us; tried again at the next refresh."""
+
+
+class SecretCerts:
+    """A kubernetes.io/tls Secret shared by every replica and restart, created or renewed when needed.
+
+    Replicas race only on create (409 AlreadyExists) and renew (409 Conflict on the resourceVersion);
+    the loser reads the winner's certificate, so all replicas converge on one.
+    """
+
+    def __init__(
+        self, kube: Kube, *, name: str, namespace: str, names: SubjectNames, clock: Callable[[], datetime.datetime]
+    ) -> None:
+        self._kube = kube
+        self._name = name
+        self._namespace = namespace
+        self._names = names
+        self._clock = clock
+        self._path = f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets/{quote(name, safe='')}"
+
+    def load(self) -> CertPair:
+        for _attempt in range(CONFLICT_ATTEMPTS):
+            secret = self._get()
+            plan = plan_secret(secret, self._names, now=self._clock())
+            if plan.action == "keep" and secret is not None:
+                return cast(CertPair, pair_from_secret(secret))
+            pair = generate(self._names)
+            try:
+                self._write(secret, pair)
+            except errors.ConflictError:
+                logger.info("admission: Secret %s/%s was written by another replica; reading it", *self._where)
+                continue
+            logger.info("admission: Secret %s/%s: new certificate, because %s", *self._where, plan.reason)
+            return pair
+        raise SecretConflictError(f"Secret {'/'.join(self._where)}: kept conflicting; giving up for now")
+
+    @property
+    def _where(self) -> tuple[str, str]:
+        return self._namespace, self._name
+
+    def _get(self) -> Raw | None:
+        try:
+            return self._kube.get(self._path)
+        except errors.NotFoundError:
+            return None
+
+    def _write(self, secret: Raw | None, pair: CertPair) -> None:
+        if secret is None:
+            self._kube.post(self._path.rpartition("/")[0], secret_body(self._name, self._namespace, pair))
+        else:
+            # The body keeps the resourceVersion we read: a concurrent renewal makes this a 409.
+            self._kube.put(self._path, secret_body(self._name, self._namespace, pair, existing=secret))
+
+
+# -- caBundle ----------------------------------------------------------------------------------
+
+
+def ca_bundle(cert_pem: bytes) -> str:
+    """The caBundle that trusts a self-signed serving certificate: the certificate itself, base64."""
+    return base64.b64encode(cert_pem).decode()
+
+
+def with_ca_bundle(config: Mapping[str, Any], bundle: str) -> Raw | None:
+    """``config`` with every webhook's ``clientConfig.caBundle`` set to ``bundle``, or None if all already are."""
+    hooks = config.get("webhooks") or []
+    if all((hook.get("clientConfig") or {}).get("caBundle") == bundle for hook in hooks):
+        return None
+    updated = json.loads(json.dumps(config))
+    for hook in updated["webhooks"]:
+        hook.setdefault("clientConfig", {})["caBundle"] = bundle
+    return cast(Raw, updated)
+
+
+class CaBundleSync:
+    """Keeps one MutatingWebhookConfiguration's caBundle equal to the serving certificate; touches nothing else."""
+
+    def __init__(self, kube: Kube, name: str) -> None:
+        self._kube = kube
+        self.name = name
+        self._path = f"{WEBHOOK_CONFIGS}/{quote(name, safe='')}"
+
+    def sync(self, cert_pem: bytes) -> bool:
+        """True when the configuration was updated. A 409 (someone else wrote it) means read and compare again."""
+        bundle = ca_bundle(cert_pem)
+        for _attempt in range(CONFLICT_ATTEMPTS):
+            updated = with_ca_bundle(self._kube.get(self._path), bundle)
+            if updated is None:
+                return False
+            try:
+                self._kube.put(self._path, updated)
+            except errors.ConflictError:
+                logger.debug("admission: %s changed while updating its caBundle; reading it again", self.name)
+                continue
+            logger.info("admission: MutatingWebhookConfiguration %s: caBundle updated", self.name)
+            return True
+        raise errors.ConflictError(409, "Conflict", f"{self.name}: caBundle update kept conflicting")
+
+
+def tls_context(pair: CertPair) -> ssl.SSLContext:
+    """A server context for ``pair``. ssl loads only from files: they live in a private directory for
+    the duration of the call, so the key does not stay on disk."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    directory = Path(tempfile.mkdtemp(prefix="tensile-webhook-tls-"))  # 0700
+    try:
+        cert_path, key_path = directory / "tls.crt", directory / "tls.key"
+        cert_path.write_bytes(pair[0])
+        with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+            handle.write(pair[1])
+        context.load_cert_chain(cert_path, key_path)
+    except (ssl.SSLError, OSError) as exc:
+        raise InputError(f"webhook serving certificate cannot be loaded: {exc}") from exc
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return context
