@@ -41,3 +41,9 @@ def test_provider_role_is_not_cluster_admin() -> None:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule.get("apiGroups", [])
     node_rules = [r for r in rules if "nodes" in r["resources"] and "patch" in r["verbs"]]
     assert all(r.get("resourceNames") for r in node_rules), "node writes are limited to the provider's own node"
+
+
+def test_the_shipped_configmap_holds_the_tensile_policy() -> None:
+    docs = [d for d in yaml.safe_load_all((ROOT / "cronjobs/descheduler/policy.yaml").read_text()) if d]
+    (configmap,) = docs
+    assert configmap["data"]["policy.yaml"] == (ROOT / "policies/tensile.yaml").read_text()
