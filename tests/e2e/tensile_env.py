@@ -115,6 +115,7 @@ def tensile_env(
             "--tls-secret", "tensile-webhook-tls",
             "--service-namespace", WEBHOOK_NAMESPACE,
             "--webhook-config-name", config,
+            "--stash-lower-constraints",
         ],
     )  # fmt: skip
     try:

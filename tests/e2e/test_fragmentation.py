@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from descheduler import keys
 from descheduler.model import parse_time
 from tests.cluster import clusters
 from tests.e2e import tensile_env as te
@@ -24,7 +25,7 @@ from tests.e2e.providers import wait_for
 
 LOWERS = {
     "vk-c": (clusters.NodeSpec("frag-c-node-0", cpu="2"),),
-    "vk-d": (clusters.NodeSpec("frag-d-node-0", cpu="2"),),
+    "vk-d": (clusters.NodeSpec("frag-d-node-0", cpu="2", labels={"disk": "ssd"}),),
 }
 NS = "batch"
 
@@ -155,3 +156,22 @@ def test_one_small_pod_makes_room_for_a_pod_that_fit_nowhere(env: te.TensileEnv,
     moved = [p for p in small if webhooks.not_in_hostnames(p)]
     assert len(moved) == 1 and moved[0]["spec"]["nodeName"] == other
     assert webhooks.not_in_hostnames(moved[0]) == [[freed]]
+
+
+def test_constraints_aimed_at_lower_nodes_travel_to_the_mirror(env: te.TensileEnv) -> None:
+    """The webhook moves a nodeSelector no virtual node has into an annotation; the provider restores it below."""
+    upper, ns = env.upper, "ssd"
+    upper.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=90s")  # room on vk-d
+    upper.kubectl("create", "namespace", ns)
+    app = te.deployment("db", ns, replicas=1, cpu="100m", preferred_node="vk-d")
+    app["spec"]["template"]["spec"]["nodeSelector"] = {"disk": "ssd"}  # a label of lower D's real node
+    upper.apply([app])
+    wait_for(lambda: len(te.running_pods(upper, ns, "db")) == 1, timeout=90, what="the db pod Running upstairs")
+    (pod,) = te.running_pods(upper, ns, "db")
+    assert "nodeSelector" not in pod["spec"], "the upper scheduler must not need disk=ssd"
+    stashed = json.loads(pod["metadata"]["annotations"][keys.STASHED_CONSTRAINTS_ANNOTATION])
+    assert stashed["nodeSelector"] == {"disk": "ssd"}
+    assert pod["spec"]["nodeName"] == "vk-d"
+    mirror = json.loads(env.lowers["vk-d"].kubectl("get", "pod", pod["metadata"]["name"], "-n", ns, "-o", "json"))
+    assert mirror["spec"]["nodeSelector"] == {"disk": "ssd"}
+    assert mirror["spec"]["nodeName"] == "frag-d-node-0"
