@@ -47,12 +47,28 @@ def status_patch(upper: Mapping[str, Any], lower: Mapping[str, Any], *, host_ip:
     current = upper.get("status") or {}
     source = lower.get("status") or {}
     desired: Raw = {name: source.get(name) for name in _COPIED_FIELDS}
+    desired["conditions"] = _conditions(current.get("conditions"), source.get("conditions"))
     placed = bool(source.get("hostIP"))
     desired["hostIP"] = host_ip if placed else None
     desired["hostIPs"] = [{"ip": host_ip}] if placed else None
     changes = {name: value for name, value in desired.items() if current.get(name) != value}
     # Copied: the values live in the lower informer cache, which must never change under it.
     return {"status": copy.deepcopy(changes)} if changes else None
+
+
+def _conditions(upper: list[Raw] | None, lower: list[Raw] | None) -> list[Raw] | None:
+    """The lower pod's conditions, except that the upper scheduler's ``PodScheduled=True`` stays.
+
+    Upstairs, PodScheduled=True means "bound to the virtual node", and it stays true while the
+    mirror is merely scheduled (or not yet) below; only the lower ``PodScheduled=False`` (stuck)
+    is news. Keeping it saves the upper API server one status write per pod.
+    """
+    own = next((c for c in upper or () if c.get("type") == "PodScheduled"), None)
+    below = next((c for c in lower or () if c.get("type") == "PodScheduled"), None)
+    if own is None or own.get("status") != "True" or (below is not None and below.get("status") != "True"):
+        return lower
+    merged = [own if c.get("type") == "PodScheduled" else c for c in lower or ()]
+    return merged if below is not None else [own, *merged]
 
 
 def mirror_reported(upper: Mapping[str, Any]) -> bool:

@@ -83,6 +83,38 @@ def bound_pods(count: int, node_name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": items}
 
 
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User+system CPU seconds so far of each named process (0 when it is gone)."""
+    found = {}
+    for name, pid in pids.items():
+        try:
+            times = psutil.Process(pid).cpu_times()
+            found[name] = times.user + times.system
+        except psutil.Error:
+            found[name] = 0.0
+    return found
+
+
+def component_pids(cluster: clusters.Cluster) -> dict[str, int]:
+    pid_dir = cluster.workdir / "clusters" / cluster.name / "pids"
+    return {f"{cluster.name} {p.stem}": int(p.read_text().strip()) for p in sorted(pid_dir.glob("*.pid"))}
+
+
+def request_counts(cluster: clusters.Cluster) -> dict[str, float]:
+    """apiserver_request_total by client-visible verb, resource and subresource."""
+    counts: dict[str, float] = {}
+    for line in cluster.kubectl("get", "--raw", "/metrics").splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels_text, _, value = line.rpartition(" ")
+        labels = dict(part.split("=", 1) for part in labels_text[len("apiserver_request_total{") : -1].split(","))
+        labels = {k: v.strip('"') for k, v in labels.items()}
+        sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
+        key = f"{labels.get('verb')} {labels.get('resource')}{sub}"
+        counts[key] = counts.get(key, 0.0) + float(value)
+    return counts
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -118,7 +150,11 @@ def main() -> int:
             for watcher in (lower_seen, upper_seen):
                 watcher.informer.start(stop)
                 watcher.informer.synced.wait(30)
-            t0 = time.monotonic()
+            assert proc.proc is not None
+            pids = {**component_pids(upper), **component_pids(lower), "provider": proc.proc.pid}
+            pids["bench watchers (this process)"] = psutil.Process().pid
+            requests_before = {c.name: request_counts(c) for c in (upper, lower)}
+            cpu_before, t0 = cpu_seconds(pids), time.monotonic()
             if args.direct:
                 upper.kubectl("create", "-f", "-", input_text=json.dumps(bound_pods(args.pods, "vk-bench")))
             else:
@@ -127,6 +163,11 @@ def main() -> int:
                 lambda: len(upper_seen.seen) >= args.pods, timeout=600, what="all pods Running upstairs", every=0.1
             )
             elapsed = max(upper_seen.seen.values()) - t0
+            cpu_after, wall = cpu_seconds(pids), time.monotonic() - t0
+            requests = {}
+            for c in (upper, lower):
+                after = request_counts(c)
+                requests[c.name] = {k: v - requests_before[c.name].get(k, 0.0) for k, v in after.items()}
             time.sleep(1.0)
             latencies = [upper_seen.seen[k] - lower_seen.seen[k] for k in upper_seen.seen if k in lower_seen.seen]
             stages = {
@@ -151,6 +192,12 @@ def main() -> int:
     for stage, (start, end) in stages.items():
         gaps = [end[k] - start[k] for k in end if k in start]
         print(f"  {stage:45} p50 {statistics.median(gaps) * 1000:6.0f} ms  p99 {percentile(gaps, 99) * 1000:6.0f} ms")
+    print(f"CPU seconds used during the {wall:.1f}s run (2 cores = {2 * wall:.1f} available):")
+    for name in sorted(pids, key=lambda n: cpu_before[n] - cpu_after[n]):
+        print(f"  {name:45} {cpu_after[name] - cpu_before[name]:6.1f}")
+    for name, counts in requests.items():
+        busiest = sorted(((v, k) for k, v in counts.items() if v >= args.pods / 10), reverse=True)
+        print(f"{name} API requests during the run: " + ", ".join(f"{k} {v:.0f}" for v, k in busiest))
     print(
         f"status-sync latency over {len(latencies)} pods: p50 {statistics.median(latencies) * 1000:.0f} ms, "
         f"p99 {percentile(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"

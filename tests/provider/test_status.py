@@ -269,3 +269,40 @@ def test_status_patch_shares_nothing_with_the_cached_lower_pod() -> None:
     patch["status"]["conditions"].append({"type": "X"})
     patch["status"]["containerStatuses"][0]["ready"] = False
     assert lower["status"] == RUNNING_STATUS
+
+
+BOUND_UPSTAIRS = {"type": "PodScheduled", "status": "True", "lastTransitionTime": T0}
+
+
+def test_the_upper_schedulers_pod_scheduled_true_stays_while_the_mirror_is_created_and_scheduled() -> None:
+    upper = pod({"phase": "Pending", "conditions": [BOUND_UPSTAIRS], "qosClass": "Burstable"})
+    created_below = pod({"phase": "Pending", "qosClass": "Burstable"})
+    scheduled_below = pod(
+        {
+            "phase": "Pending",
+            "qosClass": "Burstable",
+            "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": T1}],
+        }
+    )
+    assert status.status_patch(upper, created_below, host_ip=HOST) is None
+    assert status.status_patch(upper, scheduled_below, host_ip=HOST) is None
+
+
+def test_running_below_keeps_the_upper_pod_scheduled_and_copies_the_rest() -> None:
+    upper = pod({"phase": "Pending", "conditions": [BOUND_UPSTAIRS]})
+    lower_status = copy.deepcopy(RUNNING_STATUS)
+    lower_status["conditions"][0]["lastTransitionTime"] = T1
+    patch = status.status_patch(upper, pod(lower_status), host_ip=HOST)
+    assert patch is not None
+    assert patch["status"]["conditions"] == [BOUND_UPSTAIRS, lower_status["conditions"][1]]
+    assert patch["status"]["phase"] == "Running"
+
+
+def test_unschedulable_below_replaces_pod_scheduled_and_a_later_success_replaces_it_again() -> None:
+    upper = pod({"phase": "Pending", "conditions": [BOUND_UPSTAIRS]})
+    patch = status.status_patch(upper, pod({"phase": "Pending", "conditions": [UNSCHEDULABLE]}), host_ip=HOST)
+    assert patch == {"status": {"conditions": [UNSCHEDULABLE]}}
+    stuck = pod({"phase": "Pending", "conditions": [UNSCHEDULABLE]})
+    placed = {"type": "PodScheduled", "status": "True", "lastTransitionTime": T1}
+    patch = status.status_patch(stuck, pod({"phase": "Pending", "conditions": [placed]}), host_ip=HOST)
+    assert patch == {"status": {"conditions": [placed]}}
