@@ -96,7 +96,13 @@ def provider_command(
             workers=workers,
             log_format=cast(Literal["text", "json"], logging_format),
         )
-        clusters = Clusters(upper=Kube.from_kubeconfig(kubeconfig), lower=Kube.from_kubeconfig(client_kubeconfig))
+        # Every worker of both queues plus the watches may hold a connection at once; more would
+        # be opened and thrown away (a TLS handshake each) exactly when the API server is busiest.
+        connections = 2 * workers + 8
+        clusters = Clusters(
+            upper=Kube.from_kubeconfig(kubeconfig, connections=connections),
+            lower=Kube.from_kubeconfig(client_kubeconfig, connections=connections),
+        )
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -97,6 +97,9 @@ class Provider:
         # Status copies get their own queue: a burst of creates must not delay them.
         self.status_queue = WorkQueue(self.process_status, workers=cfg.workers, name="status")
         self._lower_namespaces: set[str] = set()
+        # Per pod: the (lower, upper) resourceVersions of the last status copy. Until either
+        # changes, the same copy would be sent again (the upper cache lags our own writes).
+        self._copied: dict[str, tuple[str | None, str | None]] = {}
         self._threads: list[threading.Thread] = []
 
     # -- ownership ----------------------------------------------------------------------
@@ -194,12 +197,17 @@ class Provider:
             return 0.5
         upper, lower = self.upper_pods.get(key), self.lower_pods.get(key)
         if upper is None or lower is None or _meta(upper).get("deletionTimestamp"):
+            self._copied.pop(key, None)
             return None
+        versions = (_meta(lower).get("resourceVersion"), _meta(upper).get("resourceVersion"))
+        if self._copied.get(key) == versions:
+            return None  # this lower status was copied onto this upper pod; the cache has not caught up yet
         try:
             self._sync_upper(key, upper, lower)
         except errors.ApiError as exc:
             logger.warning("status of %s: %s; retrying", key, exc)
             return 1.0
+        self._copied[key] = versions
         return None
 
     def reconcile_pod(self, key: str) -> float | None:

@@ -83,8 +83,10 @@ class Kube:
         self.timeout = timeout
 
     @classmethod
-    def from_kubeconfig(cls, kubeconfig: str | None = None, context: str | None = None) -> Kube:
-        return cls(load_configuration(kubeconfig, context))
+    def from_kubeconfig(
+        cls, kubeconfig: str | None = None, context: str | None = None, *, connections: int = 32
+    ) -> Kube:
+        return cls(load_configuration(kubeconfig, context), connections=connections)
 
     def close(self) -> None:
         self._api.close()

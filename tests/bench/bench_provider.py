@@ -128,6 +128,7 @@ def main() -> int:
         action="store_true",
         help="create bare pods already bound to the virtual node (no ReplicaSet, no scheduler)",
     )
+    parser.add_argument("--workers", type=int, default=16, help="the provider's --workers")
     args = parser.parse_args()
     binaries.ensure()
     nodes = max(3, -(-args.pods // 100))
@@ -138,7 +139,7 @@ def main() -> int:
             root=root / "clusters",
         )
         upper, lower = started["upper"], started["lower"]
-        proc = ProviderProcess(upper, lower, "vk-bench", root, extra_args=[])
+        proc = ProviderProcess(upper, lower, "vk-bench", root, extra_args=["--workers", str(args.workers)])
         stop = threading.Event()
         try:
             baseline = lower_alone(lower, args.pods, stop)
