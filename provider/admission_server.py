@@ -8,26 +8,22 @@ certificate can be swapped while running (:meth:`AdmissionServer.use`).
 from __future__ import annotations
 
 import logging
-import socket
-import socketserver
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
+from provider import https
 from provider.webhook_tls import CertPair, tls_context
 
 logger = logging.getLogger(__name__)
 
 MUTATE_PATH = "/mutate-pods"
 HEALTH_PATH = "/healthz"
-HANDSHAKE_TIMEOUT = 10.0
 # Idle keep-alive connections from the apiserver are dropped after this long.
 CLIENT_TIMEOUT = 60.0
-SHUTDOWN_POLL_SECONDS = 0.1
 # AdmissionReviews carry the whole pod (etcd caps an object at 1.5 MiB); anything far larger is not one.
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
@@ -47,38 +43,6 @@ class Admits(Protocol):
     def handle(self, body: bytes) -> Reply: ...
 
 
-class _TlsServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # idle keep-alive connections must not hold up stop()
-
-    def __init__(self, address: tuple[str, int], server: AdmissionServer) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-        self.owner = server
-
-    def server_bind(self) -> None:
-        # Skip HTTPServer's FQDN lookup of the address: a DNS query that can stall start-up.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # The handshake runs in the request's own thread, so a slow client cannot stall the accept loop.
-        request.settimeout(HANDSHAKE_TIMEOUT)
-        try:
-            tls_socket = self.owner.context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            logger.info("admission: TLS handshake with %s failed: %s", client_address[0], exc)
-            return
-        try:
-            _Handler(tls_socket, client_address, self)
-        finally:
-            tls_socket.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.exception("admission: request from %s failed", client_address[0])
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the apiserver reuses connections
     server_version = "tensile-webhook"
@@ -87,7 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def owner(self) -> AdmissionServer:
-        return cast(_TlsServer, self.server).owner
+        return cast(AdmissionServer, cast(https.TlsServer, self.server).app)
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
@@ -136,7 +100,7 @@ class AdmissionServer:
         self.ready = ready
         self.context = tls_context(pair)
         self.cert_pem = pair[0]
-        self._server: _TlsServer | None = None
+        self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None
 
     def use(self, pair: CertPair) -> bool:
@@ -149,12 +113,11 @@ class AdmissionServer:
 
     def start(self) -> None:
         """Bind (port 0 picks a free port, then ``.port`` tells it) and serve in a background thread."""
-        self._server = _TlsServer((self.address, self.port), self)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="admission", daemon=True
+        self._server = https.TlsServer(
+            (self.address, self.port), _Handler, context=lambda: self.context, app=self, what="admission"
         )
-        self._thread.start()
+        self.port = int(self._server.server_address[1])
+        self._thread = self._server.serve_in_thread("admission")
 
     def stop(self) -> None:
         if self._server is None:

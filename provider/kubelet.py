@@ -15,12 +15,11 @@ import logging
 import os
 import select
 import socket
-import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -29,15 +28,13 @@ import orjson
 
 from descheduler.errors import InputError
 from descheduler.kube import client, errors, retry
+from provider import https
 
 logger = logging.getLogger(__name__)
 
-HANDSHAKE_TIMEOUT = 10.0
 # Idle keep-alive connections and stalled writes to a client are dropped after this long;
 # waiting for the lower cluster's next log line does not count (no socket call is pending).
 CLIENT_TIMEOUT = 60.0
-# How long stop() may take to notice it was asked to stop.
-SHUTDOWN_POLL_SECONDS = 0.1
 NOT_IMPLEMENTED = frozenset({"exec", "attach", "portForward", "run"})
 # Opening a log stream is retried briefly: kubectl is waiting, and a 502 is more useful than a long hang.
 OPEN_POLICY = retry.RetryPolicy(backoffs=(0.5, 1.0))
@@ -247,42 +244,6 @@ class _App:
             stream.close()
 
 
-class _TlsServer(ThreadingHTTPServer):
-    daemon_threads = True
-    # stop() closes the streams in flight; it does not wait for each handler to notice.
-    block_on_close = False
-
-    def __init__(self, address: tuple[str, int], tls: ssl.SSLContext, app: _App) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
-        self.tls = tls
-        self.app = app
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind would look up the FQDN of the address, a DNS query that can
-        # hang start-up for seconds on a machine with broken name resolution; nothing here uses it.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # The TLS handshake runs here, in the request's own thread, so a slow or hostile
-        # client cannot stall the accept loop.
-        request.settimeout(HANDSHAKE_TIMEOUT)
-        try:
-            tls_socket = self.tls.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            logger.info("kubelet API: TLS handshake with %s failed: %s", client_address[0], exc)
-            return
-        try:
-            _Handler(tls_socket, client_address, self)
-        finally:
-            tls_socket.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.exception("kubelet API: request from %s failed", client_address[0])
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # chunked responses, and keep-alive for the apiserver
     server_version = "tensile-kubelet"
@@ -291,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def app(self) -> _App:
-        return cast(_TlsServer, self.server).app
+        return cast(_App, cast(https.TlsServer, self.server).app)
 
     def do_GET(self) -> None:
         parts = [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]]
@@ -448,19 +409,19 @@ class KubeletServer:
         self.port = port
         self._tls = _tls_context(cert_file, key_file, client_ca_file)
         self._app = _App(logs, pods)
-        self._server: _TlsServer | None = None
+        self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None
         if client_ca_file is None:
             logger.warning("kubelet API: no client CA given; any client that reaches %s can read logs", address)
 
     def start(self) -> None:
         """Bind (port 0 picks a free port, then ``.port`` tells it) and serve in a background thread."""
-        self._server = _TlsServer((self.address, self.port), self._tls, self._app)
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name="kubelet-api", daemon=True
+        tls = self._tls
+        self._server = https.TlsServer(
+            (self.address, self.port), _Handler, context=lambda: tls, app=self._app, what="kubelet API"
         )
-        self._thread.start()
+        self.port = int(self._server.server_address[1])
+        self._thread = self._server.serve_in_thread("kubelet-api")
         logger.info("kubelet API: serving on %s:%d", self.address, self.port)
 
     @property
