@@ -33,37 +33,29 @@ def wait_for(
         time.sleep(every)
 
 
-@dataclass
-class ProviderProcess:
-    """One tensile-virtual-node process; restartable, killable like a real one."""
+class RestartableProcess:
+    """Start, SIGKILL, SIGTERM and read the logs of one of our commands, like an operator would.
 
-    upper: clusters.Cluster
-    lower: clusters.Cluster
-    node_name: str
+    Subclasses are dataclasses with ``log_dir``, ``proc``, ``starts`` and ``_log`` fields and
+    say what to run (``command``) and how to name its log files (``log_name``).
+    """
+
     log_dir: Path
-    upper_cluster_id: str = "upper"
-    extra_args: list[str] = field(default_factory=list)
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-    _log: Any = None
+    proc: subprocess.Popen[bytes] | None
+    starts: int
+    _log: Any
+
+    @property
+    def log_name(self) -> str:
+        raise NotImplementedError
 
     def command(self) -> list[str]:
-        return [
-            sys.executable, "-m", "provider",
-            "--kubeconfig", str(self.upper.kubeconfig),
-            "--client-kubeconfig", str(self.lower.kubeconfig),
-            "--nodename", self.node_name,
-            "--upper-cluster-id", self.upper_cluster_id,
-            "--kubelet-port", str(self.port),
-            "--resync-seconds", "10",
-            *self.extra_args,
-        ]  # fmt: skip
+        raise NotImplementedError
 
     def start(self) -> None:
         self.starts += 1
         self._close_log()
-        self._log = (self.log_dir / f"{self.node_name}-{self.starts}.log").open("wb")
+        self._log = (self.log_dir / f"{self.log_name}-{self.starts}.log").open("wb")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "KUBECONFIG": ""}
         self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
@@ -90,7 +82,39 @@ class ProviderProcess:
             self._close_log()
 
     def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob(f"{self.node_name}-*.log")))
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob(f"{self.log_name}-*.log")))
+
+
+@dataclass
+class ProviderProcess(RestartableProcess):
+    """One tensile-virtual-node process; restartable, killable like a real one."""
+
+    upper: clusters.Cluster
+    lower: clusters.Cluster
+    node_name: str
+    log_dir: Path
+    upper_cluster_id: str = "upper"
+    extra_args: list[str] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    _log: Any = None
+
+    @property
+    def log_name(self) -> str:
+        return self.node_name
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "provider",
+            "--kubeconfig", str(self.upper.kubeconfig),
+            "--client-kubeconfig", str(self.lower.kubeconfig),
+            "--nodename", self.node_name,
+            "--upper-cluster-id", self.upper_cluster_id,
+            "--kubelet-port", str(self.port),
+            "--resync-seconds", "10",
+            *self.extra_args,
+        ]  # fmt: skip
 
     def node(self) -> dict[str, Any] | None:
         out = self.upper.kubectl("get", "node", self.node_name, "-o", "json", check=False)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -25,7 +23,7 @@ from typing import Any
 import yaml
 
 from tests.cluster import clusters
-from tests.e2e.providers import free_port, wait_for
+from tests.e2e.providers import RestartableProcess, free_port, wait_for
 
 MUTATE_PATH = "/mutate-pods"
 SYSTEM_NAMESPACES = ("kube-system", "kube-node-lease", "tensile-system")
@@ -33,7 +31,7 @@ SKIP_LABEL = "tensile.io/admission"
 
 
 @dataclass
-class WebhookProcess:
+class WebhookProcess(RestartableProcess):
     """One webhook process on 127.0.0.1 with a free port; restartable and killable like a real one.
 
     Without extra TLS flags it serves a per-process self-signed certificate naming 127.0.0.1.
@@ -50,6 +48,10 @@ class WebhookProcess:
     starts: int = 0
     _log: Any = None
 
+    @property
+    def log_name(self) -> str:
+        return self.name
+
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "provider", "webhook",
@@ -63,39 +65,6 @@ class WebhookProcess:
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}{MUTATE_PATH}"
-
-    def start(self) -> None:
-        self.starts += 1
-        self._close_log()
-        self._log = (self.log_dir / f"{self.name}-{self.starts}.log").open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "KUBECONFIG": ""}
-        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT, env=env)
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-            self.proc = None
-        self._close_log()
-
-    def terminate(self) -> int | None:
-        """SIGTERM and wait; returns the exit status (None when it was not running)."""
-        if self.proc is None:
-            return None
-        self.proc.terminate()
-        try:
-            return self.proc.wait(20)
-        finally:
-            self.proc = None
-            self._close_log()
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob(f"{self.name}-*.log")))
 
     def healthz(self) -> int:
         """The /healthz status code, 0 when nothing answers (the certificate is not checked here)."""
