@@ -286,7 +286,7 @@ class VirtualNodeFragmentation:
 
     def _carry_out(self, pending: Pod, plan: Plan) -> tuple[int, bool]:
         """Evict the plan's pods; (how many were evicted, whether the plugin must stop)."""
-        reason = f"makes room on {plan.node.name} for pending pod {pending.key}"
+        reason = f"makes room on {plan.node.name}"  # the report adds which pod it is for (unblocks)
         evicted = 0
         for victim in plan.victims:
             try:

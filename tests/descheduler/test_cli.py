@@ -33,7 +33,8 @@ def test_example_dry_run_prints_a_table_and_summary() -> None:
     assert code == 0, err
     header = out.splitlines()[0].split()
     assert header == ["NAMESPACE", "POD", "NODE", "PLUGIN", "REASON", "RESULT"]
-    assert "checkout-7f9c5-q2xk8" in out and "PodLifeTime" in out
+    assert "checkout-7f9c5-q2xk8" in out and "PendingOnVirtualNode" in out
+    assert "(unblocks batch/train-7mx2q)" in out
     assert out.strip().splitlines()[-1].startswith("Dry run: ")
 
 
@@ -45,12 +46,15 @@ def test_example_json_is_the_documented_document() -> None:
     assert set(doc) == {"dryRun", "evictions", "summary"}
     planned = {(e["namespace"], e["pod"], e["plugin"]) for e in doc["evictions"]}
     assert planned == {
-        ("shop", "checkout-7f9c5-q2xk8", "PodLifeTime"),
+        ("shop", "checkout-7f9c5-q2xk8", "PendingOnVirtualNode"),
         ("shop", "worker-5b8d9-k2n8p", "RemovePodsHavingTooManyRestarts"),
         ("batch", "report-28712-jq8vd", "RemoveFailedPods"),
+        ("shop", "web-6d4cf5-b8x2m", "VirtualNodeFragmentation"),
         ("shop", "web-6d4cf5-h2k7w", "RemoveDuplicates"),
         ("shop", "web-6d4cf5-m4p1s", "RemoveDuplicates"),
     }
+    (freeing,) = [e for e in doc["evictions"] if e["plugin"] == "VirtualNodeFragmentation"]
+    assert freeing["unblocks"] == "batch/train-7mx2q"
     for row in doc["evictions"]:
         assert {"namespace", "pod", "node", "plugin", "profile", "reason", "result"} <= set(row)
         assert row["result"] == "planned"

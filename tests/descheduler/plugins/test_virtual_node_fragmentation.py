@@ -91,7 +91,7 @@ def test_one_small_pod_moves_so_the_pending_pod_fits() -> None:
     assert len(run.evicted) == 1
     decision = run.decisions[0]
     assert decision.unblocks == "default/big"
-    assert "for pending pod default/big" in decision.reason
+    assert decision.reason == f"makes room on {decision.node}"
     assert decision.plugin == plugin.NAME
 
 
