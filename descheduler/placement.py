@@ -34,7 +34,7 @@ def unfit_reasons(state: ClusterState, pod: Pod, node: Node, *, check_resources:
     return reasons
 
 
-def fits(state: ClusterState, pod: Pod, node: Node, *, check_resources: bool = True) -> bool:
+def fits(state: ClusterState, pod: Pod, node: Node) -> bool:
     """Same verdict as ``not unfit_reasons(...)``, cheapest checks first and no reason strings."""
     if not node.ready:
         return False
@@ -44,7 +44,7 @@ def fits(state: ClusterState, pod: Pod, node: Node, *, check_resources: bool = T
         return False
     if (pod.node_selector or pod.affinity) and not matching.pod_matches_node_selector(pod, node):
         return False
-    return not check_resources or not state.insufficient(node.name, pod.requests)
+    return not state.insufficient(node.name, pod.requests)
 
 
 def fitting_nodes(state: ClusterState, pod: Pod, nodes: Iterable[Node], *, exclude: Iterable[str] = ()) -> list[Node]:

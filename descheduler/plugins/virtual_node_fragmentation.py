@@ -189,6 +189,7 @@ class VirtualNodeFragmentation:
         groups = self._victim_groups(pending, node, shortfall)
         if not groups:
             return None
+        elsewhere = [n for n in placement.most_free_first(self.state) if n.name != node.name]
         tried = 0
         for size in range(1, max_victims + 1):
             best: Plan | None = None
@@ -197,7 +198,7 @@ class VirtualNodeFragmentation:
                 if tried > MAX_SETS_PER_NODE:
                     logger.info("%s: stopped searching %s after %d sets", pending.key, node.name, MAX_SETS_PER_NODE)
                     return best
-                plan = self._try(pending, node, shortfall, [groups[i] for i in combo])
+                plan = self._try(node, shortfall, [groups[i] for i in combo], elsewhere)
                 if plan is not None and (best is None or plan.cost < best.cost):
                     best = plan
             if best is not None:
@@ -238,8 +239,11 @@ class VirtualNodeFragmentation:
             if p.namespace == pod.namespace and matching.selector_matches(p.selector, pod.labels)
         )
 
-    def _try(self, pending: Pod, node: Node, shortfall: Resources, chosen: list[Group]) -> Plan | None:
-        """The plan evicting one pod of each chosen group (a group may repeat), or None if it fails a rule."""
+    def _try(self, node: Node, shortfall: Resources, chosen: list[Group], elsewhere: Sequence[Node]) -> Plan | None:
+        """The plan evicting one pod of each chosen group (a group may repeat), or None if it fails a rule.
+
+        ``elsewhere``: the other nodes, most free first, where the evicted pods' replacements may go.
+        """
         use = Counter(id(g) for g in chosen)
         if any(use[id(g)] > len(g.pods) for g in chosen):
             return None
@@ -254,7 +258,7 @@ class VirtualNodeFragmentation:
         for group in chosen:
             victims.append(group.pods[taken[id(group)]])
             taken[id(group)] += 1
-        if not self.handle.limits_allow(victims) or not self._all_fit_elsewhere(victims, node):
+        if not self.handle.limits_allow(victims) or not self._all_fit(victims, elsewhere):
             return None
         allocatable = node.allocatable
         requested = sum(
@@ -263,10 +267,9 @@ class VirtualNodeFragmentation:
         priorities = tuple(sorted((self.state.priority_of(v) for v in victims), reverse=True))
         return Plan(node, tuple(victims), (len(victims), priorities, requested, tuple(sorted(v.key for v in victims))))
 
-    def _all_fit_elsewhere(self, victims: Sequence[Pod], node: Node) -> bool:
-        """Whether the victims' replacements all fit on nodes other than ``node``, placed largest first."""
+    def _all_fit(self, victims: Sequence[Pod], candidates: Sequence[Node]) -> bool:
+        """Whether the victims' replacements all fit on ``candidates`` together, placed largest first."""
         extra: dict[str, Resources] = {}
-        candidates = [n for n in placement.most_free_first(self.state) if n.name != node.name]
         for victim in sorted(victims, key=lambda v: (-v.requests.get("cpu", 0), -v.requests.get("memory", 0))):
             target = next((n for n in candidates if self._fits_with(victim, n, extra.get(n.name))), None)
             if target is None:
@@ -277,7 +280,7 @@ class VirtualNodeFragmentation:
         return True
 
     def _fits_with(self, pod: Pod, node: Node, added: Resources | None) -> bool:
-        if not placement.fits(self.state, pod, node, check_resources=False):
+        if placement.unfit_reasons(self.state, pod, node, check_resources=False):
             return False
         free = self.state.free(node.name)
         return all(amount <= free.get(r, 0) - (added or {}).get(r, 0) for r, amount in pod.requests.items() if amount)
