@@ -18,6 +18,9 @@ VIRTUAL_NODE_TAINT_VALUE = "tensile"
 UPPER_CLUSTER_LABEL = f"{PREFIX}/upper-cluster"
 VIRTUAL_NODE_LABEL = f"{PREFIX}/virtual-node"
 UPPER_UID_ANNOTATION = f"{PREFIX}/upper-uid"
+# On a ConfigMap/Secret copy: JSON list of the virtual nodes whose mirrors use it (several
+# virtual nodes of one upper cluster may share a lower cluster, and so one copy).
+COPY_USERS_ANNOTATION = f"{PREFIX}/used-by"
 STASHED_CONSTRAINTS_ANNOTATION = f"{PREFIX}/lower-constraints"
 
 # Avoidance record on a controlling owner: JSON {node: expiry RFC 3339}.

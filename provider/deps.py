@@ -1,13 +1,16 @@
 """Pure planners for the ConfigMaps and Secrets a mirrored pod needs in the lower cluster.
 
 The reconcile loop copies exactly what :func:`references` names before it creates a mirror,
-keeps the copies current with :func:`copy_differs`, and deletes the ones
-:func:`unused_copies` returns. Service-account tokens are never copied (DESIGN.md §3).
+keeps the copies current with :func:`copy_differs`, and lets go of the ones
+:func:`released_copies` returns. Several virtual nodes of one upper cluster can share a lower
+cluster, and so a copy: each copy lists the virtual nodes using it (:func:`users`), and the
+last one to let go deletes it. Service-account tokens are never copied (DESIGN.md §3).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -90,11 +93,14 @@ def _names(found: set[Any]) -> frozenset[str]:
     return frozenset(name for name in found if isinstance(name, str) and name)
 
 
-def lower_copy(obj: Mapping[str, Any], *, kind: str, upper_cluster: str, virtual_node: str) -> Raw:
+def lower_copy(
+    obj: Mapping[str, Any], *, kind: str, upper_cluster: str, virtual_node: str, users: Iterable[str] = ()
+) -> Raw:
     """The lower copy of an upper ConfigMap or Secret: its content under our ownership labels.
 
-    Annotations are not copied: they often hold kubectl's last-applied configuration, a
-    second copy of the content that nothing below reads.
+    ``virtual_node`` is the one creating it (a label); ``users`` the virtual nodes whose mirrors
+    use it (default: the creator). Annotations are not copied: they often hold kubectl's
+    last-applied configuration, a second copy of the content that nothing below reads.
     """
     if kind not in KINDS:
         raise ValueError(f"cannot copy a {kind}: only {', '.join(sorted(KINDS))}")
@@ -107,7 +113,12 @@ def lower_copy(obj: Mapping[str, Any], *, kind: str, upper_cluster: str, virtual
     body: Raw = {
         "apiVersion": "v1",
         "kind": kind,
-        "metadata": {"name": meta["name"], "namespace": meta.get("namespace") or "default", "labels": labels},
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta.get("namespace") or "default",
+            "labels": labels,
+            "annotations": {keys.COPY_USERS_ANNOTATION: json.dumps(sorted(set(users) or {virtual_node}))},
+        },
     }
     # Deep copies: ``obj`` usually lives in an informer cache that must never change under it.
     body.update({field: copy.deepcopy(obj[field]) for field in _CONTENT_FIELDS if field in obj})
@@ -130,27 +141,64 @@ def _plain_labels(obj: Mapping[str, Any]) -> dict[str, str]:
     return {k: v for k, v in labels.items() if k not in _OWNERSHIP_LABELS}
 
 
-def unused_copies(copies: Iterable[Mapping[str, Any]], referenced: set[ObjectKey]) -> list[Raw]:
-    """Our copies no mirrored pod references any more: the ones to delete.
+def is_copy_of(obj: Mapping[str, Any], upper_cluster: str) -> bool:
+    """Whether ``obj`` is a copy made for ``upper_cluster`` (by any of its virtual nodes)."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.keys() >= _OWNERSHIP_LABELS and labels[keys.UPPER_CLUSTER_LABEL] == upper_cluster
 
-    Only objects carrying both ownership labels are candidates (the caller lists by our
-    label selector; this is the second lock). LIST items have no ``kind``: such a copy is
-    kept if any referenced kind has its namespace and name, so a missing kind never deletes
-    something in use. Copies already being deleted are left alone.
+
+def users(lower_copy: Mapping[str, Any]) -> frozenset[str]:
+    """The virtual nodes whose mirrors use the copy.
+
+    A copy without a readable list (written before the list existed, or damaged) belongs to
+    the virtual node that created it, so exactly one virtual node may still let go of it.
+    """
+    meta = lower_copy.get("metadata") or {}
+    creator = (meta.get("labels") or {}).get(keys.VIRTUAL_NODE_LABEL)
+    fallback = frozenset({creator}) if creator else frozenset()
+    try:
+        listed = json.loads((meta.get("annotations") or {}).get(keys.COPY_USERS_ANNOTATION) or "null")
+    except ValueError:
+        return fallback
+    if not isinstance(listed, list) or not all(isinstance(name, str) and name for name in listed):
+        return fallback
+    return frozenset(listed)
+
+
+def with_users(lower_copy: Mapping[str, Any], names: Iterable[str]) -> Raw:
+    """The copy (as read, resourceVersion included) with its list of users replaced."""
+    updated = copy.deepcopy(dict(lower_copy))
+    annotations = updated.setdefault("metadata", {}).setdefault("annotations", {})
+    annotations[keys.COPY_USERS_ANNOTATION] = json.dumps(sorted(set(names)))
+    return updated
+
+
+def released_copies(
+    copies: Iterable[Mapping[str, Any]], referenced: set[ObjectKey], *, upper_cluster: str, virtual_node: str
+) -> list[tuple[Raw, frozenset[str]]]:
+    """Copies ``virtual_node`` uses but none of its mirrored pods references any more, each with
+    the users left once it lets go: none left means delete it.
+
+    Only copies made for ``upper_cluster`` are candidates (the caller lists by that label;
+    this is the second lock). LIST items have no ``kind``: such a copy is kept if any
+    referenced kind has its namespace and name, so a missing kind never releases something in
+    use. Copies already being deleted are left alone.
     """
     by_name = {(namespace, name) for _, namespace, name in referenced}
-    unused: list[Raw] = []
+    released: list[tuple[Raw, frozenset[str]]] = []
     for obj in copies:
         meta = obj.get("metadata") or {}
-        labels = meta.get("labels") or {}
-        if not labels.keys() >= _OWNERSHIP_LABELS or meta.get("deletionTimestamp"):
+        if not is_copy_of(obj, upper_cluster) or meta.get("deletionTimestamp"):
+            continue
+        current = users(obj)
+        if virtual_node not in current:
             continue
         namespace, name = meta.get("namespace") or "default", meta.get("name")
         kind = obj.get("kind")
         used = (kind, namespace, name) in referenced if kind else (namespace, name) in by_name
         if not used:
-            unused.append(dict(obj))
-    return unused
+            released.append((dict(obj), current - {virtual_node}))
+    return released
 
 
 def _key(obj: Mapping[str, Any]) -> str:

@@ -75,7 +75,8 @@ class Provider:
         self._capacity_lock = threading.Lock()
         self._node_dirty = threading.Event()
         self.lower_reachable = True
-        own = f"{keys.UPPER_CLUSTER_LABEL}={cfg.upper_cluster},{keys.VIRTUAL_NODE_LABEL}={cfg.node_name}"
+        # Copies of every virtual node of this upper cluster: one copy may serve several of them.
+        ours = f"{keys.UPPER_CLUSTER_LABEL}={cfg.upper_cluster},{keys.VIRTUAL_NODE_LABEL}"
         self.upper_pods = Informer(
             self.upper,
             "/api/v1/pods",
@@ -90,7 +91,7 @@ class Provider:
             for kind, plural in DEP_KINDS.items()
         }
         self.lower_copies = {
-            kind: Informer(self.lower, f"/api/v1/{plural}", f"lower-{plural}", {"labelSelector": own}, None)
+            kind: Informer(self.lower, f"/api/v1/{plural}", f"lower-{plural}", {"labelSelector": ours}, None)
             for kind, plural in DEP_KINDS.items()
         }
         self.queue = WorkQueue(self.process, workers=cfg.workers, name="reconcile")
@@ -305,30 +306,54 @@ class Provider:
         namespace = _meta(upper).get("namespace", "default")
         for kind, names in (("ConfigMap", refs.configmaps), ("Secret", refs.secrets)):
             for name in names:
-                self.sync_copy(kind, f"{namespace}/{name}")
+                self.sync_copy(kind, f"{namespace}/{name}", claim=True)
 
-    def sync_copy(self, kind: str, key: str) -> None:
+    def sync_copy(self, kind: str, key: str, *, claim: bool = False) -> None:
+        """Make the lower copy of an upper ConfigMap/Secret current.
+
+        ``claim``: a mirror of ours needs it, so we become one of its users (creating it if
+        missing). Otherwise (the upper object changed) only a copy we use is updated.
+        """
         source = self.upper_deps[kind].get(key)
         if source is None:
             return  # missing upstream: an optional reference, or the pod waits like it would upstairs
         namespace, name = _split(key)
-        plural = DEP_KINDS[kind]
-        copy = deps.lower_copy(source, kind=kind, upper_cluster=self.cfg.upper_cluster, virtual_node=self.cfg.node_name)
+        path = f"/api/v1/namespaces/{namespace}/{DEP_KINDS[kind]}"
+        me = self.cfg.node_name
         existing = self.lower_copies[kind].get(key)
         if existing is None:
+            if not claim:
+                return
             try:
-                self.lower.post(f"/api/v1/namespaces/{namespace}/{plural}", copy)
+                self.lower.post(path, self._copy(source, kind, creator=me, users={me}))
                 return
             except errors.ConflictError:
-                existing = self.lower.get(f"/api/v1/namespaces/{namespace}/{plural}/{name}")
-        if not mirror.is_own_mirror(existing, upper_cluster=self.cfg.upper_cluster, virtual_node=self.cfg.node_name):
+                existing = self.lower.get(f"{path}/{name}")
+        if not deps.is_copy_of(existing, self.cfg.upper_cluster):
             logger.warning("%s %s exists in the lower cluster and is not ours; not overwriting it", kind, key)
             return
-        if deps.copy_differs(source, existing):
-            copy["metadata"]["resourceVersion"] = _meta(existing).get("resourceVersion")
-            self.lower.put(f"/api/v1/namespaces/{namespace}/{plural}/{name}", copy)
+        users = deps.users(existing)
+        if me not in users and not claim:
+            return
+        wanted = users | {me}
+        if wanted == users and not deps.copy_differs(source, existing):
+            return
+        creator = _meta(existing).get("labels", {}).get(keys.VIRTUAL_NODE_LABEL) or me
+        body = self._copy(source, kind, creator=creator, users=wanted)
+        body["metadata"]["resourceVersion"] = _meta(existing).get("resourceVersion")
+        try:
+            self.lower.put(f"{path}/{name}", body)
+        except errors.NotFoundError:
+            # Its last other user deleted it meanwhile; our cache will tell, and the retry creates it.
+            raise errors.ConflictError(409, "Conflict", f"{kind} {key} was deleted meanwhile") from None
+
+    def _copy(self, source: RawObject, kind: str, *, creator: str, users: set[str] | frozenset[str]) -> RawObject:
+        return deps.lower_copy(
+            source, kind=kind, upper_cluster=self.cfg.upper_cluster, virtual_node=creator, users=users
+        )
 
     def collect_copies(self) -> None:
+        """Let go of copies our mirrors no longer use; the last user deletes them."""
         referenced: set[tuple[str, str, str]] = set()
         for pod in self.upper_pods.items():
             refs = deps.references(pod)
@@ -338,13 +363,19 @@ class Provider:
         for kind, plural in DEP_KINDS.items():
             # LIST items carry no "kind", so each informer's copies are collected separately.
             wanted = {(k, ns, n) for k, ns, n in referenced if k == kind}
-            for obj in deps.unused_copies(self.lower_copies[kind].items(), wanted):
+            copies = self.lower_copies[kind].items()
+            ours = {"upper_cluster": self.cfg.upper_cluster, "virtual_node": self.cfg.node_name}
+            for obj, users_left in deps.released_copies(copies, wanted, **ours):
                 meta = _meta(obj)
                 path = f"/api/v1/namespaces/{meta.get('namespace')}/{plural}/{meta.get('name')}"
+                # Preconditions: if another virtual node claimed it meanwhile, this write fails and
+                # the next collection looks again.
                 with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
-                    self.lower.delete(path, body={"preconditions": {"uid": meta.get("uid")}})
-
-    # -- periodic loops -----------------------------------------------------------------
+                    if users_left:
+                        self.lower.put(path, deps.with_users(obj, users_left))
+                    else:
+                        preconditions = {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
+                        self.lower.delete(path, body={"preconditions": preconditions})
 
     def _resync_loop(self) -> None:
         """Repair drift the events missed: every pod known on either side, then unused copies."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -138,7 +139,12 @@ def test_configmap_copy_keeps_content_under_our_labels() -> None:
     assert copy == {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": "app-config", "namespace": "shop", "labels": {"app": "web", **OWNED}},
+        "metadata": {
+            "name": "app-config",
+            "namespace": "shop",
+            "labels": {"app": "web", **OWNED},
+            "annotations": {keys.COPY_USERS_ANNOTATION: json.dumps([VN])},
+        },
         "data": {"a": "1"},
         "binaryData": {"b": "AA=="},
         "immutable": True,
@@ -153,7 +159,7 @@ def test_secret_copy_keeps_type_and_data() -> None:
         "kubernetes.io/dockerconfigjson",
         {".dockerconfigjson": "e30="},
     )
-    assert set(copy["metadata"]) == {"name", "namespace", "labels"}
+    assert set(copy["metadata"]) == {"name", "namespace", "labels", "annotations"}
 
 
 def test_service_account_token_secret_is_never_copied() -> None:
@@ -212,57 +218,108 @@ def test_missing_and_empty_data_are_the_same() -> None:
     assert deps.copy_differs(source, copy) is False
 
 
-# -- unused_copies ------------------------------------------------------------------
+# -- users and released_copies ------------------------------------------------------
 
 
 def lower_copy_item(
-    name: str, *, kind: str | None = "ConfigMap", labels: dict[str, str] | None = None, **meta: Any
+    name: str,
+    *,
+    kind: str | None = "ConfigMap",
+    labels: dict[str, str] | None = None,
+    users: list[str] | None = None,
+    **meta: Any,
 ) -> dict[str, Any]:
+    annotations = {} if users is None else {keys.COPY_USERS_ANNOTATION: json.dumps(users)}
     item: dict[str, Any] = {
-        "metadata": {"namespace": "shop", "name": name, "labels": OWNED if labels is None else labels, **meta}
+        "metadata": {
+            "namespace": "shop",
+            "name": name,
+            "labels": OWNED if labels is None else labels,
+            "annotations": annotations,
+            **meta,
+        }
     }
     if kind:
         item["kind"] = kind
     return item
 
 
-def names(objs: list[dict[str, Any]]) -> list[str]:
-    return [o["metadata"]["name"] for o in objs]
+def released(
+    copies: list[dict[str, Any]], referenced: set[deps.ObjectKey], me: str = VN
+) -> list[tuple[str, list[str]]]:
+    found = deps.released_copies(copies, referenced, upper_cluster=UP, virtual_node=me)
+    return [(o["metadata"]["name"], sorted(left)) for o, left in found]
 
 
-def test_unreferenced_copies_are_unused() -> None:
-    copies = [lower_copy_item("used"), lower_copy_item("stale")]
-    assert names(deps.unused_copies(copies, {("ConfigMap", "shop", "used")})) == ["stale"]
+def test_the_copy_lists_its_users_and_defaults_to_its_creator() -> None:
+    source = upper_object(data={"a": "1"})
+    assert deps.users(deps.lower_copy(source, kind="ConfigMap", upper_cluster=UP, virtual_node=VN)) == {VN}
+    shared = deps.lower_copy(source, kind="ConfigMap", upper_cluster=UP, virtual_node=VN, users=["vk-b", VN])
+    assert deps.users(shared) == {VN, "vk-b"}
+    assert shared["metadata"]["labels"][keys.VIRTUAL_NODE_LABEL] == VN  # the creator
+
+
+@pytest.mark.parametrize("annotation", [None, "not json", '{"a": 1}', '["ok", 3]', '[""]'])
+def test_a_copy_without_a_readable_list_belongs_to_its_creator(annotation: str | None) -> None:
+    item = lower_copy_item("cfg")
+    if annotation is not None:
+        item["metadata"]["annotations"][keys.COPY_USERS_ANNOTATION] = annotation
+    assert deps.users(item) == {VN}
+
+
+def test_with_users_replaces_only_the_list() -> None:
+    item = lower_copy_item("cfg", users=[VN], resourceVersion="7")
+    updated = deps.with_users(item, {"vk-b"})
+    assert deps.users(updated) == {"vk-b"}
+    assert updated["metadata"]["resourceVersion"] == "7"
+    assert deps.users(item) == {VN}
+
+
+def test_unreferenced_copies_are_released_and_the_last_user_deletes() -> None:
+    copies = [lower_copy_item("used", users=[VN]), lower_copy_item("stale", users=[VN])]
+    assert released(copies, {("ConfigMap", "shop", "used")}) == [("stale", [])]
+
+
+def test_a_shared_copy_is_handed_over_to_the_other_users() -> None:
+    copies = [lower_copy_item("shared", users=["vk-b", VN])]
+    assert released(copies, set()) == [("shared", ["vk-b"])]
+    assert released(copies, set(), me="vk-b") == [("shared", [VN])]
+
+
+def test_copies_this_virtual_node_does_not_use_are_not_its_to_release() -> None:
+    copies = [lower_copy_item("theirs", users=["vk-b"])]
+    assert released(copies, set()) == []
 
 
 def test_same_name_in_another_namespace_or_kind_is_not_a_reference() -> None:
     copies = [lower_copy_item("cfg"), lower_copy_item("cfg", kind="Secret")]
     referenced = {("ConfigMap", "other", "cfg"), ("Secret", "shop", "cfg")}
-    unused = deps.unused_copies(copies, referenced)
-    assert [(o["kind"], o["metadata"]["name"]) for o in unused] == [("ConfigMap", "cfg")]
+    found = deps.released_copies(copies, referenced, upper_cluster=UP, virtual_node=VN)
+    assert [(o["kind"], o["metadata"]["name"]) for o, _left in found] == [("ConfigMap", "cfg")]
 
 
 @pytest.mark.parametrize(
     "labels",
-    [{}, {keys.UPPER_CLUSTER_LABEL: UP}, {keys.VIRTUAL_NODE_LABEL: VN}],
+    [{}, {keys.UPPER_CLUSTER_LABEL: UP}, {keys.VIRTUAL_NODE_LABEL: VN}, {**OWNED, keys.UPPER_CLUSTER_LABEL: "other"}],
     ids=[
-        "no labels -> never unused",
-        "virtual node label missing -> never unused",
-        "cluster label missing -> never unused",
+        "no labels -> never released",
+        "virtual node label missing -> never released",
+        "cluster label missing -> never released",
+        "another upper cluster's copy -> never released",
     ],
 )
-def test_objects_without_both_ownership_labels_are_never_returned(labels: dict[str, str]) -> None:
-    assert deps.unused_copies([lower_copy_item("stale", labels=labels)], set()) == []
+def test_objects_not_copied_for_this_upper_cluster_are_never_returned(labels: dict[str, str]) -> None:
+    assert released([lower_copy_item("stale", labels=labels, users=[VN])], set()) == []
 
 
 def test_copies_already_being_deleted_are_skipped() -> None:
     item = lower_copy_item("stale", deletionTimestamp="2024-05-01T10:00:00Z")
-    assert deps.unused_copies([item], set()) == []
+    assert released([item], set()) == []
 
 
 def test_list_items_without_kind_are_kept_when_any_kind_references_the_name() -> None:
     copies = [lower_copy_item("cfg", kind=None), lower_copy_item("stale", kind=None)]
-    assert names(deps.unused_copies(copies, {("Secret", "shop", "cfg")})) == ["stale"]
+    assert released(copies, {("Secret", "shop", "cfg")}) == [("stale", [])]
 
 
 def test_copy_shares_nothing_with_the_cached_source() -> None:

@@ -1,0 +1,97 @@
+"""Two virtual nodes of one upper cluster in one lower cluster: a ConfigMap both use is copied once,
+kept current by either, and removed only when neither needs it any more."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from descheduler import keys
+from provider import deps
+from tests.cluster import clusters
+from tests.e2e.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
+
+NS = "team"
+NODES = ("vk-x", "vk-y")
+
+
+@pytest.fixture(scope="module")
+def shared(
+    control_plane_binaries: object, clusters_root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[clusters.Cluster, clusters.Cluster, list[ProviderProcess]]]:
+    specs = [
+        clusters.ClusterSpec("shared-upper"),
+        clusters.ClusterSpec("shared-lower", clusters.default_lower_nodes("s", 2)),
+    ]
+    started = clusters.start_clusters(specs, root=clusters_root / "shared")
+    upper, lower = started["shared-upper"], started["shared-lower"]
+    logs = tmp_path_factory.mktemp("shared-logs")
+    providers = [ProviderProcess(upper, lower, node, logs) for node in NODES]
+    try:
+        for provider in providers:
+            provider.start()
+        for provider in providers:
+            provider.wait_ready()
+        yield upper, lower, providers
+    finally:
+        for provider in providers:
+            provider.terminate()
+        clusters.stop_clusters(started.values())
+
+
+def copy_in(lower: clusters.Cluster) -> dict[str, Any] | None:
+    out = lower.kubectl("get", "configmap", "shared", "-n", NS, "-o", "json", "--ignore-not-found")
+    return json.loads(out) if out.strip() else None
+
+
+def users(lower: clusters.Cluster) -> set[str]:
+    found = copy_in(lower)
+    return set(deps.users(found)) if found else set()
+
+
+def set_data(upper: clusters.Cluster, value: str) -> None:
+    cm = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "shared", "namespace": NS},
+        "data": {"a": value},
+    }
+    upper.apply([cm])
+
+
+def app(node: str) -> dict[str, Any]:
+    volume = {"volumes": [{"name": "cfg", "configMap": {"name": "shared"}}]}
+    return virtual_deployment(f"app-{node}", NS, 2, node, extra_spec=volume)
+
+
+def test_one_copy_serves_both_virtual_nodes_until_neither_needs_it(
+    shared: tuple[clusters.Cluster, clusters.Cluster, list[ProviderProcess]],
+) -> None:
+    upper, lower, _providers = shared
+    for cluster in (upper, lower):
+        cluster.kubectl("create", "namespace", NS)
+    set_data(upper, "1")
+    upper.apply([app(node) for node in NODES])
+    wait_for(lambda: len(running(pods(upper, NS))) == 4, timeout=90, what="four pods Running upstairs")
+    wait_for(lambda: users(lower) == set(NODES), what="the copy used by both virtual nodes")
+    copy = copy_in(lower)
+    assert copy is not None and copy["data"] == {"a": "1"}
+    assert copy["metadata"]["labels"][keys.UPPER_CLUSTER_LABEL] == "upper"
+
+    set_data(upper, "2")
+    wait_for(lambda: (copy_in(lower) or {}).get("data") == {"a": "2"}, what="the update reaching the shared copy")
+
+    # vk-x's pods go: it lets go of the copy, which stays for vk-y and is still kept current.
+    upper.kubectl("delete", "deployment", "app-vk-x", "-n", NS)
+    wait_for(lambda: users(lower) == {"vk-y"}, timeout=60, what="vk-x letting go of the copy")
+    set_data(upper, "3")
+    wait_for(lambda: (copy_in(lower) or {}).get("data") == {"a": "3"}, what="vk-y keeping the copy current")
+    assert len(running(pods(upper, NS, "app=app-vk-y"))) == 2
+
+    # The last user deletes it.
+    upper.kubectl("delete", "deployment", "app-vk-y", "-n", NS)
+    wait_for(lambda: copy_in(lower) is None, timeout=60, what="the copy deleted once unused")
