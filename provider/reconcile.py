@@ -340,6 +340,14 @@ class Provider:
             return
         creator = _meta(existing).get("labels", {}).get(keys.VIRTUAL_NODE_LABEL) or me
         body = self._copy(source, kind, creator=creator, users=wanted)
+        if existing.get("immutable") and deps.copy_differs(source, existing):
+            # Immutable upstairs means replaced upstairs (deleted and created again): do the same
+            # below. Running mirrors keep what they mounted, as they would with the upper object.
+            meta = _meta(existing)
+            preconditions = {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
+            self.lower.delete(f"{path}/{name}", body={"preconditions": preconditions})
+            self.lower.post(path, body)
+            return
         body["metadata"]["resourceVersion"] = _meta(existing).get("resourceVersion")
         try:
             self.lower.put(f"{path}/{name}", body)

@@ -95,3 +95,31 @@ def test_one_copy_serves_both_virtual_nodes_until_neither_needs_it(
     # The last user deletes it.
     upper.kubectl("delete", "deployment", "app-vk-y", "-n", NS)
     wait_for(lambda: copy_in(lower) is None, timeout=60, what="the copy deleted once unused")
+
+
+def test_an_immutable_configmap_replaced_upstairs_is_replaced_below(
+    shared: tuple[clusters.Cluster, clusters.Cluster, list[ProviderProcess]],
+) -> None:
+    upper, lower, _providers = shared
+    ns = "frozen"
+    for cluster in (upper, lower):
+        cluster.kubectl("create", "namespace", ns)
+
+    def frozen(value: str) -> dict[str, Any]:
+        meta = {"name": "frozen", "namespace": ns}
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"a": value}, "immutable": True}
+
+    def lower_data() -> dict[str, str] | None:
+        out = lower.kubectl("get", "configmap", "frozen", "-n", ns, "-o", "json", "--ignore-not-found")
+        return json.loads(out).get("data") if out.strip() else None
+
+    upper.apply([frozen("1")])
+    deployment = virtual_deployment(
+        "reader", ns, 1, "vk-x", extra_spec={"volumes": [{"name": "cfg", "configMap": {"name": "frozen"}}]}
+    )
+    upper.apply([deployment])
+    wait_for(lambda: lower_data() == {"a": "1"}, timeout=60, what="the immutable copy below")
+    # The only way to change an immutable ConfigMap: delete it and create it again.
+    upper.kubectl("delete", "configmap", "frozen", "-n", ns)
+    upper.kubectl("create", "-f", "-", input_text=json.dumps(frozen("2")))
+    wait_for(lambda: lower_data() == {"a": "2"}, timeout=60, what="the replaced copy below")
