@@ -22,10 +22,9 @@ from typing import Any
 from descheduler import avoidance, keys
 from tests.cluster import clusters
 from tests.e2e import webhooks, workloads
-from tests.e2e.providers import ProviderProcess, wait_for
+from tests.e2e.providers import ProviderProcess, virtual_deployment, wait_for
 
 WEBHOOK_NAMESPACE = "tensile-system"
-VIRTUAL_TOLERATION = {"key": "virtual-kubelet.io/provider", "operator": "Exists", "effect": "NoSchedule"}
 ON_VIRTUAL_NODES = {
     "nodeAffinity": {
         "requiredDuringSchedulingIgnoredDuringExecution": {
@@ -146,44 +145,18 @@ def deployment(
     labels: Mapping[str, str] | None = None,
     preferred_node: str = "",
 ) -> dict[str, Any]:
-    """A Deployment for virtual nodes: tolerates their taint and requires type=virtual-kubelet."""
-    pod_labels = {"app": name, **(labels or {})}
+    """A Deployment for any virtual node (required type=virtual-kubelet; optionally preferring one)."""
     affinity: dict[str, Any] = json.loads(json.dumps(ON_VIRTUAL_NODES))
     if preferred_node:
+        prefer = {"key": "kubernetes.io/hostname", "operator": "In", "values": [preferred_node]}
         affinity["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"] = [
-            {
-                "weight": 100,
-                "preference": {
-                    "matchExpressions": [
-                        {"key": "kubernetes.io/hostname", "operator": "In", "values": [preferred_node]}
-                    ]
-                },
-            }
+            {"weight": 100, "preference": {"matchExpressions": [prefer]}}
         ]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": pod_labels},
-                "spec": {
-                    "affinity": affinity,
-                    "tolerations": [VIRTUAL_TOLERATION],
-                    "terminationGracePeriodSeconds": 1,
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": "nginx:1.27",
-                            "resources": {"requests": {"cpu": cpu, "memory": "64Mi"}},
-                        }
-                    ],
-                },
-            },
-        },
-    }
+    made = virtual_deployment(name, namespace, replicas, "", cpu=cpu, extra_spec={"affinity": affinity})
+    template = made["spec"]["template"]
+    del template["spec"]["nodeSelector"]  # not pinned to one virtual node
+    template["metadata"]["labels"].update(labels or {})
+    return made
 
 
 def policy(path: Path, body: str) -> Path:
