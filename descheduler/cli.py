@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -23,7 +24,7 @@ from descheduler.cluster.live import LiveSource
 from descheduler.cluster.snapshot import SnapshotSource
 from descheduler.cluster.sources import StateSource
 from descheduler.errors import InputError, TensileError
-from descheduler.evictor.evictor import DryRunRecorder, EvictionWriter
+from descheduler.evictor.evictor import DryRunRecorder, EvictionWriter, FencedWriter
 from descheduler.evictor.writers import ApiWriter
 from descheduler.framework.registry import Registry
 from descheduler.kube import leaderelection
@@ -154,6 +155,9 @@ def main(
     if trigger is not None:
         if metrics_file or pushgateway:
             logger.warning("--metrics-file and --pushgateway apply to a single run; long-lived mode serves /metrics")
+        leading = threading.Event()
+        if election is not None:
+            writer = FencedWriter(writer, allowed=leading.is_set)
         _run_daemon(
             lambda: _logged_cycle(run_cycle(policy, registry, source, writer, metrics=metrics)),
             trigger,
@@ -161,6 +165,7 @@ def main(
             metrics_address=metrics_address,
             election=election,
             kube=_election_kube(election, kubeconfig, kube_context),
+            leading=leading,
         )
         return
     try:
@@ -249,16 +254,23 @@ def _run_daemon(
     metrics_address: str,
     election: leaderelection.ElectionConfig | None,
     kube: Kube | None,
+    leading: threading.Event,
 ) -> None:
+    """``leading`` is set while this replica leads: the writer is fenced by it."""
     runner = daemon.Daemon(cycle, trigger)
     elector = None
     if election is not None and kube is not None:
+
+        def started() -> None:
+            leading.set()
+            runner.start_cycles()
+
+        def stopped() -> None:
+            leading.clear()  # first: a cycle in flight stops evicting now
+            runner.stop_cycles()
+
         elector = leaderelection.LeaderElector(
-            kube,
-            election,
-            identity=leaderelection.new_identity(),
-            on_started=runner.start_cycles,
-            on_stopped=runner.stop_cycles,
+            kube, election, identity=leaderelection.new_identity(), on_started=started, on_stopped=stopped
         )
     server = None
     if metrics_address:

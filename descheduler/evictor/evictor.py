@@ -8,6 +8,7 @@ way in both modes, so a dry-run plan equals the real run's plan.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,6 +47,29 @@ class DryRunRecorder:
 
     def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None:
         logger.debug("dry run: would avoid node %s for %s until %s", node, pod.key, until)
+
+
+class FencedWriter:
+    """Passes writes on only while ``allowed()`` says so.
+
+    With leader election, a replica that loses the lease in the middle of a cycle must stop
+    evicting at once, or it and the new leader would evict side by side; the rest of its
+    cycle is reported as failed, and nothing more is written.
+    """
+
+    def __init__(self, inner: EvictionWriter, allowed: Callable[[], bool]) -> None:
+        self.inner = inner
+        self.allowed = allowed
+        self.dry_run = inner.dry_run
+
+    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome:
+        if not self.allowed():
+            return Outcome(Result.FAILED, "not evicted: this replica is no longer the leader")
+        return self.inner.evict(pod, reason=reason, grace_period_seconds=grace_period_seconds)
+
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None:
+        if self.allowed():
+            self.inner.record_avoidance(pod, node=node, until=until)
 
 
 @dataclass
