@@ -5,8 +5,8 @@ avoidance record of the pod's controlling owner, the virtual nodes' names and la
 returns the AdmissionReview response with a JSONPatch:
 (a) ``kubernetes.io/hostname NotIn [...]`` for live avoidances, merged into every required
     node-affinity term, and never when that would exclude every virtual node;
-(b) optionally, nodeSelector entries and a required node affinity that no virtual node can
-    satisfy (they aim at lower-cluster nodes), plus tolerations, moved into the
+(b) optionally, nodeSelector entries and required node-affinity expressions that no virtual
+    node can satisfy (they aim at lower-cluster nodes), plus tolerations, moved into the
     ``tensile.io/lower-constraints`` annotation that the provider restores on the mirror.
 The pod is always allowed: the webhook only steers, it never blocks (failurePolicy Ignore).
 """
@@ -90,12 +90,9 @@ def _stash(pod: Raw, virtual_nodes: Sequence[Node]) -> None:
         spec["nodeSelector"] = {k: v for k, v in selector.items() if k not in lower_only} or None
         if spec["nodeSelector"] is None:
             del spec["nodeSelector"]
-    terms = matching.required_node_affinity_terms(_as_pod_view(spec)) or []
-    if terms and not any(matching.node_selector_terms_match([t], n) for t in terms for n in virtual_nodes):
-        stashed["nodeAffinity"] = spec["affinity"]["nodeAffinity"]
-        del spec["affinity"]["nodeAffinity"]
-        if not spec["affinity"]:
-            del spec["affinity"]
+    lower_affinity = _split_required_affinity(spec, virtual_nodes)
+    if lower_affinity is not None:
+        stashed["nodeAffinity"] = lower_affinity
     if stashed and spec.get("tolerations"):
         stashed["tolerations"] = spec["tolerations"]
         spec["tolerations"] = [t for t in spec["tolerations"] if t.get("key") == keys.VIRTUAL_NODE_TAINT_KEY]
@@ -104,13 +101,38 @@ def _stash(pod: Raw, virtual_nodes: Sequence[Node]) -> None:
         annotations[keys.STASHED_CONSTRAINTS_ANNOTATION] = json.dumps(stashed, sort_keys=True)
 
 
-class _PodView:
-    """The two fields matching.required_node_affinity_terms reads."""
-
-    def __init__(self, spec: Raw) -> None:
-        self.affinity = spec.get("affinity")
-        self.node_selector = spec.get("nodeSelector") or {}
+# What a required term keeps upstairs when all its expressions aim below: it must still select
+# the virtual nodes (an empty term would select nothing), and below it must select any node.
+_ON_VIRTUAL_NODES = {"key": keys.VIRTUAL_NODE_TYPE_LABEL, "operator": "In", "values": [keys.VIRTUAL_NODE_TYPE_VALUE]}
+_ANY_NODE = {"key": keys.HOSTNAME_LABEL, "operator": "Exists"}
 
 
-def _as_pod_view(spec: Raw) -> Any:
-    return _PodView(spec)
+def _split_required_affinity(spec: Raw, virtual_nodes: Sequence[Node]) -> Raw | None:
+    """Move the required node-affinity expressions no virtual node satisfies out of ``spec``;
+    return them as the nodeAffinity for the mirror (term by term), or None when none aim below.
+
+    Expressions a virtual node satisfies (``type In [virtual-kubelet]`` for one) stay upstairs,
+    so the pod is still bound to a virtual node; preferred terms are left alone.
+    """
+    node_affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = required.get("nodeSelectorTerms") or []
+    upper_terms: list[Raw] = []
+    lower_terms: list[Raw] = []
+    for term in terms:
+        expressions = term.get("matchExpressions") or []
+        keep = [e for e in expressions if _any_satisfies(e, virtual_nodes)]
+        move = [e for e in expressions if not _any_satisfies(e, virtual_nodes)]
+        upper = {k: v for k, v in term.items() if k != "matchExpressions"}
+        if keep or not upper.get("matchFields"):
+            upper["matchExpressions"] = keep or [dict(_ON_VIRTUAL_NODES)]
+        upper_terms.append(upper)
+        lower_terms.append({"matchExpressions": move or [dict(_ANY_NODE)]})
+    if all(t["matchExpressions"] == [_ANY_NODE] for t in lower_terms):
+        return None
+    required["nodeSelectorTerms"] = upper_terms
+    return {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": lower_terms}}
+
+
+def _any_satisfies(expression: Raw, virtual_nodes: Sequence[Node]) -> bool:
+    return any(matching.selector_matches({"matchExpressions": [expression]}, n.labels) for n in virtual_nodes)

@@ -164,7 +164,11 @@ def test_constraints_aimed_at_lower_nodes_travel_to_the_mirror(env: te.TensileEn
     upper.kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=90s")  # room on vk-d
     upper.kubectl("create", "namespace", ns)
     app = te.deployment("db", ns, replicas=1, cpu="100m", preferred_node="vk-d")
-    app["spec"]["template"]["spec"]["nodeSelector"] = {"disk": "ssd"}  # a label of lower D's real node
+    template = app["spec"]["template"]["spec"]
+    template["nodeSelector"] = {"disk": "ssd"}  # a label of lower D's real node
+    ssd = {"key": "disk", "operator": "In", "values": ["ssd"]}
+    required = template["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    required["nodeSelectorTerms"][0]["matchExpressions"].append(ssd)  # next to type In [virtual-kubelet]
     upper.apply([app])
     wait_for(lambda: len(te.running_pods(upper, ns, "db")) == 1, timeout=90, what="the db pod Running upstairs")
     (pod,) = te.running_pods(upper, ns, "db")
@@ -173,5 +177,12 @@ def test_constraints_aimed_at_lower_nodes_travel_to_the_mirror(env: te.TensileEn
     assert stashed["nodeSelector"] == {"disk": "ssd"}
     assert pod["spec"]["nodeName"] == "vk-d"
     mirror = json.loads(env.lowers["vk-d"].kubectl("get", "pod", pod["metadata"]["name"], "-n", ns, "-o", "json"))
+    upper_terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert (
+        upper_terms["nodeSelectorTerms"]
+        == te.ON_VIRTUAL_NODES["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    ), "only the expression aimed below moves"
     assert mirror["spec"]["nodeSelector"] == {"disk": "ssd"}
+    lower_terms = mirror["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert lower_terms["nodeSelectorTerms"] == [{"matchExpressions": [ssd]}]
     assert mirror["spec"]["nodeName"] == "frag-d-node-0"

@@ -88,10 +88,42 @@ def test_lower_only_constraints_are_stashed_for_the_mirror() -> None:
     ctx = webhook.Context(virtual_nodes=[VK_A, VK_B], stash_lower_constraints=True)
     result = patched(webhook.review(request(original), ctx, now=NOW), original)
     assert result["spec"]["nodeSelector"] == {"type": "virtual-kubelet"}
-    assert "affinity" not in result["spec"]
+    # The term's only expression aims below: upstairs it still selects the virtual nodes.
+    assert required_terms(result) == [
+        {"matchExpressions": [{"key": "type", "operator": "In", "values": ["virtual-kubelet"]}]}
+    ]
     assert result["spec"]["tolerations"] == [tolerations[0]]
     stash = json.loads(result["metadata"]["annotations"][keys.STASHED_CONSTRAINTS_ANNOTATION])
     assert stash == {"nodeSelector": {"disk": "ssd"}, "nodeAffinity": lower_affinity, "tolerations": tolerations}
+
+
+def required_terms(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    terms: list[dict[str, Any]] = obj["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ]["nodeSelectorTerms"]
+    return terms
+
+
+def test_only_the_expressions_aimed_below_move_term_by_term() -> None:
+    virtual = {"key": "type", "operator": "In", "values": ["virtual-kubelet"]}
+    ssd = {"key": "disk", "operator": "In", "values": ["ssd"]}
+    zone = {"key": "zone", "operator": "In", "values": ["z1"]}
+    terms = [{"matchExpressions": [virtual, ssd]}, {"matchExpressions": [virtual]}, {"matchExpressions": [zone]}]
+    preferred = [{"weight": 1, "preference": {"matchExpressions": [ssd]}}]
+    node_affinity = {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms},
+        "preferredDuringSchedulingIgnoredDuringExecution": preferred,
+    }
+    original = pod({"affinity": {"nodeAffinity": node_affinity}})
+    ctx = webhook.Context(virtual_nodes=[VK_A, VK_B], stash_lower_constraints=True)
+    result = patched(webhook.review(request(original), ctx, now=NOW), original)
+    assert required_terms(result) == [{"matchExpressions": [virtual]}, {"matchExpressions": [virtual]},
+                                      {"matchExpressions": [virtual]}]  # fmt: skip
+    assert result["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"] == preferred
+    stash = json.loads(result["metadata"]["annotations"][keys.STASHED_CONSTRAINTS_ANNOTATION])
+    any_node = {"key": "kubernetes.io/hostname", "operator": "Exists"}
+    below = stash["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert below == [{"matchExpressions": [ssd]}, {"matchExpressions": [any_node]}, {"matchExpressions": [zone]}]
 
 
 def test_constraints_a_virtual_node_satisfies_stay() -> None:
