@@ -25,6 +25,17 @@ def validate_namespaces(namespaces: Namespaces | None, path: str = "namespaces")
     return []
 
 
+def validate_virtual_node_selector(text: str, path: str = "nodeSelector") -> list[Problem]:
+    """The string-form selector of tensile's plugins must parse and must not be empty (it would select every node)."""
+    if not text.strip():
+        return [Problem(path, "must select the virtual nodes, e.g. type=virtual-kubelet")]
+    try:
+        matching.parse_selector_string(text)
+    except ValueError as exc:
+        return [Problem(path, str(exc))]
+    return []
+
+
 def namespace_allowed(namespace: str, namespaces: Namespaces | None) -> bool:
     if namespaces is None:
         return True

@@ -79,13 +79,7 @@ class Args:
 def validate(args: Args) -> list[Problem]:
     problems = common.validate_namespaces(args.namespaces)
     problems += common.validate_namespaces(args.pending_namespaces, "pendingNamespaces")
-    if not args.node_selector.strip():
-        problems.append(Problem("nodeSelector", "must select the virtual nodes, e.g. type=virtual-kubelet"))
-    else:
-        try:
-            matching.parse_selector_string(args.node_selector)
-        except ValueError as exc:
-            problems.append(Problem("nodeSelector", str(exc)))
+    problems += common.validate_virtual_node_selector(args.node_selector)
     if args.min_time_since_last_transition_seconds < 0:
         problems.append(Problem("minTimeSinceLastTransitionSeconds", "must be >= 0"))
     if not 1 <= args.max_pods_to_evict_per_pending_pod <= 10:

@@ -148,6 +148,16 @@ def decode_args(args_type: type[T], /, **wire: Any) -> T:
     return decoded
 
 
+class RecordingWriter(DryRunRecorder):
+    """The dry-run recorder, remembering the avoidance records it was asked for: (pod, node, until)."""
+
+    def __init__(self) -> None:
+        self.avoidances: list[tuple[str, str, float]] = []
+
+    def record_avoidance(self, pod: model.Pod, *, node: str, until: float) -> None:
+        self.avoidances.append((pod.name, node, until))
+
+
 @dataclass
 class Harness:
     """One plugin wired to a real Evictor with the dry-run recorder."""

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from descheduler.evictor import limits
-from descheduler.evictor.evictor import DryRunRecorder, Evictor
+from descheduler.evictor.evictor import Evictor
 from descheduler.framework.profile import PluginHandle
 from descheduler.model import Pod
 from descheduler.plugins import pending_on_virtual_node as plugin
@@ -36,20 +36,12 @@ def unschedulable(
     return f.pod(name, node=node, phase="Pending", status=status, **kw)
 
 
-class RecordingWriter(DryRunRecorder):
-    def __init__(self) -> None:
-        self.avoidances: list[tuple[str, str, float]] = []
-
-    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None:
-        self.avoidances.append((pod.name, node, until))
-
-
 def run(
     wire: dict[str, Any], pods: list[Pod], *, limit: limits.Limits | None = None
-) -> tuple[list[str], RecordingWriter]:
+) -> tuple[list[str], f.RecordingWriter]:
     nodes = [f.node("vk-a", labels=VIRTUAL), f.node("vk-b", labels=VIRTUAL), f.node("real-1")]
     state = f.state(nodes, pods)
-    writer = RecordingWriter()
+    writer = f.RecordingWriter()
     evictor = Evictor(state, writer, limits.LimitCounter(limit or limits.Limits()))
     handle = PluginHandle(state, evictor, plugin.NAME, "test-profile")
     plugin.PendingOnVirtualNode(args(**wire), handle).deschedule(list(state.nodes.values()))

@@ -8,7 +8,7 @@ import pytest
 
 from descheduler import model
 from descheduler.evictor import limits
-from descheduler.evictor.evictor import DryRunRecorder, Evictor
+from descheduler.evictor.evictor import Evictor
 from descheduler.framework.profile import PluginHandle
 from descheduler.model import Pod
 from descheduler.plugins import virtual_node_fragmentation as plugin
@@ -44,14 +44,6 @@ def vnode(name: str, cpu: str = "4", **kw: Any) -> model.Node:
     return f.node(name, cpu=cpu, memory="64Gi", labels=VIRTUAL, **kw)
 
 
-class RecordingWriter(DryRunRecorder):
-    def __init__(self) -> None:
-        self.avoidances: list[tuple[str, str, float]] = []
-
-    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None:
-        self.avoidances.append((pod.name, node, until))
-
-
 class Run:
     def __init__(
         self,
@@ -64,7 +56,7 @@ class Run:
         **wire: Any,
     ) -> None:
         self.state = f.state(nodes, pods, pdbs=pdbs or [])
-        self.writer = RecordingWriter()
+        self.writer = f.RecordingWriter()
         self.evictor = Evictor(self.state, self.writer, limits.LimitCounter(limit or limits.Limits()))
         handle = PluginHandle(self.state, self.evictor, plugin.NAME, "test-profile")
         if evictable is not None:
