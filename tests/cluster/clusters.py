@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover
 
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_VALUE = "fake"
+KWOK_POD_STAGE_PARALLELISM = 16
 LOG_LINES = ("tensile test log line 1", "tensile test log line 2", "tensile test log line 3")
 
 
@@ -193,7 +194,25 @@ def _kwok_config(log_file: Path, extra_args: dict[str, list[tuple[str, str]]]) -
         "metadata": {"name": "all-pods"},
         "spec": {"selector": {}, "logs": [{"containers": [], "logsFile": str(log_file), "follow": False}]},
     }
-    return "\n---\n".join(json.dumps(doc) for doc in (kwokctl, logs))
+    # kwok plays pod stages (Pending -> Running) 4 at a time by default, one status PATCH
+    # each: under load that queue, not the cluster, paced the lower side. Real kubelets
+    # update their pods' status independently of each other.
+    kwok = {
+        "kind": "KwokConfiguration",
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        # A KwokConfiguration given to kwokctl is not defaulted: kwok's own defaults are
+        # spelled out (the debugging handlers serve `kubectl logs`).
+        "options": {
+            "podPlayStageParallelism": KWOK_POD_STAGE_PARALLELISM,
+            "nodePlayStageParallelism": 4,
+            "nodeLeaseParallelism": 4,
+            "podsOnNodeSyncParallelism": 1,
+            "enableDebuggingHandlers": True,
+            "enableProfilingHandler": True,
+            "enablePodsOnNodeSyncListPager": True,
+        },
+    }
+    return "\n---\n".join(json.dumps(doc) for doc in (kwokctl, kwok, logs))
 
 
 def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
@@ -265,6 +284,13 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "--controller-port",
         str(ports["kwok"]),
         "--disable-qps-limits",
+        # Debugging aid: TENSILE_AUDIT_POLICY=policy.yaml writes an audit log per cluster
+        # (clusters/<name>/logs/audit.log), to see which client sends which requests.
+        *(
+            ["--kube-audit-policy", os.environ["TENSILE_AUDIT_POLICY"]]
+            if os.environ.get("TENSILE_AUDIT_POLICY")
+            else []
+        ),
         "--wait",
         "120s",
     ]
