@@ -74,6 +74,8 @@ class Provider:
         self.capacity = capacity.Capacity(is_own_mirror=self.is_own_mirror)
         self._capacity_lock = threading.Lock()
         self._node_dirty = threading.Event()
+        self._written_node: tuple[tuple[tuple[str, str], ...], bool] | None = None
+        """(allocatable, lower reachable) as last written to the node's status."""
         self.lower_reachable = True
         # Copies of every virtual node of this upper cluster: one copy may serve several of them.
         ours = f"{keys.UPPER_CLUSTER_LABEL}={cfg.upper_cluster},{keys.VIRTUAL_NODE_LABEL}"
@@ -420,10 +422,19 @@ class Provider:
         return True, str(version.get("gitVersion") or "")
 
     def update_node(self, *, renew_lease: bool) -> None:
-        reachable, version = self.check_lower()
+        """Write the node's status: in full on every beat, in between only when capacity changed.
+
+        Like a kubelet, unchanged status is not written between beats: every node write wakes
+        the upper scheduler and controllers, and mirrored pods (which do not count) change the
+        lower pods many times a second.
+        """
+        reachable, version = self.check_lower() if renew_lease else (self.lower_reachable, "")
         self.lower_reachable = reachable
         with self._capacity_lock:
             allocatable = self.capacity.allocatable()
+        written = (tuple(sorted(allocatable.items())), reachable)
+        if not renew_lease and written == self._written_node:
+            return
         path = f"/api/v1/nodes/{self.cfg.node_name}"
         try:
             current = self.upper.get(path)
@@ -433,6 +444,7 @@ class Provider:
         if version:
             patch.setdefault("status", {}).setdefault("nodeInfo", {})["kubeletVersion"] = version
         self.upper.patch(path + "/status", patch)
+        self._written_node = written
         if renew_lease:
             self._renew_lease(str(_meta(current).get("uid") or ""))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,7 +14,10 @@ from typing import Any
 import pytest
 
 from descheduler import keys
+from descheduler.kube.client import Kube
 from descheduler.model import node_from_raw, pod_from_raw
+from provider.config import ProviderConfig
+from provider.watching import Informer
 from tests.cluster import clusters
 from tests.e2e.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
 
@@ -78,6 +82,63 @@ def test_virtual_node_is_registered_with_contract_labels(provider: ProviderProce
     assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.36.3"
     lease = json.loads(provider.upper.kubectl("get", "lease", NODE, "-n", "kube-node-lease", "-o", "json"))
     assert lease["spec"]["holderIdentity"] == NODE
+
+
+def test_a_deleted_virtual_node_is_registered_again(
+    upper: clusters.Cluster, lower_a: clusters.Cluster, tmp_path: Path
+) -> None:
+    proc = ProviderProcess(upper, lower_a, "vk-again", tmp_path)
+    proc.start()
+    try:
+        proc.wait_ready()
+        first = proc.node()
+        assert first is not None
+        upper.kubectl("delete", "node", "vk-again")
+
+        def registered_again() -> bool:
+            found = proc.node()
+            return found is not None and found["metadata"]["uid"] != first["metadata"]["uid"]
+
+        wait_for(registered_again, timeout=30, what="vk-again registered again", every=1.0)
+        proc.wait_ready(timeout=30)
+        again = proc.node()
+        assert again is not None
+        assert again["metadata"]["labels"] == first["metadata"]["labels"]
+        assert again["spec"]["taints"] == first["spec"]["taints"]
+    finally:
+        proc.terminate()
+        upper.kubectl("delete", "node", "vk-again", "--ignore-not-found")
+
+
+def test_node_status_is_written_on_beats_not_on_every_mirror_change(
+    provider: ProviderProcess, upper: clusters.Cluster
+) -> None:
+    """Mirrors do not change capacity; a kubelet writes unchanged status only with its heartbeat."""
+    writes: list[float] = []
+    nodes = Informer(
+        Kube.from_kubeconfig(str(upper.kubeconfig)),
+        "/api/v1/nodes",
+        "test-node-writes",
+        {"fieldSelector": f"metadata.name={NODE}"},
+        lambda _event, _obj: writes.append(time.monotonic()),
+    )
+    stop = threading.Event()
+    nodes.start(stop)
+    try:
+        assert nodes.synced.wait(30)
+        time.sleep(2.0)  # a provider that just started may still be taking in its lower caches
+        writes.clear()
+        started = time.monotonic()
+        ns = new_namespace(upper)
+        upper.apply([virtual_deployment("quiet", ns, 30, NODE, cpu="10m")])
+        wait_for(lambda: len(running(pods(upper, ns))) == 30, timeout=60, what="30 upper pods Running")
+        upper.kubectl("delete", "deployment", "quiet", "-n", ns)
+        wait_for(lambda: not pods(upper, ns), timeout=60, what="pods gone")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+    beats = int(elapsed // ProviderConfig.renew_interval) + 1
+    assert len(writes) <= beats, f"{len(writes)} node writes in {elapsed:.0f}s, with a beat every 10s"
 
 
 def test_deployment_runs_in_lower_cluster_and_scales_down(
