@@ -11,6 +11,7 @@ import http.server
 import logging
 import threading
 from importlib import metadata
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, push_to_gateway, write_to_textfile
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -89,10 +90,16 @@ def parse_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+class Renders(Protocol):
+    """Anything with metrics in the Prometheus text format: these Metrics, the provider's."""
+
+    def render(self) -> bytes: ...
+
+
 class MetricsServer:
     """A plain HTTP listener serving ``/metrics`` and ``/healthz`` from a daemon thread."""
 
-    def __init__(self, metrics: Metrics, address: str) -> None:
+    def __init__(self, metrics: Renders, address: str) -> None:
         host, port = parse_address(address)
         handler = _handler_for(metrics)
         self._server = http.server.ThreadingHTTPServer((host, port), handler)
@@ -112,7 +119,7 @@ class MetricsServer:
         self._server.server_close()
 
 
-def _handler_for(metrics: Metrics) -> type[http.server.BaseHTTPRequestHandler]:
+def _handler_for(metrics: Renders) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]

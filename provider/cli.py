@@ -23,8 +23,10 @@ import click
 from descheduler import keys, logsetup
 from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
+from descheduler.metrics import MetricsServer, parse_address
 from provider import admission, certs, kubelet
 from provider.config import ProviderConfig
+from provider.metrics import ProviderMetrics
 from provider.reconcile import Clusters, Provider
 
 logger = logging.getLogger("provider")
@@ -57,6 +59,11 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--resync-seconds", type=float, default=60.0, show_default=True, help="Full resync period.")
 @click.option("--workers", type=int, default=16, show_default=True, help="Parallel reconcile workers.")
 @click.option(
+    "--metrics-addr",
+    default="",
+    help="HOST:PORT or :PORT serving /metrics and /healthz over plain HTTP (e.g. :10255); empty disables.",
+)
+@click.option(
     "--logging-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log format."
 )
 @click.option("-v", "--verbose", count=True, help="More logging (-v debug).")
@@ -75,12 +82,15 @@ def provider_command(
     client_ca_file: str | None,
     resync_seconds: float,
     workers: int,
+    metrics_addr: str,
     logging_format: str,
     verbose: int,
 ) -> None:
     """Mirror pods bound to the virtual node into the lower cluster and report their status back."""
     logsetup.configure(logging_format, logging.DEBUG if verbose else logging.INFO)
     try:
+        if metrics_addr:
+            _check_address(metrics_addr, "--metrics-addr")
         cfg = ProviderConfig(
             upper_kubeconfig=kubeconfig,
             lower_kubeconfig=client_kubeconfig,
@@ -106,7 +116,20 @@ def provider_command(
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    run(cfg, clusters, listen_address=listen_address or kubelet_address, client_ca_file=client_ca_file)
+    run(
+        cfg,
+        clusters,
+        listen_address=listen_address or kubelet_address,
+        client_ca_file=client_ca_file,
+        metrics_addr=metrics_addr,
+    )
+
+
+def _check_address(address: str, flag: str) -> None:
+    try:
+        parse_address(address)
+    except ValueError as exc:
+        raise InputError(f"{flag}: {exc}") from exc
 
 
 def _stop_on_signals() -> threading.Event:
@@ -122,26 +145,42 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def run(cfg: ProviderConfig, clusters: Clusters, *, listen_address: str, client_ca_file: str | None) -> None:
+def run(
+    cfg: ProviderConfig, clusters: Clusters, *, listen_address: str, client_ca_file: str | None, metrics_addr: str = ""
+) -> None:
     stop = _stop_on_signals()
-    cert_file, key_file = certs.ensure_tls_files(
-        cfg.tls_cert_file, cfg.tls_key_file, node_name=cfg.node_name, ip=cfg.kubelet_address
-    )
-    server = kubelet.KubeletServer(
-        address=listen_address,
-        port=cfg.kubelet_port,
-        cert_file=str(cert_file),
-        key_file=str(key_file),
-        logs=kubelet.LowerLogs(clusters.lower),
-        client_ca_file=client_ca_file,
-    )
-    provider = Provider(cfg, clusters)
-    server.start()
+    metrics = ProviderMetrics()
+    try:
+        cert_file, key_file = certs.ensure_tls_files(
+            cfg.tls_cert_file, cfg.tls_key_file, node_name=cfg.node_name, ip=cfg.kubelet_address
+        )
+        server = kubelet.KubeletServer(
+            address=listen_address,
+            port=cfg.kubelet_port,
+            cert_file=str(cert_file),
+            key_file=str(key_file),
+            logs=kubelet.LowerLogs(clusters.lower),
+            client_ca_file=client_ca_file,
+        )
+        server.start()
+        metrics_server = MetricsServer(metrics, metrics_addr) if metrics_addr else None
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        # A port is taken: nothing to serve with; let the Deployment restart us.
+        click.echo(f"error: cannot listen: {exc}", err=True)
+        sys.exit(1)
+    if metrics_server is not None:
+        metrics_server.start()
+    provider = Provider(cfg, clusters, metrics)
     provider.start()
     logger.info("virtual node %s serving the kubelet API on %s:%d", cfg.node_name, listen_address, server.port)
     stop.wait()
     provider.stop()
     server.stop()
+    if metrics_server is not None:
+        metrics_server.stop()
     logger.info("stopped")
 
 

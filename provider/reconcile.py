@@ -24,6 +24,7 @@ from descheduler.kube import errors, retry
 from descheduler.kube.client import Kube
 from provider import capacity, deps, mirror, node, status
 from provider.config import ProviderConfig
+from provider.metrics import ProviderMetrics
 from provider.watching import Informer, RawObject, object_key
 from provider.workqueue import WorkQueue
 
@@ -66,8 +67,9 @@ class Clusters:
 
 
 class Provider:
-    def __init__(self, cfg: ProviderConfig, clusters: Clusters) -> None:
+    def __init__(self, cfg: ProviderConfig, clusters: Clusters, metrics: ProviderMetrics | None = None) -> None:
         self.cfg = cfg
+        self.metrics = metrics or ProviderMetrics()
         self.upper = clusters.upper
         self.lower = clusters.lower
         self.stop_event = threading.Event()
@@ -96,9 +98,15 @@ class Provider:
             kind: Informer(self.lower, f"/api/v1/{plural}", f"lower-{plural}", {"labelSelector": ours}, None)
             for kind, plural in DEP_KINDS.items()
         }
-        self.queue = WorkQueue(self.process, workers=cfg.workers, name="reconcile")
+        self.queue = WorkQueue(
+            self.process, workers=cfg.workers, name="reconcile", observer=self.metrics.queue("reconcile")
+        )
         # Status copies get their own queue: a burst of creates must not delay them.
-        self.status_queue = WorkQueue(self.process_status, workers=cfg.workers, name="status")
+        self.status_queue = WorkQueue(
+            self.process_status, workers=cfg.workers, name="status", observer=self.metrics.queue("status")
+        )
+        # Per pod: when a lower change not yet copied up reached us (the status-sync metric).
+        self._lower_changed_at: dict[str, float] = {}
         self._lower_namespaces: set[str] = set()
         # Per pod: the (lower, upper) resourceVersions of the last status copy. Until either
         # changes, the same copy would be sent again (the upper cache lags our own writes).
@@ -156,6 +164,7 @@ class Provider:
         self._node_dirty.set()
         key = object_key(obj)
         if self.is_own_mirror(obj) or self.upper_pods.get(key) is not None:
+            self._lower_changed_at.setdefault(key, time.monotonic())
             self.queue.add(POD_PREFIX + key)
             self.status_queue.add(key)
 
@@ -201,15 +210,22 @@ class Provider:
         upper, lower = self.upper_pods.get(key), self.lower_pods.get(key)
         if upper is None or lower is None or _meta(upper).get("deletionTimestamp"):
             self._copied.pop(key, None)
+            self._lower_changed_at.pop(key, None)
             return None
         versions = (_meta(lower).get("resourceVersion"), _meta(upper).get("resourceVersion"))
         if self._copied.get(key) == versions:
+            self._lower_changed_at.pop(key, None)
             return None  # this lower status was copied onto this upper pod; the cache has not caught up yet
+        changed_at = self._lower_changed_at.pop(key, None)
         try:
-            self._sync_upper(key, upper, lower)
+            wrote = self._sync_upper(key, upper, lower)
         except errors.ApiError as exc:
+            if changed_at is not None:
+                self._lower_changed_at.setdefault(key, changed_at)
             logger.warning("status of %s: %s; retrying", key, exc)
             return 1.0
+        if wrote and changed_at is not None:
+            self.metrics.status_sync.observe(time.monotonic() - changed_at)
         self._copied[key] = versions
         return None
 
@@ -248,8 +264,10 @@ class Provider:
             self._ensure_copies(upper)
             self.lower.post(pod_path(namespace), body)
         except errors.ConflictError:
+            self.metrics.mirror_creates.labels(result="conflict").inc()
             return 0.5  # our cache is behind: the next event tells what is there
         except (errors.ForbiddenError, errors.UnprocessableError, errors.BadRequestError, errors.NotFoundError) as exc:
+            self.metrics.mirror_creates.labels(result="failed").inc()
             self._lower_namespaces.discard(namespace)
             patch = status.create_failure_patch(
                 upper, reason="ProviderCreateFailed", message=exc.message, now=now_rfc3339()
@@ -257,9 +275,11 @@ class Provider:
             if patch is not None:
                 self._patch_upper_status(object_key(upper), patch)
             return 10.0
+        self.metrics.mirror_creates.labels(result="created").inc()
         return None
 
-    def _sync_upper(self, key: str, upper: RawObject, lower: RawObject | None, *, copy_status: bool = True) -> None:
+    def _sync_upper(self, key: str, upper: RawObject, lower: RawObject | None, *, copy_status: bool = True) -> bool:
+        """Bring the upper pod in line with its mirror; True when its status was written."""
         namespace, name = _split(key)
         meta = _meta(upper)
         ours = lower is not None and self.is_own_mirror(lower)
@@ -270,11 +290,11 @@ class Provider:
                 body = {"gracePeriodSeconds": 0, "preconditions": {"uid": meta.get("uid")}}
                 with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
                     self.upper.delete(pod_path(namespace, name), body=body)
-            return
+            return False
         if same and lower is not None:
             if not copy_status:
                 self.status_queue.add(key)  # one writer of pod status: the status queue
-                return
+                return False
             patch = status.status_patch(upper, lower, host_ip=self.cfg.kubelet_address)
         elif lower is None and status.mirror_reported(upper):
             patch = status.lost_mirror_patch(
@@ -282,8 +302,10 @@ class Provider:
             )
         else:
             patch = None
-        if patch is not None:
-            self._patch_upper_status(key, patch)
+        if patch is None:
+            return False
+        self._patch_upper_status(key, patch)
+        return True
 
     def _patch_upper_status(self, key: str, patch: dict[str, Any]) -> None:
         namespace, name = _split(key)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -19,12 +20,42 @@ Processor = Callable[[str], float | None]
 """Handles one key; returns seconds after which to process it again, or None when done."""
 
 
+class QueueObserver(Protocol):
+    """Told what a queue does (metrics); called from its threads, mostly with its lock held: keep it quick."""
+
+    def added(self, depth: int) -> None: ...
+
+    def taken(self, depth: int, waited_seconds: float) -> None: ...
+
+    def worked(self, seconds: float) -> None: ...
+
+    def retried(self) -> None: ...
+
+
+class _Unobserved:
+    def added(self, depth: int) -> None:
+        pass
+
+    def taken(self, depth: int, waited_seconds: float) -> None:
+        pass
+
+    def worked(self, seconds: float) -> None:
+        pass
+
+    def retried(self) -> None:
+        pass
+
+
 class WorkQueue:
-    def __init__(self, processor: Processor, *, workers: int = 4, name: str = "work") -> None:
+    def __init__(
+        self, processor: Processor, *, workers: int = 4, name: str = "work", observer: QueueObserver | None = None
+    ) -> None:
         self._processor = processor
         self._workers = workers
         self._name = name
+        self._observer: QueueObserver = observer or _Unobserved()
         self._queue: deque[str] = deque()
+        self._added_at: dict[str, float] = {}
         self._queued: set[str] = set()
         self._active: set[str] = set()
         self._dirty: set[str] = set()
@@ -41,9 +72,14 @@ class WorkQueue:
                 self._dirty.add(key)
                 return
             if key not in self._queued:
-                self._queued.add(key)
-                self._queue.append(key)
-                self._cond.notify()
+                self._enqueue(key)
+
+    def _enqueue(self, key: str) -> None:
+        self._queued.add(key)
+        self._queue.append(key)
+        self._added_at[key] = time.monotonic()
+        self._observer.added(len(self._queue))
+        self._cond.notify()
 
     def add_after(self, key: str, delay: float) -> None:
         timer = threading.Timer(delay, self.add, args=(key,))
@@ -82,6 +118,8 @@ class WorkQueue:
             key = self._queue.popleft()
             self._queued.discard(key)
             self._active.add(key)
+            waited = time.monotonic() - self._added_at.pop(key, time.monotonic())
+            self._observer.taken(len(self._queue), waited)
             return key
 
     def _done(self, key: str) -> None:
@@ -90,19 +128,20 @@ class WorkQueue:
             if key in self._dirty:
                 self._dirty.discard(key)
                 if key not in self._queued:
-                    self._queued.add(key)
-                    self._queue.append(key)
-                    self._cond.notify()
+                    self._enqueue(key)
 
     def _work(self) -> None:
         while (key := self._next()) is not None:
             retry_after: float | None = None
+            started = time.monotonic()
             try:
                 retry_after = self._processor(key)
             except Exception:
                 logger.exception("%s: processing %s failed; retrying", self._name, key)
                 retry_after = 5.0
             finally:
+                self._observer.worked(time.monotonic() - started)
                 self._done(key)
             if retry_after is not None:
+                self._observer.retried()
                 self.add_after(key, retry_after)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,7 @@ class ProviderProcess(RestartableProcess):
     upper_cluster_id: str = "upper"
     extra_args: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
     _log: Any = None
@@ -113,8 +115,14 @@ class ProviderProcess(RestartableProcess):
             "--upper-cluster-id", self.upper_cluster_id,
             "--kubelet-port", str(self.port),
             "--resync-seconds", "10",
+            "--metrics-addr", f"127.0.0.1:{self.metrics_port}",
             *self.extra_args,
         ]  # fmt: skip
+
+    def metrics(self) -> str:
+        """The provider's /metrics page (Prometheus text format)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            return str(response.read().decode())
 
     def node(self) -> dict[str, Any] | None:
         out = self.upper.kubectl("get", "node", self.node_name, "-o", "json", check=False)

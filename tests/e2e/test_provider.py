@@ -167,6 +167,23 @@ def test_deployment_runs_in_lower_cluster_and_scales_down(
     )
 
 
+def test_metrics_show_mirrors_created_and_status_copied(provider: ProviderProcess, upper: clusters.Cluster) -> None:
+    def value(text: str, sample: str) -> float:
+        found = [line.rpartition(" ")[2] for line in text.splitlines() if line.startswith(sample + " ")]
+        return float(found[0]) if found else 0.0
+
+    before = provider.metrics()
+    ns = new_namespace(upper)
+    upper.apply([virtual_deployment("counted", ns, 5, NODE, cpu="10m")])
+    wait_for(lambda: len(running(pods(upper, ns))) == 5, timeout=60, what="5 upper pods Running")
+    after = provider.metrics()
+    created = 'tensile_provider_mirror_creates_total{result="created"}'
+    assert value(after, created) - value(before, created) == 5
+    synced = "tensile_provider_status_sync_duration_seconds_count"
+    assert value(after, synced) - value(before, synced) >= 5, "at least the Running status of each pod"
+    assert value(after, 'tensile_provider_workqueue_adds_total{queue="status"}') > 0
+
+
 def test_pod_too_big_for_any_lower_node_shows_unschedulable(provider: ProviderProcess, upper: clusters.Cluster) -> None:
     ns = new_namespace(upper)
     upper.apply([virtual_deployment("big", ns, 1, NODE, cpu="6")])  # fits the 12-CPU sum, no 4-CPU node

@@ -89,3 +89,12 @@ def test_bad_webhook_flags_are_one_line_and_exit_2(args: tuple[str, ...], messag
     code, out, err = run("webhook", *args)
     assert code == 2 and out == ""
     assert err.startswith(message) and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("address", ["10255", "host:port", ":70000"])
+def test_a_bad_metrics_address_is_one_line_and_exit_2(tmp_path: Path, address: str) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    code, out, err = run("--client-kubeconfig", str(kubeconfig), "--metrics-addr", address)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: --metrics-addr: '{address}' is not HOST:PORT") and err.count("\n") == 1

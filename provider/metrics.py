@@ -1,0 +1,89 @@
+"""Prometheus metrics of the provider; with descheduler.metrics, the only modules importing prometheus_client.
+
+Names follow client-go's workqueue metrics (depth, adds, queue and work durations, retries)
+with a ``tensile_provider_`` prefix, plus the provider's own: how long a lower pod's status
+change takes to be written upstairs, and the mirrors it created. Served by ``--metrics-addr``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class QueueMetrics:
+    """What one work queue reports; see :class:`provider.workqueue.QueueObserver`."""
+
+    def __init__(self, metrics: ProviderMetrics, queue: str) -> None:
+        self._depth = metrics.queue_depth.labels(queue=queue)
+        self._adds = metrics.queue_adds.labels(queue=queue)
+        self._waits = metrics.queue_wait.labels(queue=queue)
+        self._works = metrics.work_duration.labels(queue=queue)
+        self._retries = metrics.queue_retries.labels(queue=queue)
+
+    def added(self, depth: int) -> None:
+        self._adds.inc()
+        self._depth.set(depth)
+
+    def taken(self, depth: int, waited_seconds: float) -> None:
+        self._depth.set(depth)
+        self._waits.observe(waited_seconds)
+
+    def worked(self, seconds: float) -> None:
+        self._works.observe(seconds)
+
+    def retried(self) -> None:
+        self._retries.inc()
+
+
+class ProviderMetrics:
+    """One registry per provider (not the global default), so tests can build as many as they like."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.queue_depth = Gauge(
+            "tensile_provider_workqueue_depth", "Keys waiting in a work queue.", ["queue"], registry=self.registry
+        )
+        self.queue_adds = Counter(
+            "tensile_provider_workqueue_adds", "Keys added to a work queue.", ["queue"], registry=self.registry
+        )
+        self.queue_wait = Histogram(
+            "tensile_provider_workqueue_queue_duration_seconds",
+            "Time a key waited in a work queue before a worker took it.",
+            ["queue"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.work_duration = Histogram(
+            "tensile_provider_workqueue_work_duration_seconds",
+            "Time a worker spent on one key, API requests included.",
+            ["queue"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_retries = Counter(
+            "tensile_provider_workqueue_retries",
+            "Keys processed again after a delay.",
+            ["queue"],
+            registry=self.registry,
+        )
+        self.status_sync = Histogram(
+            "tensile_provider_status_sync_duration_seconds",
+            "From a lower pod's change reaching the provider to its status written on the upper pod.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.mirror_creates = Counter(
+            "tensile_provider_mirror_creates",
+            "Lower pods created for upper pods, by result (created, conflict, failed).",
+            ["result"],
+            registry=self.registry,
+        )
+
+    def queue(self, name: str) -> QueueMetrics:
+        return QueueMetrics(self, name)
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))
