@@ -126,6 +126,43 @@ def request_counts(cluster: clusters.Cluster) -> dict[str, float]:
     return counts
 
 
+def histogram_buckets(text: str, name: str, labels: str = "") -> dict[float, float]:
+    """Cumulative bucket counts {upper bound: count} of one histogram in a /metrics page."""
+    buckets = {}
+    prefix = f'{name}_bucket{{le="'
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            bound, _, rest = line[len(prefix) :].partition('"')
+            if labels and f",{labels}}}" not in rest:
+                continue
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(line.rpartition(" ")[2])
+    return buckets
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> str:
+    """The q-quantile of what a histogram observed between two scrapes, as "<= bound" text."""
+    deltas = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
+    total = deltas[-1][1] if deltas else 0.0
+    if not total:
+        return "-"
+    for bound, count in deltas:
+        if count >= q * total:
+            return "> 30 s" if bound == float("inf") else f"<= {bound * 1000:.0f} ms"
+    return "-"
+
+
+PROVIDER_HISTOGRAMS = {
+    "status copy: lower change -> written upstairs": ("tensile_provider_status_sync_duration_seconds", ""),
+    "status queue: waiting for a worker": ("tensile_provider_workqueue_queue_duration_seconds", 'queue="status"'),
+    "status queue: one copy (PATCH included)": ("tensile_provider_workqueue_work_duration_seconds", 'queue="status"'),
+    "reconcile queue: waiting for a worker": ("tensile_provider_workqueue_queue_duration_seconds", 'queue="reconcile"'),
+    "reconcile queue: one key (create included)": (
+        "tensile_provider_workqueue_work_duration_seconds",
+        'queue="reconcile"',
+    ),
+}
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -143,6 +180,8 @@ class Round:
     stages: dict[str, list[float]]
     cpu: dict[str, float]
     requests: dict[str, dict[str, float]]
+    inside: dict[str, tuple[str, str]]
+    """Inside the provider, from its /metrics: (p50, p99) bucket bounds per histogram."""
 
     @property
     def rate(self) -> float:
@@ -164,6 +203,9 @@ class Round:
             lines.append(
                 f"  {stage:45} p50 {statistics.median(gaps) * 1000:6.0f} ms  p99 {percentile(gaps, 99) * 1000:6.0f} ms"
             )
+        lines.append("  inside the provider (histogram buckets):")
+        for what, (p50, p99) in self.inside.items():
+            lines.append(f"    {what:45} p50 {p50:>10}  p99 {p99:>10}")
         lines.append(f"  CPU seconds during the {self.wall:.1f}s round (2 cores = {2 * self.wall:.1f} available):")
         for name, seconds in sorted(self.cpu.items(), key=lambda item: -item[1]):
             lines.append(f"    {name:45} {seconds:6.1f}")
@@ -180,6 +222,7 @@ class Bench:
     node: str
     pids: dict[str, int]
     stop: threading.Event
+    provider: ProviderProcess
 
     def round(self, label: str, namespace: str, pods: int, *, direct: bool) -> Round:
         self.upper.kubectl("create", "namespace", namespace)
@@ -190,6 +233,7 @@ class Bench:
             watcher.informer.start(watch_stop)
             watcher.informer.synced.wait(30)
         requests_before = {c.name: request_counts(c) for c in (self.upper, self.lower)}
+        metrics_before = self.provider.metrics()
         cpu_before, t0 = cpu_seconds(self.pids), time.monotonic()
         if direct:
             pod_list = json.dumps(bound_pods(pods, self.node, namespace))
@@ -204,6 +248,12 @@ class Bench:
             after = request_counts(c)
             requests[c.name] = {k: v - requests_before[c.name].get(k, 0.0) for k, v in after.items()}
         time.sleep(1.0)
+        metrics_after = self.provider.metrics()
+        inside = {}
+        for what, (name, labels) in PROVIDER_HISTOGRAMS.items():
+            before = histogram_buckets(metrics_before, name, labels)
+            after = histogram_buckets(metrics_after, name, labels)
+            inside[what] = (bucket_quantile(before, after, 0.5), bucket_quantile(before, after, 0.99))
         watch_stop.set()
         latencies = [upper_seen.seen[k] - lower_seen.seen[k] for k in upper_seen.seen if k in lower_seen.seen]
         stage_ends = {
@@ -214,7 +264,7 @@ class Bench:
         }
         stages = {stage: [end[k] - start[k] for k in end if k in start] for stage, (start, end) in stage_ends.items()}
         cpu = {name: cpu_after[name] - cpu_before[name] for name in self.pids}
-        return Round(label, pods, elapsed, wall, latencies, stages, cpu, requests)
+        return Round(label, pods, elapsed, wall, latencies, stages, cpu, requests, inside)
 
     def clean(self, namespace: str) -> None:
         """Delete a round's pods on both sides, so the next round finds the lower nodes empty."""
@@ -259,7 +309,7 @@ def main() -> int:
             assert proc.proc is not None
             pids = {**component_pids(upper), **component_pids(lower), "provider": proc.proc.pid}
             pids["bench watchers (this process)"] = psutil.Process().pid
-            bench = Bench(upper, lower, "vk-bench", pids, stop)
+            bench = Bench(upper, lower, "vk-bench", pids, stop, proc)
             for number in range(args.rounds + 1):
                 label = "cold (first burst after start)" if number == 0 else f"round {number}"
                 namespace = f"bench-{number}"
