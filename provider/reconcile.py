@@ -76,7 +76,7 @@ class Provider:
         self.capacity = capacity.Capacity(is_own_mirror=self.is_own_mirror)
         self._capacity_lock = threading.Lock()
         self._node_dirty = threading.Event()
-        self._written_node: tuple[tuple[tuple[str, str], ...], bool] | None = None
+        self._written_node: tuple[tuple[tuple[str, str], ...] | None, bool] | None = None
         """(allocatable, lower reachable) as last written to the node's status."""
         self.lower_reachable = True
         # Copies of every virtual node of this upper cluster: one copy may serve several of them.
@@ -422,7 +422,10 @@ class Provider:
     def _heartbeat_loop(self) -> None:
         last_beat = 0.0
         while not self.stop_event.is_set():
-            self._node_dirty.wait(timeout=max(0.0, last_beat + self.cfg.renew_interval - time.monotonic()))
+            timeout = max(0.0, last_beat + self.cfg.renew_interval - time.monotonic())
+            if not self._capacity_known():
+                timeout = min(timeout, 0.2)  # write the capacity as soon as the caches have it
+            self._node_dirty.wait(timeout=timeout)
             if self.stop_event.is_set():
                 return
             beat = time.monotonic() >= last_beat + self.cfg.renew_interval
@@ -435,6 +438,9 @@ class Provider:
                 last_beat = time.monotonic()
             else:
                 self.stop_event.wait(0.2)  # coalesce bursts of capacity changes
+
+    def _capacity_known(self) -> bool:
+        return self.lower_nodes.synced.is_set() and self.lower_pods.synced.is_set()
 
     def check_lower(self) -> tuple[bool, str]:
         try:
@@ -452,17 +458,25 @@ class Provider:
         """
         reachable, version = self.check_lower() if renew_lease else (self.lower_reachable, "")
         self.lower_reachable = reachable
+        # Until both lower caches have listed once, capacity is a guess (nodes without the pods
+        # on them, or nothing): advertise none rather than invite pods that do not fit.
+        known = self._capacity_known()
         with self._capacity_lock:
-            allocatable = self.capacity.allocatable()
-        written = (tuple(sorted(allocatable.items())), reachable)
+            allocatable = self.capacity.allocatable() if known else None
+        written = (tuple(sorted(allocatable.items())) if allocatable is not None else None, reachable)
         if not renew_lease and written == self._written_node:
             return
         path = f"/api/v1/nodes/{self.cfg.node_name}"
         try:
             current = self.upper.get(path)
         except errors.NotFoundError:
-            current = self._create_node(allocatable, version or "unknown", reachable)
-        patch = node.node_status_patch(current, allocatable=allocatable, lower_reachable=reachable, now=now_rfc3339())
+            current = self._create_node(allocatable or {}, version or "unknown", reachable)
+        patch = node.node_status_patch(
+            current, allocatable=allocatable or {}, lower_reachable=reachable, now=now_rfc3339()
+        )
+        if allocatable is None:
+            for unknown in ("capacity", "allocatable"):
+                patch["status"].pop(unknown, None)
         if version:
             patch.setdefault("status", {}).setdefault("nodeInfo", {})["kubeletVersion"] = version
         self.upper.patch(path + "/status", patch)

@@ -322,6 +322,31 @@ def test_lower_outage_makes_node_not_ready_and_back(
         proc.terminate()
 
 
+def test_a_provider_started_while_its_lower_cluster_is_down_waits_for_it(
+    upper: clusters.Cluster, make_cluster: Callable[[clusters.ClusterSpec], clusters.Cluster], tmp_path: Path
+) -> None:
+    lower = make_cluster(clusters.ClusterSpec("lower-d", clusters.default_lower_nodes("d", 1)))
+    lower.stop_component("kube-apiserver")
+    proc = ProviderProcess(upper, lower, "vk-lower-d", tmp_path)
+    proc.start()
+    try:
+        wait_for(lambda: proc.ready() == "False", timeout=60, what="vk-lower-d registered NotReady", every=1.0)
+        registered = proc.node()
+        assert registered is not None
+        advertised = node_from_raw(registered).allocatable
+        assert not any(advertised.values()), f"capacity advertised before the lower cluster answered: {advertised}"
+        lower.start_component("kube-apiserver")
+        proc.wait_ready(timeout=60)
+        wait_for(
+            lambda: node_allocatable(proc) == expected_allocatable(lower, "vk-lower-d"),
+            timeout=30,
+            what="the lower cluster's capacity advertised",
+        )
+    finally:
+        proc.terminate()
+        upper.kubectl("delete", "node", "vk-lower-d", "--ignore-not-found")
+
+
 def test_a_lower_create_that_keeps_failing_shows_its_reason_upstairs(
     provider: ProviderProcess, upper: clusters.Cluster, lower_a: clusters.Cluster
 ) -> None:
