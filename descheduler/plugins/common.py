@@ -53,16 +53,19 @@ def pod_allowed(pod: Pod, namespaces: Namespaces | None, selector: LabelSelector
     return namespace_allowed(pod.namespace, namespaces) and labels_allowed(pod, selector)
 
 
-def evict_from_node(handle: Handle, candidates: Iterable[tuple[Pod, str]]) -> bool:
+def evict_from_node(
+    handle: Handle, candidates: Iterable[tuple[Pod, str]], *, avoid_node: str = "", avoid_seconds: float = 0.0
+) -> bool:
     """Evict one node's candidates in order, each with its reason; False once the total limit says stop.
 
     As upstream's strategies react: a node limit ends this node's candidates (the caller moves on to
     its next node) and a namespace limit skips to the next candidate. ``candidates`` is consumed
-    lazily, so nothing after a node limit or the total limit is looked at.
+    lazily, so nothing after a node limit or the total limit is looked at. ``avoid_node`` and
+    ``avoid_seconds`` go to every eviction (see :meth:`Handle.evict`).
     """
     for pod, reason in candidates:
         try:
-            handle.evict(pod, reason=reason)
+            handle.evict(pod, reason=reason, avoid_node=avoid_node, avoid_seconds=avoid_seconds)
         except limits.NodeLimitError:
             return True
         except limits.NamespaceLimitError:

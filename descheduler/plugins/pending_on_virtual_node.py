@@ -17,7 +17,6 @@ from typing import Any
 
 from descheduler import matching, report
 from descheduler.errors import Problem
-from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
@@ -98,18 +97,10 @@ class PendingOnVirtualNode:
 
     def _evict_from(self, node: Node) -> bool:
         """False once the total limit says stop."""
-        for pod, reason in self.candidates(node):
-            if not self.handle.filter(pod):
-                continue
-            try:
-                self.handle.evict(pod, reason=reason, avoid_node=node.name, avoid_seconds=self.args.avoidance_seconds)
-            except limits.NodeLimitError:
-                return True
-            except limits.NamespaceLimitError:
-                continue
-            except limits.TotalLimitError:
-                return False
-        return True
+        evictable = ((pod, reason) for pod, reason in self.candidates(node) if self.handle.filter(pod))
+        return common.evict_from_node(
+            self.handle, evictable, avoid_node=node.name, avoid_seconds=self.args.avoidance_seconds
+        )
 
 
 SPEC = PluginSpec(

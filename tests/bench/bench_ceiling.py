@@ -29,10 +29,15 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from descheduler.kube.client import Kube  # noqa: E402
-from tests.bench.bench_provider import RunningTimes, component_pids, cpu_seconds, percentile  # noqa: E402
+from tests.bench.bench_provider import (  # noqa: E402
+    RunningTimes,
+    component_pids,
+    cpu_seconds,
+    percentile,
+    plain_deployment,
+)
 from tests.cluster import binaries, clusters  # noqa: E402
-from tests.e2e.providers import virtual_deployment, wait_for  # noqa: E402
+from tests.e2e.providers import wait_for  # noqa: E402
 
 
 def side_by_side(started: dict[str, clusters.Cluster], namespace: str, pods: int) -> dict[str, RunningTimes]:
@@ -41,11 +46,8 @@ def side_by_side(started: dict[str, clusters.Cluster], namespace: str, pods: int
     seen = {}
     for cluster in started.values():
         cluster.kubectl("create", "namespace", namespace)
-        seen[cluster.name] = RunningTimes(Kube.from_kubeconfig(str(cluster.kubeconfig)), cluster.name, namespace)
-        seen[cluster.name].informer.start(stop)
-        seen[cluster.name].informer.synced.wait(30)
-    deployment = virtual_deployment("ceiling", namespace, pods, "unused", cpu="10m")
-    deployment["spec"]["template"]["spec"].pop("nodeSelector")
+        seen[cluster.name] = RunningTimes.watching(cluster, cluster.name, namespace, stop)
+    deployment = plain_deployment("ceiling", namespace, pods)
     creators = [threading.Thread(target=c.apply, args=([deployment],)) for c in started.values()]
     for creator in creators:
         creator.start()

@@ -60,17 +60,28 @@ class RunningTimes:
             if obj.get("status", {}).get("phase") == "Running" and not obj["metadata"].get("deletionTimestamp"):
                 self.seen.setdefault(key, now)
 
+    @classmethod
+    def watching(cls, cluster: clusters.Cluster, name: str, namespace: str, stop: threading.Event) -> RunningTimes:
+        """Watch ``namespace`` of ``cluster`` until ``stop``; returns once the first list is in."""
+        times = cls(Kube.from_kubeconfig(str(cluster.kubeconfig)), name, namespace)
+        times.informer.start(stop)
+        times.informer.synced.wait(30)
+        return times
+
+
+def plain_deployment(name: str, namespace: str, pods: int) -> dict[str, Any]:
+    """The bench's Deployment for a cluster's own (kwok) nodes rather than the virtual node."""
+    deployment = virtual_deployment(name, namespace, pods, "unused", cpu="10m")
+    deployment["spec"]["template"]["spec"].pop("nodeSelector")
+    return deployment
+
 
 def lower_alone(lower: clusters.Cluster, pods: int, stop: threading.Event) -> float:
     """The same Deployment created directly in the lower cluster: what the clusters alone take."""
     lower.kubectl("create", "namespace", "baseline")
-    seen = RunningTimes(Kube.from_kubeconfig(str(lower.kubeconfig)), "baseline", "baseline")
-    seen.informer.start(stop)
-    seen.informer.synced.wait(30)
-    deployment = virtual_deployment("baseline", "baseline", pods, "unused", cpu="10m")
-    deployment["spec"]["template"]["spec"].pop("nodeSelector")
+    seen = RunningTimes.watching(lower, "baseline", "baseline", stop)
     t0 = time.monotonic()
-    lower.apply([deployment])
+    lower.apply([plain_deployment("baseline", "baseline", pods)])
     wait_for(lambda: len(seen.seen) >= pods, timeout=600, what="baseline pods Running", every=0.1)
     elapsed = max(seen.seen.values()) - t0
     lower.kubectl("delete", "namespace", "baseline", "--timeout=300s")  # frees the nodes for the real run
@@ -226,12 +237,9 @@ class Bench:
 
     def round(self, label: str, namespace: str, pods: int, *, direct: bool) -> Round:
         self.upper.kubectl("create", "namespace", namespace)
-        lower_seen = RunningTimes(Kube.from_kubeconfig(str(self.lower.kubeconfig)), "lower", namespace)
-        upper_seen = RunningTimes(Kube.from_kubeconfig(str(self.upper.kubeconfig)), "upper", namespace)
         watch_stop = threading.Event()
-        for watcher in (lower_seen, upper_seen):
-            watcher.informer.start(watch_stop)
-            watcher.informer.synced.wait(30)
+        lower_seen = RunningTimes.watching(self.lower, "lower", namespace, watch_stop)
+        upper_seen = RunningTimes.watching(self.upper, "upper", namespace, watch_stop)
         requests_before = {c.name: request_counts(c) for c in (self.upper, self.lower)}
         metrics_before = self.provider.metrics()
         cpu_before, t0 = cpu_seconds(self.pids), time.monotonic()
