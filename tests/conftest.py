@@ -8,9 +8,11 @@ SIGTERM.
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -19,6 +21,8 @@ import pytest
 from tests.cluster import binaries, clusters
 
 _started: list[clusters.Cluster] = []
+FAILED_RUN_LOGS = Path.home() / ".cache/tensile/failed-test-logs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+"""Where the control planes' logs go when a test of this session failed (stopping deletes them)."""
 
 
 def _stop_all() -> None:
@@ -38,6 +42,22 @@ atexit.register(_stop_all)
 signal.signal(signal.SIGTERM, _terminate)
 
 
+def _stop(started: Iterable[clusters.Cluster], session: pytest.Session, logs_under: str) -> None:
+    started = list(started)
+    if session.testsfailed:
+        for cluster in started:
+            cluster.save_logs(FAILED_RUN_LOGS / logs_under)
+    clusters.stop_clusters(started)
+    for cluster in started:
+        if cluster in _started:
+            _started.remove(cluster)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FAILED_RUN_LOGS.is_dir():
+        terminalreporter.write_line(f"control-plane logs of the clusters behind the failures: {FAILED_RUN_LOGS}")
+
+
 @pytest.fixture(scope="session")
 def control_plane_binaries() -> binaries.Binaries:
     bins = binaries.locate()
@@ -55,7 +75,7 @@ def clusters_root() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def test_clusters(
-    control_plane_binaries: binaries.Binaries, clusters_root: Path
+    control_plane_binaries: binaries.Binaries, clusters_root: Path, request: pytest.FixtureRequest
 ) -> Iterator[dict[str, clusters.Cluster]]:
     """One upper cluster and two lower clusters (3 kwok nodes of 4 CPU / 8Gi / 110 pods each)."""
     specs = [
@@ -68,10 +88,7 @@ def test_clusters(
     try:
         yield started
     finally:
-        clusters.stop_clusters(started.values())
-        for cluster in started.values():
-            if cluster in _started:
-                _started.remove(cluster)
+        _stop(started.values(), request.session, "shared")
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +121,4 @@ def make_cluster(
         return cluster
 
     yield start
-    clusters.stop_clusters(mine)
-    for cluster in mine:
-        if cluster in _started:
-            _started.remove(cluster)
+    _stop(mine, request.session, request.node.name[:60])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -109,6 +110,12 @@ class Cluster:
             except ValueError:
                 continue
         return found
+
+    def save_logs(self, dest: Path) -> None:
+        """Copy the components' logs to ``dest/<cluster name>`` (stopping the cluster deletes them)."""
+        logs = self.workdir / "clusters" / self.name / "logs"
+        if logs.is_dir():
+            shutil.copytree(logs, dest / self.name, dirs_exist_ok=True)
 
     def stop(self) -> None:
         subprocess.run(
@@ -246,8 +253,10 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
             ("initial-cluster", f"node0={etcd_peer}"),
         ],
         "kube-apiserver": [("bind-address", "127.0.0.1")],
-        "kube-controller-manager": [("bind-address", "127.0.0.1")],
-        "kube-scheduler": [("bind-address", "127.0.0.1")],
+        # One replica each: without leader election there is no Lease to lose, and a controller
+        # manager that misses a renewal under load exits for good (nothing restarts it here).
+        "kube-controller-manager": [("bind-address", "127.0.0.1"), ("leader-elect", "false")],
+        "kube-scheduler": [("bind-address", "127.0.0.1"), ("leader-elect", "false")],
         "kwok-controller": kwok_args,
     }
     config_file.write_text(_kwok_config(log_file, extra))
