@@ -15,10 +15,16 @@ class InputError(TensileError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an input document, at a dotted/indexed path."""
+    """One thing wrong with an input document, at a dotted/indexed path.
+
+    A ``warning`` marks input that upstream accepts leniently (an unknown value it ignores
+    at run time, a config for a plugin nobody enables): tensile accepts it too and says so;
+    ``validate --strict`` treats warnings as errors.
+    """
 
     path: str
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
