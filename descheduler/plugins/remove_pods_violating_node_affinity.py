@@ -4,7 +4,9 @@ Upstream semantics (descheduler v0.36): for ``requiredDuringSchedulingIgnoredDur
 a pod with required node affinity is evicted when its node no longer matches it (nor its
 nodeSelector) and the pod fits some node; for ``preferredDuringSchedulingIgnoredDuringExecution``
 when some node scores a higher preferred-affinity weight than the current one and the pod fits
-some node (its current node counts, without a resource check).
+some node (its current node counts, without a resource check). Like upstream, an unknown
+``nodeAffinityType`` entry is accepted (validate() reports it as a warning) and skipped at run
+time; only an unset or empty list is refused.
 """
 
 from __future__ import annotations
@@ -38,7 +40,12 @@ Check = Callable[[Pod, Node, Sequence[Node]], str]
 @dataclass(frozen=True)
 class Args:
     node_affinity_type: tuple[str, ...] = field(
-        default=(), metadata=doc("Affinity types to enforce, in order: " + ", ".join(ALLOWED_TYPES) + ".")
+        default=(),
+        metadata=doc(
+            "Affinity types to enforce, in order: "
+            + ", ".join(ALLOWED_TYPES)
+            + ". Like upstream, other values are accepted with a warning and ignored."
+        ),
     )
     namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
     label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
@@ -48,10 +55,11 @@ def validate(args: Args) -> list[Problem]:
     problems = common.validate_namespaces(args.namespaces)
     if not args.node_affinity_type:
         problems.append(Problem("nodeAffinityType", "needs to be set: one or more of " + ", ".join(ALLOWED_TYPES)))
+    # Upstream's validation only asks for a non-empty list; Deschedule logs and skips unknown entries.
     for i, kind in enumerate(args.node_affinity_type):
         if kind not in ALLOWED_TYPES:
-            allowed = ", ".join(ALLOWED_TYPES)
-            problems.append(Problem(f"nodeAffinityType[{i}]", f"must be one of {allowed}; got {kind!r}"))
+            message = f'unknown type "{kind}"; ignored as upstream does'
+            problems.append(Problem(f"nodeAffinityType[{i}]", message, warning=True))
     return problems
 
 
@@ -87,8 +95,8 @@ class RemovePodsViolatingNodeAffinity:
         }
         for kind in self.args.node_affinity_type:
             check = checks.get(kind)
-            if check is None:  # validate() rejects these; kept for args built in code
-                logger.error("invalid nodeAffinityType %r", kind)
+            if check is None:  # upstream logs "Invalid nodeAffinityType" and goes on with the next entry
+                logger.error("invalid nodeAffinityType %r: ignored", kind)
                 continue
             if not self._process(nodes, check):
                 return

@@ -198,17 +198,26 @@ def test_defaults_match_upstream() -> None:
 @pytest.mark.parametrize(
     ("wire", "paths"),
     [
-        ({}, ["nodeAffinityType"]),
-        ({"nodeAffinityType": []}, ["nodeAffinityType"]),
-        ({"nodeAffinityType": [REQUIRED, "requiredDuringSchedulingRequiredDuringExecution"]}, ["nodeAffinityType[1]"]),
-        ({"nodeAffinityType": [REQUIRED], "namespaces": {"include": ["a"], "exclude": ["b"]}}, ["namespaces"]),
+        ({}, [("nodeAffinityType", False)]),
+        ({"nodeAffinityType": []}, [("nodeAffinityType", False)]),
+        (
+            {"nodeAffinityType": [REQUIRED, "requiredDuringSchedulingRequiredDuringExecution"]},
+            [("nodeAffinityType[1]", True)],
+        ),
+        ({"nodeAffinityType": [REQUIRED], "namespaces": {"include": ["a"], "exclude": ["b"]}}, [("namespaces", False)]),
     ],
-    ids=["unset rejected", "empty rejected", "unknown type rejected", "include and exclude rejected"],
+    ids=["unset rejected", "empty rejected", "unknown type only warned, like upstream", "include and exclude rejected"],
 )
-def test_validation_names_the_path(wire: dict[str, object], paths: list[str]) -> None:
+def test_validation_names_the_path(wire: dict[str, object], paths: list[tuple[str, bool]]) -> None:
     decoded, problems = argspec.decode(plugin.Args, wire, "")
     assert not problems and decoded is not None
-    assert [p.path for p in plugin.validate(decoded)] == paths
+    assert [(p.path, p.warning) for p in plugin.validate(decoded)] == paths
+
+
+def test_unknown_type_is_skipped_and_the_known_ones_still_run() -> None:
+    a = args("requiredDuringSchedulingRequiredDuringExecution", REQUIRED)
+    h = harness(a, [disk("n1", "hdd"), disk("n2", "ssd")], [affine("p", required("disk", "ssd"))])
+    assert h.run() == ["p"]
 
 
 def test_finished_pods_are_left_alone() -> None:
