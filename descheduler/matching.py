@@ -78,19 +78,42 @@ def pod_matches_node_selector(pod: Pod, node: Node) -> bool:
     return terms is None or node_selector_terms_match(terms, node)
 
 
+_DECIMAL_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
+_INT64 = range(-(2**63), 2**63)
+
+
 def toleration_tolerates(toleration: Mapping[str, Any], taint: Taint) -> bool:
+    """core/v1 ``Toleration.ToleratesTaint`` with comparison operators on, as the descheduler calls it.
+
+    An empty key matches every key (the API server only lets it pair with Exists); ``Lt`` and
+    ``Gt`` compare canonical decimal integers; an unknown operator tolerates nothing.
+    """
     effect = toleration.get("effect") or ""
     if effect and effect != taint.effect:
         return False
     key = toleration.get("key") or ""
-    operator = toleration.get("operator") or "Equal"
-    if not key:
-        return operator == "Exists"
-    if key != taint.key:
+    if key and key != taint.key:
         return False
+    operator = toleration.get("operator") or "Equal"
+    value = toleration.get("value") or ""
+    if operator == "Equal":
+        return value == taint.value
     if operator == "Exists":
         return True
-    return (toleration.get("value") or "") == taint.value
+    if operator in ("Lt", "Gt"):
+        limit, actual = _int64(value), _int64(taint.value)
+        if limit is None or actual is None:
+            return False
+        return actual < limit if operator == "Lt" else actual > limit
+    return False
+
+
+def _int64(text: str) -> int | None:
+    """The value as upstream's comparison reads it: canonical decimal (no "+", no leading 0) within int64."""
+    if not _DECIMAL_INTEGER.fullmatch(text):
+        return None
+    number = int(text)
+    return number if number in _INT64 else None
 
 
 def tolerates(pod: Pod, taint: Taint) -> bool:
