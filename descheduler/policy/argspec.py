@@ -95,7 +95,9 @@ def _decode_dataclass(cls: type, raw: Any, path: str, problems: list[Problem]) -
             problems.append(Problem(_join(path, str(key)), f"unknown field; allowed fields: {allowed}"))
     kwargs: dict[str, Any] = {}
     for key, f in fields.items():
-        if key in raw:
+        # Upstream's JSON decoding leaves a field given as null at its zero value, which its
+        # defaulting then fills: null means "unset" (``excludedTaints:`` with nothing after it).
+        if key in raw and raw[key] is not None:
             kwargs[f.name] = _decode_value(hints[f.name], raw[key], _join(path, key), problems)
     if any(p.path.startswith(path) for p in problems):
         return None
