@@ -52,7 +52,7 @@ class Args:
 
 
 def validate(args: Args) -> list[Problem]:
-    problems = common.validate_namespaces(args.namespaces)
+    problems: list[Problem] = []
     if not args.node_affinity_type:
         problems.append(Problem("nodeAffinityType", "needs to be set: one or more of " + ", ".join(ALLOWED_TYPES)))
     # Upstream's validation only asks for a non-empty list; Deschedule logs and skips unknown entries.
@@ -60,7 +60,7 @@ def validate(args: Args) -> list[Problem]:
         if kind not in ALLOWED_TYPES:
             message = f'unknown type "{kind}"; ignored as upstream does'
             problems.append(Problem(f"nodeAffinityType[{i}]", message, warning=True))
-    return problems
+    return problems + common.validate_namespaces(args.namespaces)  # upstream's order
 
 
 def _node_affinity(pod: Pod) -> Mapping[str, Any]:
