@@ -22,7 +22,11 @@ PriorityOf = Callable[[Pod], int]
 
 
 def evict_requested(pod: Pod) -> bool:
-    """The ``descheduler.alpha.kubernetes.io/evict`` annotation lifts the configurable protections."""
+    """The ``descheduler.alpha.kubernetes.io/evict`` annotation lifts every filter() protection.
+
+    Upstream checks it first, so it beats mirror, static, terminating and prefer-no-eviction
+    too; the preEvictionFilter checks (nodeFit, namespaceLabelSelector) still apply.
+    """
     return keys.EVICT_ANNOTATION in pod.annotations
 
 
@@ -33,7 +37,7 @@ def prefers_no_eviction(pod: Pod) -> str | None:
     return None
 
 
-# -- never evicted -------------------------------------------------------------------------
+# -- always checked, the evict annotation still lifts them ---------------------------------
 
 
 def mirror_pod(pod: Pod) -> str | None:

@@ -1,10 +1,13 @@
 """DefaultEvictor: which pods may be evicted at all (filter) and, just before an eviction,
 whether it is still wise (preEvictionFilter). Every strategy asks it through its handle.
 
-Upstream semantics (descheduler v0.36): mirror, static and terminating pods are never
-evicted; podProtections (or the deprecated booleans) protect DaemonSet, local-storage,
-system-critical and bare pods by default; the ``descheduler.alpha.kubernetes.io/evict``
-annotation lifts those protections.
+Upstream semantics (descheduler v0.36 ``DefaultEvictor.Filter``): the
+``descheduler.alpha.kubernetes.io/evict`` annotation is checked first and lifts every filter()
+protection, mirror, static and terminating pods included; then ``noEvictionPolicy: Mandatory``
+makes the prefer-no-eviction annotation binding; then mirror, static and terminating pods,
+podProtections (or the deprecated booleans: DaemonSet, local-storage, system-critical and bare
+pods by default), priorityThreshold, labelSelector, minReplicas and minPodAge. The
+preEvictionFilter checks (nodeFit, namespaceLabelSelector) are not lifted by the annotation.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ logger = logging.getLogger(__name__)
 
 NAME = "DefaultEvictor"
 DESCRIPTION = (
-    "Decides which pods may be evicted: never mirror, static or terminating pods; by default not DaemonSet, "
-    "local-storage, system-critical or bare pods (podProtections); nodeFit and namespaceLabelSelector just before "
-    "eviction."
+    "Decides which pods may be evicted: not mirror, static or terminating pods; by default not DaemonSet, "
+    "local-storage, system-critical or bare pods (podProtections); the descheduler.alpha.kubernetes.io/evict "
+    "annotation lifts all of these; nodeFit and namespaceLabelSelector just before eviction."
 )
 
 LOCAL_STORAGE = "PodsWithLocalStorage"
@@ -258,8 +261,8 @@ def selector_is_set(selector: LabelSelector) -> bool:
 
 # -- the plugin ----------------------------------------------------------------------------
 
-NEVER_EVICTED: tuple[filters.Check, ...] = (filters.terminating_pod, filters.mirror_pod, filters.static_pod)
-"""Checked before the evict annotation, which cannot lift them."""
+ALWAYS_CHECKED: tuple[filters.Check, ...] = (filters.mirror_pod, filters.static_pod, filters.terminating_pod)
+"""Checked whatever the arguments; like every other protection, the evict annotation lifts them."""
 
 
 class _Mark(enum.Enum):
@@ -311,10 +314,10 @@ class DefaultEvictor:
         return filters.first_reason(pod, self._changing_checks)
 
     def _fixed_protection(self, pod: Pod) -> str | Literal[_Mark.EVICT_REQUESTED] | None:
-        reason = filters.first_reason(pod, NEVER_EVICTED)
-        if reason is None and filters.evict_requested(pod):
+        # Upstream's Filter returns true on the evict annotation before it looks at anything else.
+        if filters.evict_requested(pod):
             return _Mark.EVICT_REQUESTED
-        return reason if reason is not None else filters.first_reason(pod, self._fixed_checks)
+        return filters.first_reason(pod, self._fixed_checks)
 
     # -- building the checks -----------------------------------------------------------
 
@@ -323,6 +326,7 @@ class DefaultEvictor:
         checks: list[filters.Check] = []
         if self.args.no_eviction_policy == "Mandatory":
             checks.append(filters.prefers_no_eviction)
+        checks += ALWAYS_CHECKED
         checks.append(filters.bare_pod if FAILED_BARE in enabled else filters.non_failed_bare_pod)
         if DAEMONSET in enabled:
             checks.append(filters.daemonset_pod)

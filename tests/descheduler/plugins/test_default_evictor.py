@@ -220,7 +220,7 @@ profiles:
     assert "profiles[0].pluginConfig[0].args.podProtections.extraEnabled[0]" in paths
 
 
-# -- filter: never evicted -----------------------------------------------------------------
+# -- filter: mirror, static and terminating pods -------------------------------------------
 
 
 def test_ordinary_replicaset_pod_is_evictable() -> None:
@@ -228,17 +228,23 @@ def test_ordinary_replicaset_pod_is_evictable() -> None:
 
 
 @pytest.mark.parametrize(
-    "pod",
+    ("annotations", "deleting"),
     [
-        f.pod("m", node="n1", annotations={keys.MIRROR_POD_ANNOTATION: "h", keys.EVICT_ANNOTATION: ""}),
-        f.pod("s", node="n1", annotations={keys.CONFIG_SOURCE_ANNOTATION: "file", keys.EVICT_ANNOTATION: ""}),
-        f.pod("t", node="n1", deleting=True, annotations={keys.EVICT_ANNOTATION: ""}),
+        ({keys.MIRROR_POD_ANNOTATION: "h"}, False),
+        ({keys.CONFIG_SOURCE_ANNOTATION: "file"}, False),
+        ({}, True),
     ],
-    ids=["mirror pod -> kept", "static pod -> kept", "terminating pod -> kept"],
+    ids=["mirror pod -> kept unless annotated", "static pod -> same", "terminating pod -> same"],
 )
-def test_mirror_static_and_terminating_pods_are_never_evicted_even_with_evict_annotation(pod: model.Pod) -> None:
+def test_mirror_static_and_terminating_pods_are_kept_until_the_evict_annotation_lifts_it(
+    annotations: dict[str, str], deleting: bool
+) -> None:
+    """Upstream's Filter checks the evict annotation before anything else (defaultevictor.go)."""
+    pod = f.pod("p", node="n1", annotations=annotations, deleting=deleting)
     assert not evictable(pod)
     assert not evictable(pod, podProtections={"defaultDisabled": list(plugin.DEFAULT_PROTECTIONS)})
+    annotated = f.pod("p", node="n1", annotations={**annotations, keys.EVICT_ANNOTATION: ""}, deleting=deleting)
+    assert evictable(annotated)
 
 
 # -- filter: default protections -----------------------------------------------------------
