@@ -165,12 +165,22 @@ def validate(args: Args) -> list[Problem]:
         except ValueError:
             message = f"must be a duration such as 90s, 5m or 1h30m; got {args.min_pod_age!r}"
             problems.append(Problem("minPodAge", message))
-    if args.node_selector:
-        try:
-            matching.parse_selector_string(args.node_selector)
-        except ValueError as exc:
-            problems.append(Problem("nodeSelector", str(exc)))
+    problems += _validate_node_selector(args)
     return problems
+
+
+def _validate_node_selector(args: Args) -> list[Problem]:
+    """Upstream parses nodeSelector only when nodeFit lists the nodes, so a bad one is
+    otherwise accepted and ignored: tensile does the same, with a warning."""
+    if not args.node_selector:
+        return []
+    try:
+        matching.parse_selector_string(args.node_selector)
+    except ValueError as exc:
+        if not args.node_fit:
+            return [Problem("nodeSelector", f"{exc}; ignored as upstream does, since nodeFit is false", warning=True)]
+        return [Problem("nodeSelector", str(exc))]
+    return []
 
 
 def _validate_priority_threshold(threshold: PriorityThreshold | None) -> list[Problem]:
@@ -195,7 +205,17 @@ def _validate_pod_protections(args: Args) -> list[Problem]:
         problems.append(Problem("podProtections", message))
     problems += _validate_names(protections.extra_enabled, "podProtections.extraEnabled", EXTRA_PROTECTIONS)
     problems += _validate_names(protections.default_disabled, "podProtections.defaultDisabled", DEFAULT_PROTECTIONS)
+    if WITH_PVC in protections.extra_enabled:  # upstream checks the names only then
+        problems += _validate_storage_class_names(protections.config)
     return problems
+
+
+def _validate_storage_class_names(config: PodProtectionsConfig | None) -> list[Problem]:
+    if config is None or config.pods_with_pvc is None:
+        return []
+    path = "podProtections.config.PodsWithPVC.protectedStorageClasses"
+    classes = config.pods_with_pvc.protected_storage_classes
+    return [Problem(f"{path}[{i}].name", "must not be empty") for i, c in enumerate(classes) if not c.name]
 
 
 def _validate_names(names: tuple[str, ...], path: str, allowed: tuple[str, ...]) -> list[Problem]:

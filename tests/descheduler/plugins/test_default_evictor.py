@@ -166,7 +166,7 @@ def test_malformed_durations_are_rejected(text: str) -> None:
         ({"minReplicas": -1}, "minReplicas", ">= 0"),
         ({"noEvictionPolicy": "Sometimes"}, "noEvictionPolicy", "Preferred, Mandatory"),
         ({"minPodAge": "5 minutes"}, "minPodAge", "1h30m"),
-        ({"nodeSelector": "zone in ("}, "nodeSelector", "zone"),
+        ({"nodeSelector": "zone in (", "nodeFit": True}, "nodeSelector", "zone"),
     ],
     ids=[
         "priorityThreshold name and value -> rejected",
@@ -179,14 +179,14 @@ def test_malformed_durations_are_rejected(text: str) -> None:
         "negative minReplicas -> rejected",
         "unknown noEvictionPolicy -> rejected",
         "unparsable minPodAge -> rejected",
-        "unparsable nodeSelector -> rejected",
+        "unparsable nodeSelector with nodeFit -> rejected",
     ],
 )
 def test_validation_names_the_path_and_what_is_allowed(wire: dict[str, Any], path: str, says: str) -> None:
     decoded, problems = argspec.decode(plugin.Args, wire, "")
     assert not problems and decoded is not None
     found = plugin.validate(decoded)
-    assert [p.path for p in found] == [path]
+    assert [(p.path, p.warning) for p in found] == [(path, False)]
     assert says in found[0].message
 
 
