@@ -78,9 +78,15 @@ class Case:
         return s.evictor_in(cluster, **self.wire)
 
 
-def case(description: str, pods: Sequence[model.Pod], expected: bool, **kw: Any) -> Any:
+def case(description: str, pods: Sequence[model.Pod], expected: bool, *, note: str = "", **kw: Any) -> Any:
+    """One upstream row; the id quotes upstream's description verbatim (``note`` tells duplicates apart)."""
     outcome = "evictable" if expected else "kept"
-    return pytest.param(Case(pods, expected, **kw), id=f"{description} -> {outcome}")
+    return pytest.param(Case(pods, expected, **kw), id=f'"{description}"{note} -> {outcome}')
+
+
+def named(function: str, params: list[Any]) -> list[Any]:
+    """Prefix each id with the upstream test function the rows come from."""
+    return [param._replace(id=f"{function}: {param.id}") for param in params]
 
 
 def p1(node: str = "node1", **kw: Any) -> model.Pod:
@@ -181,7 +187,7 @@ PRE_EVICTION_CASES = [
 ]
 
 
-@pytest.mark.parametrize("c", PRE_EVICTION_CASES)
+@pytest.mark.parametrize("c", named("TestDefaultEvictorPreEvictionFilter", PRE_EVICTION_CASES))
 def test_pre_eviction_filter_decides_as_upstream(c: Case) -> None:
     assert c.evictor().pre_eviction_filter(c.pods[0]) is c.expected
 
@@ -217,9 +223,10 @@ FILTER_CASES = [
         wire={"evictFailedBarePods": True},
     ),
     case(
-        "Failed pod eviction with no ownerRefs (evictFailedBarePods enabled)",
+        "Failed pod eviction with no ownerRefs",
         [n1("bare_pod_failed_but_can_be_evicted", phase="Failed")],
         True,
+        note=" (2nd row of that name, evictFailedBarePods)",
         wire={"evictFailedBarePods": True},
     ),
     case("Normal pod eviction with normal ownerRefs", [owned("p1")], True),
@@ -454,7 +461,7 @@ FILTER_CASES = [
 ]
 
 
-@pytest.mark.parametrize("c", FILTER_CASES)
+@pytest.mark.parametrize("c", named("TestDefaultEvictorFilter", FILTER_CASES))
 def test_filter_decides_as_upstream(c: Case) -> None:
     assert c.evictor().filter(c.pods[0]) is c.expected
 
