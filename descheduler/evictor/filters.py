@@ -97,9 +97,8 @@ def pvc_pod(pod: Pod) -> str | None:
 
 
 def storage_class_of(claim: PersistentVolumeClaim | None) -> str:
-    """The claim's storage class, or "" when unknown (the record may not carry it)."""
-    # model.PersistentVolumeClaim gains ``storage_class`` separately; until then this is "".
-    return str(getattr(claim, "storage_class", "") or "")
+    """The claim's storage class, or "" when the claim is missing or names none."""
+    return claim.storage_class if claim is not None else ""
 
 
 def protected_storage_class_pod(
@@ -116,8 +115,7 @@ def protected_storage_class_pod(
 
 
 def resource_claims_pod(pod: Pod) -> str | None:
-    # model.Pod gains ``resource_claims`` (spec.resourceClaims names) separately.
-    return "pod has ResourceClaims" if getattr(pod, "resource_claims", ()) else None
+    return "pod has ResourceClaims" if pod.resource_claims else None
 
 
 def pod_without_pdb(pod: Pod, *, pdbs_by_namespace: Mapping[str, Sequence[PodDisruptionBudget]]) -> str | None:
