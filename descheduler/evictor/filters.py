@@ -22,7 +22,11 @@ PriorityOf = Callable[[Pod], int]
 
 
 def evict_requested(pod: Pod) -> bool:
-    """The ``descheduler.alpha.kubernetes.io/evict`` annotation lifts the configurable protections."""
+    """The ``descheduler.alpha.kubernetes.io/evict`` annotation lifts every filter() protection.
+
+    Upstream checks it first, so it beats mirror, static, terminating and prefer-no-eviction
+    too; the preEvictionFilter checks (nodeFit, namespaceLabelSelector) still apply.
+    """
     return keys.EVICT_ANNOTATION in pod.annotations
 
 
@@ -33,7 +37,7 @@ def prefers_no_eviction(pod: Pod) -> str | None:
     return None
 
 
-# -- never evicted -------------------------------------------------------------------------
+# -- always checked, the evict annotation still lifts them ---------------------------------
 
 
 def mirror_pod(pod: Pod) -> str | None:
@@ -93,9 +97,8 @@ def pvc_pod(pod: Pod) -> str | None:
 
 
 def storage_class_of(claim: PersistentVolumeClaim | None) -> str:
-    """The claim's storage class, or "" when unknown (the record may not carry it)."""
-    # model.PersistentVolumeClaim gains ``storage_class`` separately; until then this is "".
-    return str(getattr(claim, "storage_class", "") or "")
+    """The claim's storage class, or "" when the claim is missing or names none."""
+    return claim.storage_class if claim is not None else ""
 
 
 def protected_storage_class_pod(
@@ -112,8 +115,7 @@ def protected_storage_class_pod(
 
 
 def resource_claims_pod(pod: Pod) -> str | None:
-    # model.Pod gains ``resource_claims`` (spec.resourceClaims names) separately.
-    return "pod has ResourceClaims" if getattr(pod, "resource_claims", ()) else None
+    return "pod has ResourceClaims" if pod.resource_claims else None
 
 
 def pod_without_pdb(pod: Pod, *, pdbs_by_namespace: Mapping[str, Sequence[PodDisruptionBudget]]) -> str | None:

@@ -1,10 +1,13 @@
 """DefaultEvictor: which pods may be evicted at all (filter) and, just before an eviction,
 whether it is still wise (preEvictionFilter). Every strategy asks it through its handle.
 
-Upstream semantics (descheduler v0.36): mirror, static and terminating pods are never
-evicted; podProtections (or the deprecated booleans) protect DaemonSet, local-storage,
-system-critical and bare pods by default; the ``descheduler.alpha.kubernetes.io/evict``
-annotation lifts those protections.
+Upstream semantics (descheduler v0.36 ``DefaultEvictor.Filter``): the
+``descheduler.alpha.kubernetes.io/evict`` annotation is checked first and lifts every filter()
+protection, mirror, static and terminating pods included; then ``noEvictionPolicy: Mandatory``
+makes the prefer-no-eviction annotation binding; then mirror, static and terminating pods,
+podProtections (or the deprecated booleans: DaemonSet, local-storage, system-critical and bare
+pods by default), priorityThreshold, labelSelector, minReplicas and minPodAge. The
+preEvictionFilter checks (nodeFit, namespaceLabelSelector) are not lifted by the annotation.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ logger = logging.getLogger(__name__)
 
 NAME = "DefaultEvictor"
 DESCRIPTION = (
-    "Decides which pods may be evicted: never mirror, static or terminating pods; by default not DaemonSet, "
-    "local-storage, system-critical or bare pods (podProtections); nodeFit and namespaceLabelSelector just before "
-    "eviction."
+    "Decides which pods may be evicted: not mirror, static or terminating pods; by default not DaemonSet, "
+    "local-storage, system-critical or bare pods (podProtections); the descheduler.alpha.kubernetes.io/evict "
+    "annotation lifts all of these; nodeFit and namespaceLabelSelector just before eviction."
 )
 
 LOCAL_STORAGE = "PodsWithLocalStorage"
@@ -162,12 +165,22 @@ def validate(args: Args) -> list[Problem]:
         except ValueError:
             message = f"must be a duration such as 90s, 5m or 1h30m; got {args.min_pod_age!r}"
             problems.append(Problem("minPodAge", message))
-    if args.node_selector:
-        try:
-            matching.parse_selector_string(args.node_selector)
-        except ValueError as exc:
-            problems.append(Problem("nodeSelector", str(exc)))
+    problems += _validate_node_selector(args)
     return problems
+
+
+def _validate_node_selector(args: Args) -> list[Problem]:
+    """Upstream parses nodeSelector only when nodeFit lists the nodes, so a bad one is
+    otherwise accepted and ignored: tensile does the same, with a warning."""
+    if not args.node_selector:
+        return []
+    try:
+        matching.parse_selector_string(args.node_selector)
+    except ValueError as exc:
+        if not args.node_fit:
+            return [Problem("nodeSelector", f"{exc}; ignored as upstream does, since nodeFit is false", warning=True)]
+        return [Problem("nodeSelector", str(exc))]
+    return []
 
 
 def _validate_priority_threshold(threshold: PriorityThreshold | None) -> list[Problem]:
@@ -192,7 +205,17 @@ def _validate_pod_protections(args: Args) -> list[Problem]:
         problems.append(Problem("podProtections", message))
     problems += _validate_names(protections.extra_enabled, "podProtections.extraEnabled", EXTRA_PROTECTIONS)
     problems += _validate_names(protections.default_disabled, "podProtections.defaultDisabled", DEFAULT_PROTECTIONS)
+    if WITH_PVC in protections.extra_enabled:  # upstream checks the names only then
+        problems += _validate_storage_class_names(protections.config)
     return problems
+
+
+def _validate_storage_class_names(config: PodProtectionsConfig | None) -> list[Problem]:
+    if config is None or config.pods_with_pvc is None:
+        return []
+    path = "podProtections.config.PodsWithPVC.protectedStorageClasses"
+    classes = config.pods_with_pvc.protected_storage_classes
+    return [Problem(f"{path}[{i}].name", "must not be empty") for i, c in enumerate(classes) if not c.name]
 
 
 def _validate_names(names: tuple[str, ...], path: str, allowed: tuple[str, ...]) -> list[Problem]:
@@ -258,8 +281,8 @@ def selector_is_set(selector: LabelSelector) -> bool:
 
 # -- the plugin ----------------------------------------------------------------------------
 
-NEVER_EVICTED: tuple[filters.Check, ...] = (filters.terminating_pod, filters.mirror_pod, filters.static_pod)
-"""Checked before the evict annotation, which cannot lift them."""
+ALWAYS_CHECKED: tuple[filters.Check, ...] = (filters.mirror_pod, filters.static_pod, filters.terminating_pod)
+"""Checked whatever the arguments; like every other protection, the evict annotation lifts them."""
 
 
 class _Mark(enum.Enum):
@@ -311,10 +334,10 @@ class DefaultEvictor:
         return filters.first_reason(pod, self._changing_checks)
 
     def _fixed_protection(self, pod: Pod) -> str | Literal[_Mark.EVICT_REQUESTED] | None:
-        reason = filters.first_reason(pod, NEVER_EVICTED)
-        if reason is None and filters.evict_requested(pod):
+        # Upstream's Filter returns true on the evict annotation before it looks at anything else.
+        if filters.evict_requested(pod):
             return _Mark.EVICT_REQUESTED
-        return reason if reason is not None else filters.first_reason(pod, self._fixed_checks)
+        return filters.first_reason(pod, self._fixed_checks)
 
     # -- building the checks -----------------------------------------------------------
 
@@ -323,6 +346,7 @@ class DefaultEvictor:
         checks: list[filters.Check] = []
         if self.args.no_eviction_policy == "Mandatory":
             checks.append(filters.prefers_no_eviction)
+        checks += ALWAYS_CHECKED
         checks.append(filters.bare_pod if FAILED_BARE in enabled else filters.non_failed_bare_pod)
         if DAEMONSET in enabled:
             checks.append(filters.daemonset_pod)

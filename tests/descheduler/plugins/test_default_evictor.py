@@ -166,7 +166,7 @@ def test_malformed_durations_are_rejected(text: str) -> None:
         ({"minReplicas": -1}, "minReplicas", ">= 0"),
         ({"noEvictionPolicy": "Sometimes"}, "noEvictionPolicy", "Preferred, Mandatory"),
         ({"minPodAge": "5 minutes"}, "minPodAge", "1h30m"),
-        ({"nodeSelector": "zone in ("}, "nodeSelector", "zone"),
+        ({"nodeSelector": "zone in (", "nodeFit": True}, "nodeSelector", "zone"),
     ],
     ids=[
         "priorityThreshold name and value -> rejected",
@@ -179,14 +179,14 @@ def test_malformed_durations_are_rejected(text: str) -> None:
         "negative minReplicas -> rejected",
         "unknown noEvictionPolicy -> rejected",
         "unparsable minPodAge -> rejected",
-        "unparsable nodeSelector -> rejected",
+        "unparsable nodeSelector with nodeFit -> rejected",
     ],
 )
 def test_validation_names_the_path_and_what_is_allowed(wire: dict[str, Any], path: str, says: str) -> None:
     decoded, problems = argspec.decode(plugin.Args, wire, "")
     assert not problems and decoded is not None
     found = plugin.validate(decoded)
-    assert [p.path for p in found] == [path]
+    assert [(p.path, p.warning) for p in found] == [(path, False)]
     assert says in found[0].message
 
 
@@ -220,7 +220,7 @@ profiles:
     assert "profiles[0].pluginConfig[0].args.podProtections.extraEnabled[0]" in paths
 
 
-# -- filter: never evicted -----------------------------------------------------------------
+# -- filter: mirror, static and terminating pods -------------------------------------------
 
 
 def test_ordinary_replicaset_pod_is_evictable() -> None:
@@ -228,17 +228,23 @@ def test_ordinary_replicaset_pod_is_evictable() -> None:
 
 
 @pytest.mark.parametrize(
-    "pod",
+    ("annotations", "deleting"),
     [
-        f.pod("m", node="n1", annotations={keys.MIRROR_POD_ANNOTATION: "h", keys.EVICT_ANNOTATION: ""}),
-        f.pod("s", node="n1", annotations={keys.CONFIG_SOURCE_ANNOTATION: "file", keys.EVICT_ANNOTATION: ""}),
-        f.pod("t", node="n1", deleting=True, annotations={keys.EVICT_ANNOTATION: ""}),
+        ({keys.MIRROR_POD_ANNOTATION: "h"}, False),
+        ({keys.CONFIG_SOURCE_ANNOTATION: "file"}, False),
+        ({}, True),
     ],
-    ids=["mirror pod -> kept", "static pod -> kept", "terminating pod -> kept"],
+    ids=["mirror pod -> kept unless annotated", "static pod -> same", "terminating pod -> same"],
 )
-def test_mirror_static_and_terminating_pods_are_never_evicted_even_with_evict_annotation(pod: model.Pod) -> None:
+def test_mirror_static_and_terminating_pods_are_kept_until_the_evict_annotation_lifts_it(
+    annotations: dict[str, str], deleting: bool
+) -> None:
+    """Upstream's Filter checks the evict annotation before anything else (defaultevictor.go)."""
+    pod = f.pod("p", node="n1", annotations=annotations, deleting=deleting)
     assert not evictable(pod)
     assert not evictable(pod, podProtections={"defaultDisabled": list(plugin.DEFAULT_PROTECTIONS)})
+    annotated = f.pod("p", node="n1", annotations={**annotations, keys.EVICT_ANNOTATION: ""}, deleting=deleting)
+    assert evictable(annotated)
 
 
 # -- filter: default protections -----------------------------------------------------------
