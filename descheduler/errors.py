@@ -30,8 +30,8 @@ class Problem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class PolicyError(InputError):
-    """A policy has one or more problems; all of them are reported at once."""
+class ProblemsError(InputError):
+    """An input document has one or more problems; all of them are reported at once."""
 
     def __init__(self, problems: list[Problem], *, source: str = "") -> None:
         self.problems = problems
@@ -39,6 +39,19 @@ class PolicyError(InputError):
         where = f"{source}: " if source else ""
         super().__init__(where + "; ".join(str(p) for p in problems))
 
+    def lines(self) -> list[str]:
+        """One line per problem, each naming the document, for printing."""
+        where = f"{self.source}: " if self.source else ""
+        return [f"{where}{problem}" for problem in self.problems]
 
-class SnapshotError(InputError):
-    """A snapshot file or one of its objects cannot be used."""
+
+class PolicyError(ProblemsError):
+    """A policy has one or more problems; all of them are reported at once."""
+
+
+class SnapshotError(ProblemsError):
+    """A snapshot file or some of its objects cannot be used; every bad object is reported."""
+
+    @classmethod
+    def single(cls, message: str, *, source: str = "") -> SnapshotError:
+        return cls([Problem("", message)], source=source)

@@ -1,20 +1,21 @@
 """Compact records of the Kubernetes objects the descheduler reasons about.
 
 Raw API bodies are large; at 150k pods keeping them would cost gigabytes. The
-``*_from_raw`` functions keep only what strategies and the evictor read, with
-quantities already parsed to integers (see :mod:`descheduler.quantity`). They raise
-``ValueError``/``KeyError``/``TypeError`` on malformed input; loaders add the file and
-object name.
+``*_from_wire`` functions keep only what strategies and the evictor read, with quantities
+already parsed to integers (see :mod:`descheduler.quantity`) and timestamps to epoch
+seconds, from objects :mod:`descheduler.wire` has already checked. The ``*_from_raw``
+forms take a parsed mapping (a watch event, a test's body) and raise
+:class:`descheduler.wire.ObjectError` (a ValueError) naming the bad field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from descheduler import keys, quantity
+from descheduler import keys, quantity, wire
 
 RawObject = Mapping[str, Any]
 Resources = dict[str, int]
@@ -34,12 +35,8 @@ class Condition:
     status: str
     reason: str
     message: str
-    last_transition_time: str
-    """RFC 3339 as on the wire; parsed only when asked (most conditions are never read)."""
-
-    @property
-    def last_transition(self) -> float | None:
-        return parse_time(self.last_transition_time)
+    last_transition: float | None
+    """Epoch seconds of lastTransitionTime, None when unset."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,9 +73,9 @@ class Pod:
     requests: Resources
     created: float
     deleting: bool
-    start_time_text: str = ""
-    raw_conditions: list[dict[str, Any]] = field(default_factory=list)
-    """status.conditions as on the wire; most are never read, so they are parsed on access."""
+    start_time: float | None = None
+    """Epoch seconds of status.startTime, None when the pod has not started."""
+    conditions: tuple[Condition, ...] = ()
     container_statuses: tuple[ContainerStatus, ...] = ()
     init_container_statuses: tuple[ContainerStatus, ...] = ()
     ephemeral_container_statuses: tuple[ContainerStatus, ...] = ()
@@ -92,10 +89,6 @@ class Pod:
     has_local_storage: bool = False
     pvc_names: tuple[str, ...] = ()
     resource_claims: tuple[str, ...] = ()
-
-    @property
-    def start_time(self) -> float | None:
-        return parse_time(self.start_time_text)
 
     @property
     def key(self) -> str:
@@ -120,14 +113,10 @@ class Pod:
     def is_daemonset(self) -> bool:
         return any(ref.kind == "DaemonSet" for ref in self.owners)
 
-    @property
-    def conditions(self) -> tuple[Condition, ...]:
-        return tuple(_condition(c) for c in self.raw_conditions)
-
     def condition(self, type_: str) -> Condition | None:
-        for raw in self.raw_conditions:
-            if raw.get("type") == type_:
-                return _condition(raw)
+        for cond in self.conditions:
+            if cond.type == type_:
+                return cond
         return None
 
 
@@ -177,7 +166,11 @@ def parse_time(text: str | None) -> float | None:
     return datetime.fromisoformat(text).timestamp()
 
 
-def resources_from_raw(raw: Mapping[str, Any] | None) -> Resources:
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def resources_from_wire(raw: wire.ResourceList | None) -> Resources:
     if not raw:
         return {}
     return {name: quantity.to_int(value, name) for name, value in raw.items()}
@@ -194,18 +187,20 @@ def _max_into(total: Resources, other: Resources) -> None:
             total[name] = amount
 
 
-def _container_requests(container: Mapping[str, Any]) -> Resources:
-    return resources_from_raw((container.get("resources") or {}).get("requests"))
+def _container_requests(container: wire.Container) -> Resources:
+    return resources_from_wire(container.resources.requests if container.resources else None)
 
 
-def pod_requests(spec: Mapping[str, Any]) -> Resources:
+def pod_requests(spec: wire.PodSpec | Mapping[str, Any]) -> Resources:
     """Effective requests as the scheduler computes them.
 
     max(sum of containers + restartable init containers, each plain init container on
     top of the sidecars started before it) + overhead.
     """
-    containers: list[Mapping[str, Any]] = spec.get("containers") or []
-    if len(containers) == 1 and not spec.get("initContainers") and not spec.get("overhead"):
+    if not isinstance(spec, wire.PodSpec):
+        spec = wire.convert(spec, wire.PodSpec)
+    containers = spec.containers or ()
+    if len(containers) == 1 and not spec.init_containers and not spec.overhead:
         single = _container_requests(containers[0])  # the common case, kept fast
         single[quantity.PODS] = 1
         return single
@@ -214,9 +209,9 @@ def pod_requests(spec: Mapping[str, Any]) -> Resources:
         _add(total, _container_requests(container))
     sidecars: Resources = {}
     init_peak: Resources = {}
-    for container in spec.get("initContainers") or ():
+    for container in spec.init_containers or ():
         requests = _container_requests(container)
-        if container.get("restartPolicy") == "Always":
+        if container.restart_policy == "Always":
             _add(sidecars, requests)
             step = dict(sidecars)
         else:
@@ -225,50 +220,46 @@ def pod_requests(spec: Mapping[str, Any]) -> Resources:
         _max_into(init_peak, step)
     _add(total, sidecars)
     _max_into(total, init_peak)
-    _add(total, resources_from_raw(spec.get("overhead")))
+    _add(total, resources_from_wire(spec.overhead))
     total[quantity.PODS] = 1
     return total
 
 
-def _owner_refs(meta: Mapping[str, Any]) -> tuple[OwnerRef, ...]:
-    return tuple(
-        OwnerRef(ref["kind"], ref["name"], ref.get("uid", ""), bool(ref.get("controller")))
-        for ref in meta.get("ownerReferences") or ()
-    )
+def _owner_refs(meta: wire.ObjectMeta) -> tuple[OwnerRef, ...]:
+    return tuple(OwnerRef(ref.kind, ref.name, ref.uid, bool(ref.controller)) for ref in meta.owner_references or ())
 
 
-def _container_status(raw: Mapping[str, Any]) -> ContainerStatus:
-    state = raw.get("state") or {}
-    waiting = state.get("waiting") or {}
-    terminated = state.get("terminated") or {}
-    last_terminated = (raw.get("lastState") or {}).get("terminated") or {}
+def _container_status(raw: wire.ContainerStatus) -> ContainerStatus:
+    state = raw.state or _NO_STATE
+    last = raw.last_state or _NO_STATE
     return ContainerStatus(
-        name=raw.get("name", ""),
-        restart_count=int(raw.get("restartCount") or 0),
-        waiting_reason=waiting.get("reason", ""),
-        terminated_reason=terminated.get("reason", ""),
-        exit_code=terminated.get("exitCode"),
-        last_exit_code=last_terminated.get("exitCode"),
+        name=raw.name,
+        restart_count=raw.restart_count,
+        waiting_reason=state.waiting.reason if state.waiting else "",
+        terminated_reason=state.terminated.reason if state.terminated else "",
+        exit_code=state.terminated.exit_code if state.terminated else None,
+        last_exit_code=last.terminated.exit_code if last.terminated else None,
     )
 
 
-def _condition(raw: Mapping[str, Any]) -> Condition:
-    return Condition(
-        type=raw["type"],
-        status=raw.get("status", ""),
-        reason=raw.get("reason", ""),
-        message=raw.get("message", ""),
-        last_transition_time=raw.get("lastTransitionTime") or "",
-    )
+_NO_STATE = wire.ContainerState()
 
 
-def _qos_class(spec: Mapping[str, Any]) -> str:
-    containers = [*(spec.get("containers") or ()), *(spec.get("initContainers") or ())]
+def _container_statuses(raw: Sequence[wire.ContainerStatus] | None) -> tuple[ContainerStatus, ...]:
+    return tuple(_container_status(c) for c in raw or ())
+
+
+def _condition(raw: wire.PodCondition) -> Condition:
+    return Condition(raw.type, raw.status, raw.reason, raw.message, _epoch(raw.last_transition_time))
+
+
+def _qos_class(spec: wire.PodSpec) -> str:
+    containers = [*(spec.containers or ()), *(spec.init_containers or ())]
     guaranteed = bool(containers)
     any_set = False
     for container in containers:
-        res = container.get("resources") or {}
-        requests, limits = res.get("requests") or {}, res.get("limits") or {}
+        res = container.resources
+        requests, limits = (res.requests or {}, res.limits or {}) if res else ({}, {})
         if requests or limits:
             any_set = True
         for name in (quantity.CPU, quantity.MEMORY):
@@ -279,91 +270,103 @@ def _qos_class(spec: Mapping[str, Any]) -> str:
     return "Burstable" if any_set else "BestEffort"
 
 
-def pod_from_raw(raw: RawObject) -> Pod:
-    meta = raw["metadata"]
-    spec = raw.get("spec") or {}
-    status = raw.get("status") or {}
-    volumes = spec.get("volumes") or ()
+_NO_POD_SPEC = wire.PodSpec()
+_NO_POD_STATUS = wire.PodStatus()
+
+
+def pod_from_wire(raw: wire.Pod) -> Pod:
+    meta = raw.metadata
+    spec = raw.spec or _NO_POD_SPEC
+    status = raw.status or _NO_POD_STATUS
+    volumes = spec.volumes or ()
     return Pod(
-        namespace=meta.get("namespace") or "default",
-        name=meta["name"],
-        uid=meta.get("uid") or f"{meta.get('namespace')}/{meta['name']}",
-        node_name=spec.get("nodeName") or "",
-        phase=status.get("phase") or "Pending",
-        labels=dict(meta.get("labels") or {}),
-        annotations=dict(meta.get("annotations") or {}),
+        namespace=meta.namespace,
+        name=meta.name,
+        uid=meta.uid or f"{meta.namespace}/{meta.name}",
+        node_name=spec.node_name,
+        phase=status.phase or "Pending",
+        labels=meta.labels or {},
+        annotations=meta.annotations or {},
         owners=_owner_refs(meta),
-        priority=spec.get("priority"),
-        priority_class_name=spec.get("priorityClassName") or "",
+        priority=spec.priority,
+        priority_class_name=spec.priority_class_name,
         requests=pod_requests(spec),
-        created=parse_time(meta.get("creationTimestamp")) or 0.0,
-        deleting=bool(meta.get("deletionTimestamp")),
-        start_time_text=status.get("startTime") or "",
-        raw_conditions=status.get("conditions") or [],
-        container_statuses=tuple(_container_status(c) for c in status.get("containerStatuses") or ()),
-        init_container_statuses=tuple(_container_status(c) for c in status.get("initContainerStatuses") or ()),
-        ephemeral_container_statuses=tuple(
-            _container_status(c) for c in status.get("ephemeralContainerStatuses") or ()
-        ),
-        status_reason=status.get("reason") or "",
-        qos_class=status.get("qosClass") or _qos_class(spec),
-        node_selector=dict(spec.get("nodeSelector") or {}),
-        affinity=spec.get("affinity") or None,
-        tolerations=tuple(spec.get("tolerations") or ()),
-        topology_spread=tuple(spec.get("topologySpreadConstraints") or ()),
-        images=tuple(c.get("image", "") for c in spec.get("containers") or ()),
-        has_local_storage=any("emptyDir" in v or "hostPath" in v for v in volumes),
-        pvc_names=tuple(v["persistentVolumeClaim"]["claimName"] for v in volumes if "persistentVolumeClaim" in v),
-        resource_claims=tuple(c.get("name", "") for c in spec.get("resourceClaims") or ()),
+        created=_epoch(meta.creation_timestamp) or 0.0,
+        deleting=meta.deletion_timestamp is not None,
+        start_time=_epoch(status.start_time),
+        conditions=tuple(_condition(c) for c in status.conditions or ()),
+        container_statuses=_container_statuses(status.container_statuses),
+        init_container_statuses=_container_statuses(status.init_container_statuses),
+        ephemeral_container_statuses=_container_statuses(status.ephemeral_container_statuses),
+        status_reason=status.reason,
+        qos_class=status.qos_class or _qos_class(spec),
+        node_selector=spec.node_selector or {},
+        affinity=wire.to_plain(spec.affinity) if spec.affinity else None,
+        tolerations=tuple(wire.to_plain(spec.tolerations or [])),
+        topology_spread=tuple(wire.to_plain(spec.topology_spread_constraints or [])),
+        images=tuple(c.image for c in spec.containers or ()),
+        has_local_storage=any(v.empty_dir is not None or v.host_path is not None for v in volumes),
+        pvc_names=tuple(v.persistent_volume_claim.claim_name for v in volumes if v.persistent_volume_claim),
+        resource_claims=tuple(c.name for c in spec.resource_claims or ()),
     )
 
 
-def _node_ready(status: Mapping[str, Any]) -> bool:
-    for cond in status.get("conditions") or ():
-        if cond.get("type") == "Ready":
-            return bool(cond.get("status") == "True")
+def _node_ready(status: wire.NodeStatus) -> bool:
+    for cond in status.conditions or ():
+        if cond.type == "Ready":
+            return cond.status == "True"
     return False
 
 
-def node_from_raw(raw: RawObject) -> Node:
-    meta = raw["metadata"]
-    spec = raw.get("spec") or {}
-    status = raw.get("status") or {}
+_NO_NODE_SPEC = wire.NodeSpec()
+_NO_NODE_STATUS = wire.NodeStatus()
+
+
+def node_from_wire(raw: wire.Node) -> Node:
+    meta = raw.metadata
+    spec = raw.spec or _NO_NODE_SPEC
+    status = raw.status or _NO_NODE_STATUS
     return Node(
-        name=meta["name"],
-        labels=dict(meta.get("labels") or {}),
-        annotations=dict(meta.get("annotations") or {}),
-        taints=tuple(Taint(t["key"], t.get("value", ""), t["effect"]) for t in spec.get("taints") or ()),
-        unschedulable=bool(spec.get("unschedulable")),
+        name=meta.name,
+        labels=meta.labels or {},
+        annotations=meta.annotations or {},
+        taints=tuple(Taint(t.key, t.value, t.effect) for t in spec.taints or ()),
+        unschedulable=bool(spec.unschedulable),
         ready=_node_ready(status),
-        allocatable=resources_from_raw(status.get("allocatable") or status.get("capacity")),
-        created=parse_time(meta.get("creationTimestamp")) or 0.0,
+        allocatable=resources_from_wire(status.allocatable or status.capacity),
+        created=_epoch(meta.creation_timestamp) or 0.0,
     )
 
 
-def pdb_from_raw(raw: RawObject) -> PodDisruptionBudget:
-    meta = raw["metadata"]
+def pdb_from_wire(raw: wire.PodDisruptionBudget) -> PodDisruptionBudget:
+    selector = raw.spec.selector if raw.spec else None
     return PodDisruptionBudget(
-        namespace=meta.get("namespace") or "default",
-        name=meta["name"],
-        selector=(raw.get("spec") or {}).get("selector"),
-        disruptions_allowed=int((raw.get("status") or {}).get("disruptionsAllowed") or 0),
+        namespace=raw.metadata.namespace,
+        name=raw.metadata.name,
+        selector=wire.to_plain(selector) if selector is not None else None,
+        disruptions_allowed=raw.status.disruptions_allowed if raw.status else 0,
     )
 
 
-def namespace_from_raw(raw: RawObject) -> Namespace:
-    meta = raw["metadata"]
-    return Namespace(name=meta["name"], labels=dict(meta.get("labels") or {}))
+def namespace_from_wire(raw: wire.Namespace) -> Namespace:
+    return Namespace(name=raw.metadata.name, labels=raw.metadata.labels or {})
 
 
-def priority_class_from_raw(raw: RawObject) -> PriorityClass:
-    return PriorityClass(name=raw["metadata"]["name"], value=int(raw["value"]))
+def priority_class_from_wire(raw: wire.PriorityClass) -> PriorityClass:
+    return PriorityClass(name=raw.metadata.name, value=raw.value)
 
 
-def pvc_from_raw(raw: RawObject) -> PersistentVolumeClaim:
-    meta = raw["metadata"]
+def pvc_from_wire(raw: wire.PersistentVolumeClaim) -> PersistentVolumeClaim:
     return PersistentVolumeClaim(
-        namespace=meta.get("namespace") or "default",
-        name=meta["name"],
-        storage_class=(raw.get("spec") or {}).get("storageClassName") or "",
+        namespace=raw.metadata.namespace,
+        name=raw.metadata.name,
+        storage_class=(raw.spec.storage_class_name if raw.spec else None) or "",
     )
+
+
+def pod_from_raw(raw: RawObject) -> Pod:
+    return pod_from_wire(wire.convert(raw, wire.Pod))
+
+
+def node_from_raw(raw: RawObject) -> Node:
+    return node_from_wire(wire.convert(raw, wire.Node))

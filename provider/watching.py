@@ -91,7 +91,7 @@ class Informer:
                 stop.wait(BACKOFFS[-1])
 
     def _relist(self) -> str:
-        items, resource_version = self.kube.list_objects(self.path, lambda obj: obj, query=self.query)
+        items, resource_version = self.kube.list_objects(self.path, orjson.loads, query=self.query)
         fresh = {object_key(obj): obj for obj in items}
         with self._lock:
             old = self._cache

@@ -1,4 +1,9 @@
-"""Cluster state from a live API server: one paginated LIST per kind, no per-node calls."""
+"""Cluster state from a live API server: one paginated LIST per kind, no per-node calls.
+
+Items are decoded straight from each page's JSON into records by the snapshot's decoder
+(:mod:`descheduler.cluster.decoding`). A corrupt object (a conversion webhook gone wrong, an
+aggregated API, a bug elsewhere) is skipped with a warning naming it, never a crashed cycle.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import logging
 import time
 from typing import Any
 
-from descheduler.cluster.sources import CONVERTERS, build_state
+from descheduler import wire
+from descheduler.cluster import decoding
+from descheduler.cluster.sources import build_state
 from descheduler.cluster.state import ClusterState
 from descheduler.kube.client import Kube
 
@@ -23,13 +30,26 @@ LIST_PATHS = {
 
 
 class LiveSource:
+    """Lists every kind tensile reads from the API server on each cycle."""
+
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 
     def load(self, *, now: float) -> ClusterState:
         objects: dict[str, list[Any]] = {}
-        for kind, path in LIST_PATHS.items():
+        for kind_name, path in LIST_PATHS.items():
             started = time.monotonic()
-            objects[kind], _rv = self.kube.list_objects(path, CONVERTERS[kind])
-            logger.debug("listed %d %s in %.2fs", len(objects[kind]), kind, time.monotonic() - started)
+            kind = decoding.KINDS[kind_name]
+            items, _rv = self.kube.list_objects(path, lambda raw, kind=kind: _decoded(kind, raw))  # type: ignore[misc]
+            objects[kind_name] = [item for item in items if item is not None]
+            logger.debug("listed %d %s in %.2fs", len(objects[kind_name]), kind_name, time.monotonic() - started)
         return build_state(objects, now=now)
+
+
+def _decoded(kind: decoding.Kind[Any, Any], raw: memoryview) -> Any:
+    try:
+        return kind.from_json(raw)
+    except wire.ObjectError as exc:
+        label = decoding.header_of(raw).label()
+        logger.warning("skipping %s from the API server: %s", label, exc, extra={"object": label})
+        return None

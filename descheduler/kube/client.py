@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
+import msgspec
 import orjson
 import urllib3
 from kubernetes import client as k8s_client
@@ -149,13 +150,26 @@ class Kube:
         policy: retry.RetryPolicy = retry.WRITES,
     ) -> JsonObject:
         """One JSON request through the retry loop; the verbs below only pick defaults."""
-        data = retry.call_with_retry(
+        data = self.call_raw(method, path, body=body, query=query, content_type=content_type, policy=policy)
+        result: JsonObject = orjson.loads(data) if data else {}
+        return result
+
+    def call_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+        policy: retry.RetryPolicy = retry.READS,
+    ) -> bytes:
+        """:meth:`call` without parsing the response: for bodies decoded straight into records."""
+        return retry.call_with_retry(
             lambda: self.request(method, path, query=query, body=body, content_type=content_type),
             policy=policy,
             what=f"{method} {path}",
         )
-        result: JsonObject = orjson.loads(data) if data else {}
-        return result
 
     def get(
         self, path: str, *, query: dict[str, Any] | None = None, policy: retry.RetryPolicy = retry.READS
@@ -180,15 +194,17 @@ class Kube:
     def list_objects(
         self,
         path: str,
-        convert: Callable[[JsonObject], T],
+        convert: Callable[[memoryview], T],
         *,
         query: dict[str, Any] | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> tuple[list[T], str]:
-        """LIST ``path`` in pages, converting each item as it arrives (memory stays flat).
+        """LIST ``path`` in pages, handing each item's JSON to ``convert`` as it arrives.
 
-        A 410 on a continue token means the snapshot expired: list again from the start.
-        Returns the converted items and the list's resourceVersion.
+        Pages are never parsed into dicts as a whole: each item stays bytes until ``convert``
+        decodes it (into a record, or a dict), so memory stays flat. A 410 on a continue token
+        means the list's snapshot expired: list again from the start. Returns the converted
+        items and the list's resourceVersion.
         """
         for _attempt in range(3):
             try:
@@ -198,27 +214,38 @@ class Kube:
         return self._list_once(path, convert, query or {}, page_size)
 
     def _list_once(
-        self, path: str, convert: Callable[[JsonObject], T], query: dict[str, Any], page_size: int
+        self, path: str, convert: Callable[[memoryview], T], query: dict[str, Any], page_size: int
     ) -> tuple[list[T], str]:
         items: list[T] = []
         token = ""
         resource_version = ""
-        for page in self._pages(path, query, page_size, token):
-            resource_version = page.get("metadata", {}).get("resourceVersion", resource_version)
-            raw_items = page.get("items") or []
-            items.extend(convert(item) for item in raw_items)
-        return items, resource_version
-
-    def _pages(self, path: str, query: dict[str, Any], page_size: int, token: str) -> Iterator[JsonObject]:
         while True:
-            params = {**query, "limit": page_size}
-            if token:
-                params["continue"] = token
-            page = self.get(path, query=params)
-            yield page
-            token = page.get("metadata", {}).get("continue") or ""
+            params = {**query, "limit": page_size, **({"continue": token} if token else {})}
+            data = self.call_raw("GET", path, query=params)
+            try:
+                page = _PAGE.decode(data)
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise errors.ServerError(0, "BadResponse", f"GET {path}: not a Kubernetes list: {exc}") from exc
+            resource_version = page.metadata.resource_version or resource_version
+            items.extend(convert(memoryview(raw)) for raw in page.items or ())
+            token = page.metadata.continue_
             if not token:
-                return
+                return items, resource_version
+
+
+class _ListMeta(msgspec.Struct, rename={"continue_": "continue", "resource_version": "resourceVersion"}):
+    continue_: str = ""
+    resource_version: str = ""
+
+
+class _Page(msgspec.Struct):
+    """One page of a LIST: its items stay undecoded JSON."""
+
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+    items: list[msgspec.Raw] | None = None
+
+
+_PAGE = msgspec.json.Decoder(_Page)
 
 
 def pod_path(namespace: str, name: str, subresource: str = "") -> str:

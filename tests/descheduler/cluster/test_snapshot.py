@@ -57,7 +57,9 @@ def test_a_malformed_object_names_file_and_object(tmp_path: Path) -> None:
     with pytest.raises(SnapshotError) as info:
         SnapshotSource(path).load(now=f.NOW)
     message = str(info.value)
-    assert message.startswith(f"snapshot {path}: items[1] (Pod shop/bad): invalid quantity 'lots'")
+    assert message.startswith(
+        f"{path}: items[1] (Pod shop/bad): spec.containers[0].resources.requests.cpu: invalid quantity 'lots'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -65,7 +67,7 @@ def test_a_malformed_object_names_file_and_object(tmp_path: Path) -> None:
     [
         ("{not json", "invalid JSON"),
         ("items: [\n", "invalid YAML"),
-        ("- 1\n- 2\n", "document 0 is not an object"),
+        ("- 1\n- 2\n", "must be a mapping, as kubectl get -o yaml writes"),
     ],
     ids=["broken JSON", "broken YAML", "not an object"],
 )
