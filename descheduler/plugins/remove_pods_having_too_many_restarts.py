@@ -21,6 +21,7 @@ from descheduler.policy.argspec import LabelSelector, doc
 
 NAME = "RemovePodsHavingTooManyRestarts"
 ALLOWED_STATES = ("CrashLoopBackOff", "Running")
+_INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ def validate(args: Args) -> list[Problem]:
     problems = common.validate_namespaces(args.namespaces)
     if args.pod_restart_threshold < 1:
         problems.append(Problem("podRestartThreshold", f"must be > 0, got {args.pod_restart_threshold}"))
+    elif args.pod_restart_threshold > _INT32_MAX:  # upstream's field is an int32: a larger number fails decoding
+        problems.append(Problem("podRestartThreshold", f"must be a 32-bit integer, got {args.pod_restart_threshold}"))
     for i, state in enumerate(args.states):
         if state not in ALLOWED_STATES:
             problems.append(Problem(f"states[{i}]", f"must be one of {', '.join(ALLOWED_STATES)}; got {state!r}"))
