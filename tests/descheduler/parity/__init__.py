@@ -1,0 +1,1 @@
+"""Upstream descheduler v0.36 unit-test tables, transcribed: tensile must decide as upstream does."""
