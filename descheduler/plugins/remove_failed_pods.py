@@ -1,8 +1,9 @@
 """RemoveFailedPods: evict pods in phase Failed so their controllers replace them.
 
 Upstream semantics (descheduler v0.36): only ``status.phase == Failed``; optional filters are ANDed:
-``minPodLifetimeSeconds`` (age at least), ``excludeOwnerKinds``, ``reasons`` (pod reason or container
-waiting/terminated reason) and ``exitCodes`` (terminated containers), init containers on request.
+``minPodLifetimeSeconds`` (age at least; 3600 when unset, as upstream's SetDefaults fills it for a
+policy file), ``excludeOwnerKinds``, ``reasons`` (pod reason or container waiting/terminated reason)
+and ``exitCodes`` (terminated containers), init containers on request.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class Args:
     exclude_owner_kinds: tuple[str, ...] = field(
         default=(), metadata=doc("Never pods with an owner of one of these kinds (e.g. Job).")
     )
-    min_pod_lifetime_seconds: int | None = field(
-        default=None, metadata=doc("Only pods created at least this many seconds ago.")
+    min_pod_lifetime_seconds: int = field(
+        default=3600, metadata=doc("Only pods created at least this many seconds ago; 0 for any age.")
     )
     reasons: tuple[str, ...] = field(
         default=(), metadata=doc("Only pods whose status reason or a container's waiting/terminated reason is listed.")
@@ -48,7 +49,7 @@ class Args:
 
 def validate(args: Args) -> list[Problem]:
     problems = common.validate_namespaces(args.namespaces)
-    if args.min_pod_lifetime_seconds is not None and args.min_pod_lifetime_seconds < 0:
+    if args.min_pod_lifetime_seconds < 0:
         problems.append(Problem("minPodLifetimeSeconds", f"must be >= 0, got {args.min_pod_lifetime_seconds}"))
     for i, code in enumerate(args.exit_codes):
         if not _INT32[0] <= code <= _INT32[1]:
@@ -86,8 +87,9 @@ class RemoveFailedPods:
         self._exit_codes = frozenset(args.exit_codes)
 
     def old_enough(self, pod: Pod) -> bool:
+        # Upstream's age is unsigned, so 0 admits even a pod whose creation lies ahead of our clock.
         minimum = self.args.min_pod_lifetime_seconds
-        return minimum is None or int(self.handle.state.now - pod.created) >= minimum
+        return minimum == 0 or int(self.handle.state.now - pod.created) >= minimum
 
     def matches(self, pod: Pod) -> bool:
         """Failed and every configured filter holds; cheap argument checks before the evictor's filters."""

@@ -2,8 +2,9 @@
 
 Upstream semantics (descheduler v0.36): the sum of restart counts (plus init containers
 when ``includingInitContainers``) reaching ``podRestartThreshold``; ``states`` narrows to
-pods with a container waiting in one of those reasons (e.g. CrashLoopBackOff) or a pod
-phase (Running).
+pods with a container waiting in one of those reasons (e.g. CrashLoopBackOff; init containers
+only when ``includingInitContainers``) or a pod phase (Running). Each node's candidates are
+evicted most-restarted first, so a node or namespace limit keeps the least-restarted pods.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from descheduler.policy.argspec import LabelSelector, doc
 
 NAME = "RemovePodsHavingTooManyRestarts"
 ALLOWED_STATES = ("CrashLoopBackOff", "Running")
+_INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ def validate(args: Args) -> list[Problem]:
     problems = common.validate_namespaces(args.namespaces)
     if args.pod_restart_threshold < 1:
         problems.append(Problem("podRestartThreshold", f"must be > 0, got {args.pod_restart_threshold}"))
+    elif args.pod_restart_threshold > _INT32_MAX:  # upstream's field is an int32: a larger number fails decoding
+        problems.append(Problem("podRestartThreshold", f"must be a 32-bit integer, got {args.pod_restart_threshold}"))
     for i, state in enumerate(args.states):
         if state not in ALLOWED_STATES:
             problems.append(Problem(f"states[{i}]", f"must be one of {', '.join(ALLOWED_STATES)}; got {state!r}"))
@@ -50,13 +54,16 @@ def restarts(pod: Pod, *, including_init_containers: bool) -> int:
     return total
 
 
-def in_states(pod: Pod, states: tuple[str, ...]) -> bool:
+def in_states(pod: Pod, states: tuple[str, ...], *, including_init_containers: bool) -> bool:
+    """The pod's phase or a container's waiting reason is listed; init containers count only
+    when they count for restarts too (upstream's ``states`` filter in ``New``)."""
     if not states:
         return True
     if pod.phase in states:
         return True
-    statuses = (*pod.container_statuses, *pod.init_container_statuses)
-    return any(c.waiting_reason in states for c in statuses)
+    if any(c.waiting_reason in states for c in pod.container_statuses):
+        return True
+    return including_init_containers and any(c.waiting_reason in states for c in pod.init_container_statuses)
 
 
 class RemovePodsHavingTooManyRestarts:
@@ -65,25 +72,31 @@ class RemovePodsHavingTooManyRestarts:
         self.handle = handle
 
     def candidates(self, node: Node) -> list[Pod]:
+        """The node's pods over the threshold, most restarts first.
+
+        Upstream sorts with ``sort.Slice`` (not stable) over pods listed from an informer index
+        in no fixed order, so it leaves the order of equal counts open; a stable sort keeps
+        tensile's listing order for them, which makes the plan repeatable.
+        """
         a = self.args
-        return [
-            pod
+        init = a.including_init_containers
+        over = [
+            (pod, count)
             for pod in self.handle.state.pods_on(node.name)
             if common.pod_allowed(pod, a.namespaces, a.label_selector)
-            and in_states(pod, a.states)
-            and restarts(pod, including_init_containers=a.including_init_containers) >= a.pod_restart_threshold
+            and in_states(pod, a.states, including_init_containers=init)
+            and (count := restarts(pod, including_init_containers=init)) >= a.pod_restart_threshold
             and self.handle.filter(pod)
         ]
+        over.sort(key=lambda item: -item[1])
+        return [pod for pod, _count in over]
 
     def deschedule(self, nodes: Sequence[Node]) -> None:
         threshold = self.args.pod_restart_threshold
+        init = self.args.including_init_containers
         for node in nodes:
             reasons = (
-                (
-                    pod,
-                    f"{restarts(pod, including_init_containers=self.args.including_init_containers)} restarts"
-                    f" >= threshold {threshold}",
-                )
+                (pod, f"{restarts(pod, including_init_containers=init)} restarts >= threshold {threshold}")
                 for pod in self.candidates(node)
             )
             if not common.evict_from_node(self.handle, reasons):

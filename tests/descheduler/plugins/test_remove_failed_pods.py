@@ -167,7 +167,8 @@ def test_total_limit_stops_the_plugin() -> None:
 
 def test_defaults_match_upstream() -> None:
     a = plugin.Args()
-    assert (a.namespaces, a.label_selector, a.min_pod_lifetime_seconds) == (None, None, None)
+    # Upstream's policy loader runs SetDefaults_RemoveFailedPodsArgs, which sets an unset minimum age to 3600.
+    assert (a.namespaces, a.label_selector, a.min_pod_lifetime_seconds) == (None, None, 3600)
     assert (a.exclude_owner_kinds, a.reasons, a.exit_codes) == ((), (), ())
     assert not a.including_init_containers
     assert plugin.validate(a) == []
