@@ -1,6 +1,6 @@
 """Long-lived mode: run cycles on an interval or a cron schedule (APScheduler), optionally only while leader.
 
-The CLI parses the flags with :func:`parse_duration` / :func:`parse_schedule`, builds the
+The app parses ``--schedule`` with :func:`parse_schedule`, builds the
 cycle callable around :func:`descheduler.runner.run_cycle` and hands it to :class:`Daemon`.
 Only this module and the runner import apscheduler.
 """
@@ -8,7 +8,6 @@ Only this module and the runner import apscheduler.
 from __future__ import annotations
 
 import logging
-import re
 import signal
 import threading
 from collections.abc import Callable
@@ -29,25 +28,6 @@ Trigger: TypeAlias = BaseTrigger
 """What :class:`Daemon` runs cycles on: an interval or a cron trigger."""
 
 JOB_ID = "descheduling-cycle"
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float:
-    """A Go duration (``5m``, ``30s``, ``1h30m``, ``1.5s``, ``0``) in seconds.
-
-    Raises ValueError naming the text; negative durations are refused.
-    """
-    raw = text.strip()
-    if raw in ("0", "+0"):
-        return 0.0
-    body = raw[1:] if raw.startswith("+") else raw
-    if raw.startswith("-"):
-        raise ValueError(f"invalid duration {text!r}: must not be negative")
-    parts = list(_PART.finditer(body))
-    if not body or not parts or "".join(m.group(0) for m in parts) != body:
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 5m, 1h30m)")
-    return sum(float(m.group(1)) * _UNITS[m.group(2)] for m in parts)
 
 
 def parse_schedule(text: str) -> CronTrigger:

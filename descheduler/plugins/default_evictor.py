@@ -16,11 +16,10 @@ import dataclasses
 import enum
 import functools
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from descheduler import matching
+from descheduler import durations, matching
 from descheduler.cluster.state import ClusterState
 from descheduler.errors import InputError, Problem
 from descheduler.evictor import filters
@@ -127,25 +126,6 @@ class Args:
     evict_failed_bare_pods: bool = field(default=False, metadata=doc("Deprecated: defaultDisabled " + FAILED_BARE))
 
 
-# -- durations -----------------------------------------------------------------------------
-
-_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)"
-_DURATION_RE = re.compile(f"(?:{_DURATION_PART})+")
-
-
-def parse_duration(text: str) -> float:
-    """Go ``time.ParseDuration`` syntax (``1h30m``, ``45s``, ``500ms``, ``-1.5h``) to seconds."""
-    sign = -1.0 if text.startswith("-") else 1.0
-    body = text[1:] if text.startswith(("-", "+")) else text
-    if body == "0":
-        return 0.0
-    if not _DURATION_RE.fullmatch(body):
-        raise ValueError(f"invalid duration {text!r}")
-    total = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in re.findall(_DURATION_PART, body))
-    return sign * total
-
-
 # -- validation ----------------------------------------------------------------------------
 
 _WIRE_NAMES = {f.name: argspec.wire_name(f) for f in dataclasses.fields(Args)}
@@ -161,7 +141,7 @@ def validate(args: Args) -> list[Problem]:
         problems.append(Problem("noEvictionPolicy", f"must be one of {allowed}; got {args.no_eviction_policy!r}"))
     if args.min_pod_age is not None:
         try:
-            parse_duration(args.min_pod_age)
+            durations.parse_duration(args.min_pod_age)
         except ValueError:
             message = f"must be a duration such as 90s, 5m or 1h30m; got {args.min_pod_age!r}"
             problems.append(Problem("minPodAge", message))
@@ -369,7 +349,7 @@ class DefaultEvictor:
         if self.args.label_selector is not None:
             checks.append(functools.partial(filters.labels_not_selected, selector=self.args.label_selector))
         if self.args.min_pod_age is not None:
-            age = parse_duration(self.args.min_pod_age)
+            age = durations.parse_duration(self.args.min_pod_age)
             checks.append(functools.partial(filters.too_young, min_age_seconds=age, now=self.state.now))
         return checks
 

@@ -13,14 +13,28 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, NewType, TypeVar, Union, get_args, get_origin
 
+from descheduler import wording
 from descheduler.errors import Problem
 
 T = TypeVar("T")
+
+Int32 = NewType("Int32", int)
+"""An upstream ``int32`` field."""
+UInt = NewType("UInt", int)
+"""An upstream ``uint`` field (64 bits, never negative)."""
+# A plain ``int`` is upstream's ``int``/``int64``: 64 bits, signed.
+INT_RANGES: dict[Any, tuple[int, int]] = {
+    int: (-(2**63), 2**63 - 1),
+    Int32: (-(2**31), 2**31 - 1),
+    UInt: (0, 2**64 - 1),
+}
+_INT_NAMES = {int: "int64", Int32: "int32", UInt: "uint"}
 
 LabelSelector = NewType("LabelSelector", dict[str, Any])
 """A raw ``metav1.LabelSelector`` (matchLabels / matchExpressions), validated structurally."""
@@ -58,22 +72,6 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
     return False, tp
 
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "mapping"
-    if isinstance(value, list):
-        return "list"
-    return "null" if value is None else type(value).__name__
-
-
 def decode(cls: type[T], raw: Any, path: str) -> tuple[T | None, list[Problem]]:
     """Build ``cls`` from ``raw``; on problems return None and every problem found."""
     problems: list[Problem] = []
@@ -85,7 +83,7 @@ def _decode_dataclass(cls: type, raw: Any, path: str, problems: list[Problem]) -
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        problems.append(Problem(path, f"must be a mapping, got {_type_name(raw)}"))
+        problems.append(Problem(path, f"must be a mapping, got {wording.type_word(raw)}"))
         return None
     fields = {wire_name(f): f for f in dataclasses.fields(cls)}
     hints = _hints(cls)
@@ -119,31 +117,45 @@ def _decode_value(tp: Any, raw: Any, path: str, problems: list[Problem]) -> Any:
     origin = get_origin(tp)
     if origin is Literal:
         allowed = get_args(tp)
-        if raw not in allowed:
-            problems.append(Problem(path, f"must be one of {', '.join(map(str, allowed))}; got {raw!r}"))
+        if not isinstance(raw, str | int | bool) or raw not in allowed:
+            problems.append(Problem(path, f"must be one of {', '.join(map(str, allowed))}; got {wording.shown(raw)}"))
         return raw
     if origin in (tuple, list):
         item_tp = get_args(tp)[0]
         if not isinstance(raw, list):
-            problems.append(Problem(path, f"must be a list, got {_type_name(raw)}"))
+            problems.append(Problem(path, f"must be a list, got {wording.type_word(raw)}"))
             return ()
         return tuple(_decode_value(item_tp, item, f"{path}[{i}]", problems) for i, item in enumerate(raw))
     if origin in (dict, Mapping):
         _key_tp, value_tp = get_args(tp)
         if not isinstance(raw, Mapping):
-            problems.append(Problem(path, f"must be a mapping, got {_type_name(raw)}"))
+            problems.append(Problem(path, f"must be a mapping, got {wording.type_word(raw)}"))
             return {}
+        for key in raw:
+            if not isinstance(key, str):
+                problems.append(
+                    Problem(path, f"keys must be strings, got {wording.type_word(key)} {wording.shown(key)}")
+                )
         return {str(k): _decode_value(value_tp, v, _join(path, str(k)), problems) for k, v in raw.items()}
     return _decode_scalar(tp, raw, path, problems)
 
 
 def _decode_scalar(tp: Any, raw: Any, path: str, problems: list[Problem]) -> Any:
-    if tp is bool:
-        ok = isinstance(raw, bool)
-    elif tp is int:
+    if tp in INT_RANGES:
         ok = isinstance(raw, int) and not isinstance(raw, bool)
+        low, high = INT_RANGES[tp]
+        if ok and not low <= raw <= high:
+            problems.append(
+                Problem(path, f"must be between {low} and {high} ({_INT_NAMES[tp]}), got {wording.shown(raw)}")
+            )
+            return raw
+    elif tp is bool:
+        ok = isinstance(raw, bool)
     elif tp is float:
         ok = isinstance(raw, int | float) and not isinstance(raw, bool)
+        if ok and not math.isfinite(raw):
+            problems.append(Problem(path, f"must be a finite number, got {wording.shown(raw)}"))
+            return raw
         raw = float(raw) if ok else raw
     elif tp is str:
         ok = isinstance(raw, str)
@@ -152,12 +164,16 @@ def _decode_scalar(tp: Any, raw: Any, path: str, problems: list[Problem]) -> Any
     else:  # pragma: no cover - a programming error in an Args definition
         raise TypeError(f"unsupported argument type {tp!r} at {path}")
     if not ok:
-        problems.append(Problem(path, f"must be {_schema_type_word(tp)}, got {_type_name(raw)} {raw!r}"))
+        problems.append(
+            Problem(path, f"must be {_schema_type_word(tp)}, got {wording.type_word(raw)} {wording.shown(raw)}")
+        )
     return raw
 
 
 def _schema_type_word(tp: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
+    if tp in INT_RANGES:
+        return "an integer"
+    return {bool: "a boolean", float: "a number", str: "a string"}.get(tp, str(tp))
 
 
 def _join(path: str, key: str) -> str:
@@ -169,7 +185,7 @@ def validate_label_selector(raw: Any, path: str) -> list[Problem]:
     if raw is None:
         return []
     if not isinstance(raw, Mapping):
-        return [Problem(path, f"must be a label selector mapping, got {_type_name(raw)}")]
+        return [Problem(path, f"must be a label selector mapping, got {wording.type_word(raw)}")]
     problems = [
         Problem(_join(path, k), "unknown field; allowed fields: matchExpressions, matchLabels")
         for k in raw
@@ -231,12 +247,15 @@ def _json_schema(tp: Any) -> dict[str, Any]:
         return {"type": "array", "items": json_schema(get_args(tp)[0])}
     if origin in (dict, Mapping):
         return {"type": "object", "additionalProperties": json_schema(get_args(tp)[1])}
-    return {
+    scalars: dict[Any, dict[str, Any]] = {
         bool: {"type": "boolean"},
         int: {"type": "integer"},
+        Int32: {"type": "integer", "minimum": INT_RANGES[Int32][0], "maximum": INT_RANGES[Int32][1]},
+        UInt: {"type": "integer", "minimum": 0},
         float: {"type": "number"},
         str: {"type": "string"},
-    }.get(tp, {})
+    }
+    return dict(scalars.get(tp, {}))
 
 
 LABEL_SELECTOR_SCHEMA: dict[str, Any] = {
@@ -292,7 +311,7 @@ def type_label(tp: Any) -> str:
     elif get_origin(tp) in (dict, Mapping):
         text = f"map[string]{type_label(get_args(tp)[1])}"
     else:
-        text = {bool: "bool", int: "int", float: "float", str: "string"}.get(tp, str(tp))
+        text = {bool: "bool", int: "int", Int32: "int32", UInt: "uint", float: "float", str: "string"}.get(tp, str(tp))
     return text
 
 

@@ -7,13 +7,13 @@ Validation collects every problem with its path before raising one
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from descheduler import matching
+from descheduler import documents, matching, wording
 from descheduler.errors import PolicyError, Problem
 from descheduler.evictor.limits import Limits
 from descheduler.framework.registry import Registry
@@ -42,6 +42,8 @@ TOP_LEVEL_FIELDS = (
 PROFILE_FIELDS = ("name", "pluginConfig", "plugins")
 # presort and sort exist in the upstream types but no plugin implements them.
 PLUGIN_SET_FIELDS = (*EXTENSION_POINTS, "presort", "sort")
+UINT_MAX = 2**64 - 1
+INT64_MAX = 2**63 - 1
 INT_LIMITS = {
     "maxNoOfPodsToEvictPerNode": "per_node",
     "maxNoOfPodsToEvictPerNamespace": "per_namespace",
@@ -50,34 +52,41 @@ INT_LIMITS = {
 
 
 def load_policy_file(path: str | Path, *, registry: Registry) -> Policy:
+    """Read and parse a policy file (at most 1 MiB, UTF-8 or UTF-16/32 with a byte-order mark)."""
     source = str(path)
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise PolicyError([Problem("", f"cannot read policy file: {exc.strerror or exc}")], source=source) from exc
+        text = documents.decode_text(documents.read_bytes(path, limits=documents.POLICY_LIMITS))
+    except documents.DocumentError as exc:
+        raise PolicyError([Problem("", str(exc))], source=source) from exc
     return parse_policy(text, registry=registry, source=source)
 
 
 def parse_policy(text: str, *, registry: Registry, source: str = "") -> Policy:
+    """The policy, with its warnings; PolicyError lists every error (and the warnings) when there is one."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError([Problem(where, f"invalid YAML: {problem}")], source=source) from exc
+        docs = [doc for doc in documents.load_yaml(text, limits=documents.POLICY_LIMITS) if doc is not None]
+    except documents.DocumentError as exc:
+        raise PolicyError([Problem("", str(exc))], source=source) from exc
+    if len(docs) > 1:
+        message = f"holds {len(docs)} YAML documents; a policy is one document (remove the extra '---')"
+        raise PolicyError([Problem("", message)], source=source)
     problems: list[Problem] = []
-    policy = _policy(raw, registry, problems)
-    if problems or policy is None:
-        raise PolicyError(problems, source=source)
-    return policy
+    policy = _policy(docs[0] if docs else None, registry, problems)
+    errors = [p for p in problems if not p.warning]
+    warnings = tuple(p for p in problems if p.warning)
+    if errors or policy is None:
+        raise PolicyError([*errors, *warnings], source=source)
+    return dataclasses.replace(policy, warnings=warnings)
 
 
 def _type_problem(value: Any, path: str, expected: str) -> Problem:
-    return Problem(path, f"must be {expected}, got {type(value).__name__}")
+    return Problem(path, f"must be {expected}, got {wording.type_word(value)}")
 
 
 def _policy(raw: Any, registry: Registry, problems: list[Problem]) -> Policy | None:
+    if raw is None:
+        problems.append(Problem("", "the policy is empty; it needs apiVersion, kind and profiles"))
+        return None
     if not isinstance(raw, Mapping):
         problems.append(Problem("", "a policy must be a YAML mapping (apiVersion, kind, profiles)"))
         return None
@@ -87,15 +96,17 @@ def _policy(raw: Any, registry: Registry, problems: list[Problem]) -> Policy | N
             if raw.get("apiVersion") == "descheduler/v1alpha1"
             else ""
         )
-        problems.append(Problem("apiVersion", f"must be {API_VERSION}, got {raw.get('apiVersion')!r}{hint}"))
+        got = wording.shown(raw.get("apiVersion"))
+        problems.append(Problem("apiVersion", f"must be {API_VERSION}, got {got}{hint}"))
     if raw.get("kind") != KIND:
-        problems.append(Problem("kind", f"must be {KIND}, got {raw.get('kind')!r}"))
+        problems.append(Problem("kind", f"must be {KIND}, got {wording.shown(raw.get('kind'))}"))
     for key in raw:
         if key not in TOP_LEVEL_FIELDS:
-            problems.append(Problem(str(key), f"unknown field; allowed fields: {', '.join(TOP_LEVEL_FIELDS)}"))
+            field = key if isinstance(key, str) else wording.shown(key)
+            problems.append(Problem(field, f"unknown field; allowed fields: {', '.join(TOP_LEVEL_FIELDS)}"))
     _unsupported_metrics(raw, problems)
-    limits = Limits(**{attr: _non_negative_int(raw, key, problems) for key, attr in INT_LIMITS.items()})
-    grace = _non_negative_int(raw, "gracePeriodSeconds", problems)
+    limits = Limits(**{attr: _non_negative_int(raw, key, problems, high=UINT_MAX) for key, attr in INT_LIMITS.items()})
+    grace = _non_negative_int(raw, "gracePeriodSeconds", problems, high=INT64_MAX)
     notify = raw.get("evictionFailureEventNotification", False)
     if not isinstance(notify, bool):
         problems.append(_type_problem(notify, "evictionFailureEventNotification", "a boolean"))
@@ -121,7 +132,8 @@ def _unsupported_metrics(raw: Mapping[str, Any], problems: list[Problem]) -> Non
         problems.append(Problem(key, "actual-usage metrics providers are not supported by tensile; remove it"))
 
 
-def _non_negative_int(raw: Mapping[str, Any], key: str, problems: list[Problem]) -> int | None:
+def _non_negative_int(raw: Mapping[str, Any], key: str, problems: list[Problem], *, high: int) -> int | None:
+    """Upstream's limits are ``*uint`` and gracePeriodSeconds ``*int64`` (never negative here)."""
     value = raw.get(key)
     if value is None:
         return None
@@ -130,6 +142,9 @@ def _non_negative_int(raw: Mapping[str, Any], key: str, problems: list[Problem])
         return None
     if value < 0:
         problems.append(Problem(key, f"must be >= 0, got {value}"))
+        return None
+    if value > high:
+        problems.append(Problem(key, f"must be at most {high}, got {wording.shown(value)}"))
         return None
     return value
 
@@ -161,7 +176,8 @@ def _profiles(value: Any, registry: Registry, problems: list[Problem]) -> list[P
         if profile.name in seen:
             problems.append(
                 Problem(
-                    f"{path}.name", f"duplicate profile name {profile.name!r} (also profiles[{seen[profile.name]}])"
+                    f"{path}.name",
+                    f"duplicate profile name {wording.shown(profile.name)} (also profiles[{seen[profile.name]}])",
                 )
             )
         seen.setdefault(profile.name, i)
@@ -179,25 +195,33 @@ def _profile(raw: Any, path: str, registry: Registry, problems: list[Problem]) -
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         problems.append(Problem(f"{path}.name", "must be a non-empty string"))
-        name = f"<profiles[{path}]>"
+        name = f"<{path}>"
     enabled = _plugin_sets(raw.get("plugins"), f"{path}.plugins", registry, problems)
     # Like upstream: a profile without filters gets DefaultEvictor in both filter points.
     for point in ("filter", "preEvictionFilter"):
         if not enabled[point]:
             enabled[point] = [DEFAULT_EVICTOR]
     raw_configs = _plugin_configs(raw.get("pluginConfig"), f"{path}.pluginConfig", registry, problems)
+    in_use = dict.fromkeys(p for names in enabled.values() for p in names)
     args: dict[str, Any] = {}
-    for plugin in dict.fromkeys(p for names in enabled.values() for p in names):
+    for plugin in in_use:
         spec = registry.get(plugin)
-        if spec is None:
-            continue
-        index, raw_args = raw_configs.get(plugin, (None, None))
-        args_path = f"{path}.pluginConfig[{index}].args" if index is not None else f"{path}.pluginConfig[{plugin}]"
-        decoded, arg_problems = argspec.decode(spec.args_type, raw_args, args_path)
+        config = raw_configs.get(plugin)
+        if spec is None or (config is not None and config.broken):
+            continue  # already reported; judging defaults instead would only add false problems
+        args_path = f"{path}.pluginConfig[{config.index}].args" if config else f"{path}.pluginConfig[{plugin}]"
+        decoded, arg_problems = argspec.decode(spec.args_type, config.args if config else None, args_path)
         problems.extend(arg_problems)
         if decoded is not None:
-            problems.extend(Problem(_join_path(args_path, p.path), p.message) for p in spec.validate(decoded))
+            problems.extend(
+                Problem(_join_path(args_path, p.path), p.message, p.warning) for p in spec.validate(decoded)
+            )
             args[plugin] = decoded
+    for plugin, config in raw_configs.items():
+        if plugin not in in_use:
+            where = f"{path}.pluginConfig[{config.index}]"
+            message = f"configures {plugin}, which this profile does not enable; ignored as upstream does"
+            problems.append(Problem(where, message, warning=True))
     return Profile(
         name=name,
         args=args,
@@ -215,7 +239,7 @@ def _join_path(base: str, rel: str) -> str:
 
 
 def _unknown_plugin(name: Any, path: str, registry: Registry) -> Problem:
-    return Problem(path, f"unknown plugin {name!r}; known plugins: {', '.join(registry.names())}")
+    return Problem(path, f"unknown plugin {wording.shown(name)}; known plugins: {', '.join(registry.names())}")
 
 
 def _plugin_sets(raw: Any, path: str, registry: Registry, problems: list[Problem]) -> dict[str, list[str]]:
@@ -266,8 +290,17 @@ def _enabled_names(raw: Any, path: str, problems: list[Problem]) -> list[tuple[i
     return [(j, name) for j, name in enumerate(lists["enabled"]) if name not in disabled and "*" not in disabled]
 
 
-def _plugin_configs(raw: Any, path: str, registry: Registry, problems: list[Problem]) -> dict[str, tuple[int, Any]]:
-    configs: dict[str, tuple[int, Any]] = {}
+@dataclass(frozen=True)
+class _PluginConfig:
+    """One ``pluginConfig`` entry: where it is, its raw args, and whether they already failed to decode."""
+
+    index: int
+    args: Any
+    broken: bool = False
+
+
+def _plugin_configs(raw: Any, path: str, registry: Registry, problems: list[Problem]) -> dict[str, _PluginConfig]:
+    configs: dict[str, _PluginConfig] = {}
     if raw is None:
         return configs
     if not isinstance(raw, list):
@@ -280,24 +313,20 @@ def _plugin_configs(raw: Any, path: str, registry: Registry, problems: list[Prob
             continue
         for key in entry:
             if key not in ("name", "args"):
-                problems.append(Problem(f"{where}.{key}", "unknown field; allowed fields: args, name"))
+                field = key if isinstance(key, str) else wording.shown(key)
+                problems.append(Problem(f"{where}.{field}", "unknown field; allowed fields: args, name"))
         name = entry.get("name")
-        if name not in registry:
+        spec = registry.get(name) if isinstance(name, str) else None
+        if spec is None:
             problems.append(_unknown_plugin(name, f"{where}.name", registry))
             continue
-        if name in configs:
-            problems.append(
-                Problem(f"{where}.name", f"duplicate pluginConfig for {name} (also {path}[{configs[name][0]}])")
-            )
+        if spec.name in configs:
+            message = f"duplicate pluginConfig for {spec.name} (also {path}[{configs[spec.name].index}])"
+            problems.append(Problem(f"{where}.name", message))
             continue
         args = entry.get("args")
-        configs[str(name)] = (j, args)
-        if args is not None:
-            # Validate configs of plugins that are not enabled too: a typo there is still a typo.
-            spec = registry.get(str(name))
-            assert spec is not None
-            _decoded, arg_problems = argspec.decode(spec.args_type, args, f"{where}.args")
-            if arg_problems:
-                problems.extend(arg_problems)
-                configs[str(name)] = (j, None)
+        # Decoded here too, so a typo in the config of a plugin that is not enabled is still reported.
+        _decoded, arg_problems = argspec.decode(spec.args_type, args, f"{where}.args")
+        problems.extend(arg_problems)
+        configs[spec.name] = _PluginConfig(j, args, broken=bool(arg_problems))
     return configs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from descheduler.errors import Problem
 from descheduler.evictor.limits import Limits
 
 
@@ -27,3 +28,5 @@ class Policy:
     limits: Limits = field(default_factory=Limits)
     grace_period_seconds: int | None = None
     eviction_failure_event_notification: bool = False
+    warnings: tuple[Problem, ...] = ()
+    """Input upstream accepts leniently (and tensile too): shown by ``validate`` and at every run."""

@@ -79,7 +79,7 @@ def test_yaml_output_matches_json() -> None:
         ),
         (
             ["--policy-config-file", "/nonexistent/policy.yaml", "--dry-run", "--snapshot", "x"],
-            "error: /nonexistent/policy.yaml: cannot read policy file",
+            "error: /nonexistent/policy.yaml: cannot read: No such file or directory",
         ),
         (
             ["--policy-config-file", str(ROOT / "examples/policy.yaml"), "--kubeconfig", "/nonexistent/kubeconfig"],

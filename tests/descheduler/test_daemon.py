@@ -9,25 +9,6 @@ import pytest
 from descheduler import daemon
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("0", 0.0), ("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("1.5s", 1.5), ("250ms", 0.25), ("2h0m3s", 7203.0)],
-    ids=["0 → run once", "30s", "5m", "1h30m", "fraction", "milliseconds", "Go's String() form"],
-)
-def test_go_durations_parse_to_seconds(text: str, seconds: float) -> None:
-    assert daemon.parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["", "5", "5x", "m5", "-5m", "5m junk", "1.2.3s"],
-    ids=["empty", "no unit", "bad unit", "unit first", "negative", "trailing", "two dots"],
-)
-def test_bad_durations_are_refused_naming_the_text(text: str) -> None:
-    with pytest.raises(ValueError, match="duration"):
-        daemon.parse_duration(text)
-
-
 def test_a_five_field_cron_schedule_parses() -> None:
     trigger = daemon.parse_schedule("*/10 2-4 * * mon-fri")
     assert "minute='*/10'" in str(trigger) and "hour='2-4'" in str(trigger)

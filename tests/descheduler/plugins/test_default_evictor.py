@@ -124,20 +124,6 @@ def test_deprecated_booleans_and_pod_protections_map_onto_protections(
     assert plugin.effective_protections(args(**wire)) == expected
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("1h30m", 5400), ("45s", 45), ("500ms", 0.5), ("1.5h", 5400), ("-2m", -120), ("0", 0), ("1m0.5s", 60.5)],
-)
-def test_min_pod_age_accepts_go_durations(text: str, seconds: float) -> None:
-    assert plugin.parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "5", "5 m", "five minutes", "1d", "m"])
-def test_malformed_durations_are_rejected(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid duration"):
-        plugin.parse_duration(text)
-
-
 # -- validation ----------------------------------------------------------------------------
 
 

@@ -1,0 +1,167 @@
+"""A ``tensile-deschedule`` run from checked options: read the policy, build the source and the
+writer, then one cycle (a CronJob's run) or cycles on a trigger in one long-lived process.
+
+Called by :mod:`descheduler.cli` with :class:`~descheduler.options.RunOptions`, as upstream's
+``server.go`` ``Run`` is called with its options. Input problems found here (policy,
+kubeconfig) raise :class:`~descheduler.errors.InputError` before any request is made; the
+report is printed before metrics are exported, so an export failure never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+
+from descheduler import daemon
+from descheduler import metrics as metering
+from descheduler import report as reporting
+from descheduler.cluster.live import LiveSource
+from descheduler.cluster.snapshot import SnapshotSource
+from descheduler.cluster.sources import StateSource
+from descheduler.errors import Problem, TensileError
+from descheduler.evictor.evictor import DryRunRecorder, EvictionWriter, FencedWriter
+from descheduler.evictor.writers import ApiWriter
+from descheduler.kube import leaderelection
+from descheduler.kube.client import Kube, load_configuration
+from descheduler.options import RunOptions
+from descheduler.plugins import default_registry
+from descheduler.policy.loading import load_policy_file
+from descheduler.policy.types import Policy
+from descheduler.report import Result
+from descheduler.runner import run_cycle
+
+logger = logging.getLogger("descheduler")
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_INPUT = 2
+
+
+def warn(message: str) -> None:
+    """A one-line warning for the user, on stderr, whatever the log level."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def policy_warning(source: str, problem: Problem) -> str:
+    return f"{source}: {problem}"
+
+
+def run(options: RunOptions) -> int:
+    """Run as the options say; the exit status. InputError escapes for the CLI to report (exit 2)."""
+    registry = default_registry()
+    policy = load_policy_file(options.policy_file, registry=registry)
+    for problem in policy.warnings:
+        warn(policy_warning(options.policy_file, problem))
+    source, writer = _source_and_writer(options, policy)
+    metrics = metering.Metrics()
+    if not options.long_lived:
+        return _run_once(policy, source, writer, metrics, options)
+    election_kube = _election_kube(options)
+    leading = threading.Event()
+    if options.election is not None:
+        writer = FencedWriter(writer, allowed=leading.is_set)
+
+    def cycle() -> None:
+        report = run_cycle(policy, registry, source, writer, metrics=metrics)
+        logger.info("cycle done: %s", reporting.summary_line(report))
+
+    trigger = (
+        daemon.parse_schedule(options.schedule)
+        if options.schedule is not None
+        else daemon.interval_trigger(options.interval_seconds)
+    )
+    _run_daemon(cycle, trigger, metrics=metrics, options=options, kube=election_kube, leading=leading)
+    return EXIT_OK
+
+
+def _run_once(
+    policy: Policy, source: StateSource, writer: EvictionWriter, metrics: metering.Metrics, options: RunOptions
+) -> int:
+    result = run_cycle(policy, default_registry(), source, writer, metrics=metrics)
+    print(reporting.render(result, options.output), flush=True)
+    _export_metrics(metrics, options.metrics_file, options.pushgateway)
+    if result.plugin_errors or any(d.result is Result.FAILED for d in result.decisions):
+        return EXIT_RUNTIME
+    return EXIT_OK
+
+
+def _source_and_writer(options: RunOptions, policy: Policy) -> tuple[StateSource, EvictionWriter]:
+    if options.snapshot:
+        return SnapshotSource(options.snapshot), DryRunRecorder()
+    kube = Kube.from_kubeconfig(options.kubeconfig, options.context)
+    failure_events = policy.eviction_failure_event_notification
+    writer: EvictionWriter = DryRunRecorder() if options.dry_run else ApiWriter(kube, failure_events=failure_events)
+    return LiveSource(kube), writer
+
+
+def _election_kube(options: RunOptions) -> Kube | None:
+    """A client of its own for the Lease, whose requests time out well within the renew deadline."""
+    if options.election is None:
+        return None
+    configuration = load_configuration(options.kubeconfig, options.context)
+    return Kube(configuration, timeout=options.election.renew_deadline / 2)
+
+
+def _run_daemon(
+    cycle: Callable[[], None],
+    trigger: daemon.Trigger,
+    *,
+    metrics: metering.Metrics,
+    options: RunOptions,
+    kube: Kube | None,
+    leading: threading.Event,
+) -> None:
+    """``leading`` is set while this replica leads: the writer is fenced by it."""
+    runner = daemon.Daemon(cycle, trigger)
+    elector = None
+    if options.election is not None and kube is not None:
+
+        def started() -> None:
+            leading.set()
+            runner.start_cycles()
+
+        def stopped() -> None:
+            leading.clear()  # first: a cycle in flight stops evicting now
+            runner.stop_cycles()
+
+        elector = leaderelection.LeaderElector(
+            kube, options.election, identity=leaderelection.new_identity(), on_started=started, on_stopped=stopped
+        )
+    server = None
+    if options.metrics_address is not None:
+        host, port = options.metrics_address
+        try:
+            server = metering.MetricsServer(metrics, f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+        except OSError as exc:
+            raise TensileError(f"--metrics-address {host}:{port}: cannot listen: {exc.strerror or exc}") from exc
+        server.start()
+    finished = runner.run(elector=elector)
+    if server is not None:
+        server.stop()
+    if not finished:
+        # The abandoned cycle's worker thread would block interpreter exit: leave now.
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(EXIT_OK)
+
+
+def _export_metrics(metrics: metering.Metrics, path: str | None, pushgateway: str | None) -> None:
+    """After the report: a failure here is a warning and never changes the cycle's exit status."""
+    if path:
+        try:
+            metrics.write_file(path)
+        except OSError as exc:
+            warn(f"--metrics-file {path}: could not write metrics: {exc.strerror or exc}")
+    if pushgateway:
+        try:
+            metrics.push(pushgateway)
+        except (OSError, ValueError) as exc:
+            warn(f"--pushgateway {pushgateway}: could not push metrics: {_reason(exc)}")
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+    return " ".join(str(reason).split())[:200]
