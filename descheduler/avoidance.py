@@ -49,3 +49,14 @@ def add(record: Record, node: str, until: float, *, now: float) -> Record:
     updated = live(record, now=now)
     updated[node] = max(until, updated.get(node, 0.0))
     return updated
+
+
+def withdraw(record: Record, node: str, until: float, previous: float | None, *, now: float) -> Record:
+    """Undo :func:`add` of ``node`` until ``until``: back to ``previous`` (or gone), unless extended since."""
+    updated = live(record, now=now)
+    if node in updated and format_time(updated[node]) == format_time(until):
+        if previous is not None and previous > now:
+            updated[node] = previous
+        else:
+            del updated[node]
+    return updated

@@ -15,6 +15,7 @@ from typing import Protocol
 from descheduler import placement
 from descheduler.cluster.state import ClusterState
 from descheduler.evictor import limits
+from descheduler.evictor.budgets import DisruptionBudgets
 from descheduler.model import Node, Pod
 from descheduler.report import Decision, Result
 
@@ -27,6 +28,10 @@ class Outcome:
     message: str = ""
 
 
+Undo = Callable[[], None]
+"""Takes back what a writer just recorded (an avoidance whose eviction did not happen)."""
+
+
 class EvictionWriter(Protocol):
     """Carries out (or only records) evictions and avoidance records."""
 
@@ -34,7 +39,8 @@ class EvictionWriter(Protocol):
 
     def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome: ...
 
-    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None: ...
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
+        """Record "avoid ``node`` until ``until``" on the pod's owner; a way to take it back, if written."""
 
 
 class DryRunRecorder:
@@ -45,8 +51,9 @@ class DryRunRecorder:
     def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome:
         return Outcome(Result.PLANNED)
 
-    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None:
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
         logger.debug("dry run: would avoid node %s for %s until %s", node, pod.key, until)
+        return None
 
 
 class FencedWriter:
@@ -67,9 +74,10 @@ class FencedWriter:
             return Outcome(Result.FAILED, "not evicted: this replica is no longer the leader")
         return self.inner.evict(pod, reason=reason, grace_period_seconds=grace_period_seconds)
 
-    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None:
-        if self.allowed():
-            self.inner.record_avoidance(pod, node=node, until=until)
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
+        if not self.allowed():
+            return None
+        return self.inner.record_avoidance(pod, node=node, until=until)
 
 
 @dataclass
@@ -79,6 +87,9 @@ class Evictor:
     counter: limits.LimitCounter
     grace_period_seconds: int | None = None
     decisions: list[Decision] = field(default_factory=list)
+    budgets: DisruptionBudgets = field(init=False)
+    """The cycle's PodDisruptionBudgets, counting this cycle's evictions."""
+    _attempted: set[str] = field(default_factory=set, repr=False)
     _placement_order: list[Node] | None = field(default=None, repr=False)
     _last_target: dict[str, str] = field(default_factory=dict, repr=False)
     """Per controlling owner, where its last replacement was predicted: replicas share a spec."""
@@ -94,23 +105,47 @@ class Evictor:
         avoid_seconds: float = 0.0,
         unblocks: str = "",
     ) -> bool:
-        if self.state.is_evicted(pod):
+        """One attempt per pod and cycle: a pod already planned, evicted, blocked or failed is left alone."""
+        if self.attempted(pod):
             return False
         try:
             self.counter.check(pod)
         except limits.LimitError as exc:
             self._record(pod, plugin, profile, reason, Outcome(Result.LIMIT, str(exc)), unblocks)
             raise
-        if avoid_node and avoid_seconds > 0 and pod.controller is not None:
-            self.writer.record_avoidance(pod, node=avoid_node, until=self.state.now + avoid_seconds)
-        outcome = self.writer.evict(pod, reason=reason, grace_period_seconds=self.grace_period_seconds)
+        self._attempted.add(pod.uid)
+        outcome = self._attempt(pod, reason=reason, avoid_node=avoid_node, avoid_seconds=avoid_seconds)
         self._record(pod, plugin, profile, reason, outcome, unblocks)
         if outcome.result in (Result.PLANNED, Result.EVICTED, Result.GONE):
             self._account(pod, avoid_node)
         if outcome.result.succeeded:
             self.counter.record(pod)
+            self.budgets.record(pod)
             return True
         return False
+
+    def attempted(self, pod: Pod) -> bool:
+        """Whether this cycle already tried (or planned) to evict the pod."""
+        return pod.uid in self._attempted or self.state.is_evicted(pod)
+
+    def _attempt(self, pod: Pod, *, reason: str, avoid_node: str, avoid_seconds: float) -> Outcome:
+        if self.writer.dry_run:
+            # The API server would refuse what the budgets' status forbids: the plan says so too.
+            refusal = self.budgets.refusal(pod)
+            if refusal is not None:
+                return Outcome(*refusal)
+        undo = None
+        if avoid_node and avoid_seconds > 0 and pod.controller is not None:
+            # Written before the eviction: the owner creates the replacement within milliseconds
+            # of it, and the webhook must already see the record then. Taken back if refused.
+            undo = self.writer.record_avoidance(pod, node=avoid_node, until=self.state.now + avoid_seconds)
+        outcome = self.writer.evict(pod, reason=reason, grace_period_seconds=self.grace_period_seconds)
+        if undo is not None and not outcome.result.succeeded:
+            undo()
+        return outcome
+
+    def __post_init__(self) -> None:
+        self.budgets = DisruptionBudgets(self.state.pdbs)
 
     def _account(self, pod: Pod, avoid_node: str) -> None:
         """Free what the pod held and reserve room for its replacement, if it gets one."""

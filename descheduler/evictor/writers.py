@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from descheduler import avoidance, keys
-from descheduler.evictor.evictor import Outcome
+from descheduler.evictor.evictor import Outcome, Undo
 from descheduler.kube import errors, retry
 from descheduler.kube.client import Kube, pod_path
 from descheduler.model import OwnerRef, Pod
@@ -93,33 +94,58 @@ class ApiWriter:
         except errors.ApiError as exc:
             logger.warning("could not record an Event for %s: %s", pod.key, exc)
 
-    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> None:
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
+        """Write "avoid ``node`` until ``until``" on the pod's owner; the returned call takes it back."""
         owner = pod.controller
         if owner is None or owner.kind not in OWNER_API_PATHS:
             logger.info("no avoidance recorded for %s: owner kind is not supported", pod.key)
-            return
+            return None
         path = OWNER_API_PATHS[owner.kind].format(ns=pod.namespace, name=owner.name)
+        previous: list[float | None] = []
+
+        def add(record: avoidance.Record) -> avoidance.Record:
+            previous[:] = [record.get(node)]
+            return avoidance.add(record, node, until, now=time.time())
+
+        if not self._update_avoidance(path, owner, add, what=f"record avoidance of {node}"):
+            return None
+
+        def undo() -> None:
+            def withdraw(record: avoidance.Record) -> avoidance.Record:
+                return avoidance.withdraw(record, node, until, previous[0], now=time.time())
+
+            self._update_avoidance(path, owner, withdraw, what=f"withdraw avoidance of {node} (it expires by itself)")
+
+        return undo
+
+    def _update_avoidance(
+        self, path: str, owner: OwnerRef, change: Callable[[avoidance.Record], avoidance.Record], *, what: str
+    ) -> bool:
+        """Read-modify-write of the owner's record with its resourceVersion; True when written."""
         for _attempt in range(3):
             try:
-                self._patch_avoidance(path, owner, node, until)
-                return
+                self._patch_avoidance(path, owner, change)
+                return True
             except errors.ConflictError:
                 continue
             except errors.ApiError as exc:
-                logger.warning("could not record avoidance of %s on %s %s: %s", node, owner.kind, owner.name, exc)
-                return
+                logger.warning("could not %s on %s %s: %s", what, owner.kind, owner.name, exc)
+                return False
+        logger.warning("could not %s on %s %s: it kept changing", what, owner.kind, owner.name)
+        return False
 
-    def _patch_avoidance(self, path: str, owner: OwnerRef, node: str, until: float) -> None:
+    def _patch_avoidance(
+        self, path: str, owner: OwnerRef, change: Callable[[avoidance.Record], avoidance.Record]
+    ) -> None:
         current = self.kube.get(path)
         meta = current.get("metadata", {})
         if owner.uid and meta.get("uid") != owner.uid:
             raise errors.NotFoundError(404, "NotFound", f"{owner.kind} {owner.name} was replaced")
         record = avoidance.decode((meta.get("annotations") or {}).get(keys.AVOID_NODES_ANNOTATION))
-        updated = avoidance.add(record, node, until, now=time.time())
         patch = {
             "metadata": {
                 "resourceVersion": meta.get("resourceVersion"),
-                "annotations": {keys.AVOID_NODES_ANNOTATION: avoidance.encode(updated)},
+                "annotations": {keys.AVOID_NODES_ANNOTATION: avoidance.encode(change(record))},
             }
         }
         self.kube.patch(path, patch)

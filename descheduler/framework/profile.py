@@ -12,6 +12,7 @@ from typing import Protocol
 
 from descheduler.cluster.state import ClusterState
 from descheduler.evictor import limits
+from descheduler.evictor.budgets import DisruptionBudgets
 from descheduler.evictor.evictor import Evictor
 from descheduler.framework.registry import Registry
 from descheduler.framework.types import BalancePlugin, DeschedulePlugin, FilterPlugin, PreEvictionFilterPlugin
@@ -40,8 +41,13 @@ class PluginHandle:
     filters: list[PodPredicate] = field(default_factory=list)
     pre_eviction_filters: list[PodPredicate] = field(default_factory=list)
 
+    @property
+    def budgets(self) -> DisruptionBudgets:
+        return self.evictor.budgets
+
     def filter(self, pod: Pod) -> bool:
-        return all(f(pod) for f in self.filters)
+        # A pod this cycle already tried (planned, evicted, blocked, failed) is no candidate again.
+        return not self.evictor.attempted(pod) and all(f(pod) for f in self.filters)
 
     def pre_eviction_filter(self, pod: Pod) -> bool:
         return all(f(pod) for f in self.pre_eviction_filters)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from descheduler.cluster.state import ClusterState
+from descheduler.evictor.budgets import DisruptionBudgets
 from descheduler.model import Node, Pod
 
 ExtensionPoint = Literal["deschedule", "balance", "filter", "preEvictionFilter"]
@@ -23,8 +24,12 @@ class Handle(Protocol):
     @property
     def state(self) -> ClusterState: ...
 
+    @property
+    def budgets(self) -> DisruptionBudgets:
+        """The cycle's PodDisruptionBudgets with the disruptions each has left after this cycle's evictions."""
+
     def filter(self, pod: Pod) -> bool:
-        """True when the evictor's filters allow evicting ``pod`` at all."""
+        """True when the evictor's filters allow evicting ``pod`` at all (and this cycle has not tried it yet)."""
 
     def pre_eviction_filter(self, pod: Pod) -> bool:
         """True when the last checks before eviction (e.g. nodeFit) pass."""

@@ -125,7 +125,6 @@ class VirtualNodeFragmentation:
         self.args = args
         self.handle = handle
         self._selector = matching.parse_selector_string(args.node_selector)
-        self._pdb_room: dict[str, int] = {}
 
     @property
     def state(self) -> ClusterState:
@@ -135,7 +134,6 @@ class VirtualNodeFragmentation:
         virtual = [n for n in nodes if matching.selector_matches(self._selector, n.labels)]
         if not virtual:
             return
-        self._pdb_room = {f"{p.namespace}/{p.name}": p.disruptions_allowed for p in self.state.pdbs}
         budget = self.args.max_pods_to_evict_per_cycle
         hopeless: set[tuple[object, ...]] = set()
         for pending in self.pending_pods():
@@ -205,7 +203,7 @@ class VirtualNodeFragmentation:
         for pod in self.state.pods_on(node.name):
             if not self._may_evict(pod, ceiling) or not any(pod.requests.get(r, 0) > 0 for r in shortfall):
                 continue
-            pdbs = self._pdbs_of(pod)
+            pdbs = self.handle.budgets.covering(pod)
             members.setdefault((*_shape(pod, self.state), pdbs), (pdbs, []))[1].append(pod)
         groups = []
         for pdbs, pods in members.values():
@@ -226,13 +224,6 @@ class VirtualNodeFragmentation:
             and self.handle.pre_eviction_filter(pod)
         )
 
-    def _pdbs_of(self, pod: Pod) -> tuple[str, ...]:
-        return tuple(
-            f"{p.namespace}/{p.name}"
-            for p in self.state.pdbs
-            if p.namespace == pod.namespace and matching.selector_matches(p.selector, pod.labels)
-        )
-
     def _try(self, node: Node, shortfall: Resources, chosen: list[Group], elsewhere: Sequence[Node]) -> Plan | None:
         """The plan evicting one pod of each chosen group (a group may repeat), or None if it fails a rule.
 
@@ -245,7 +236,7 @@ class VirtualNodeFragmentation:
             if sum(g.requests.get(name, 0) for g in chosen) < short:
                 return None
         pdb_use = Counter(pdb for g in chosen for pdb in g.pdbs)
-        if any(self._pdb_room.get(pdb, 0) < n for pdb, n in pdb_use.items()):
+        if any(self.handle.budgets.room(pdb) < n for pdb, n in pdb_use.items()):
             return None
         taken: Counter[int] = Counter()
         victims = []
@@ -302,8 +293,6 @@ class VirtualNodeFragmentation:
                 logger.info("%s: eviction of %s did not happen; the rest of its set is kept", pending.key, victim.key)
                 return evicted, False
             evicted += 1
-            for pdb in self._pdbs_of(victim):
-                self._pdb_room[pdb] = self._pdb_room.get(pdb, 0) - 1
         self.state.reserve(pending.requests, plan.node.name)  # the room is the pending pod's now
         return evicted, False
 
