@@ -27,7 +27,7 @@ from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, PodDisruptionBudget, PriorityClass
 from descheduler.policy import argspec
-from descheduler.policy.argspec import LabelSelector, doc
+from descheduler.policy.argspec import Int32, LabelSelector, UInt, doc
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ DEPRECATED_ENABLING = {"ignore_pvc_pods": WITH_PVC, "ignore_pods_without_pdb": W
 @dataclass(frozen=True)
 class PriorityThreshold:
     name: str = field(default="", metadata=doc("PriorityClass whose value is the threshold."))
-    value: int | None = field(default=None, metadata=doc("Threshold priority value."))
+    value: Int32 | None = field(default=None, metadata=doc("Threshold priority value."))
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class Args:
         default=None, metadata=doc("Pods at or above this priority are not evicted (name or value, not both).")
     )
     node_fit: bool = field(default=False, metadata=doc("Evict only pods that fit on some other ready node."))
-    min_replicas: int = field(default=0, metadata=doc("Keep pods whose owner has fewer pods; active when > 1."))
+    min_replicas: UInt = field(default=UInt(0), metadata=doc("Keep pods whose owner has fewer pods; active when > 1."))
     min_pod_age: str | None = field(default=None, metadata=doc("Keep pods started less than this ago, e.g. 5m."))
     no_eviction_policy: str = field(
         default="", metadata=doc("Preferred or Mandatory: whether the prefer-no-eviction annotation binds.")
@@ -134,8 +134,6 @@ _WIRE_NAMES = {f.name: argspec.wire_name(f) for f in dataclasses.fields(Args)}
 def validate(args: Args) -> list[Problem]:
     problems = _validate_priority_threshold(args.priority_threshold)
     problems += _validate_pod_protections(args)
-    if args.min_replicas < 0:
-        problems.append(Problem("minReplicas", f"must be >= 0, got {args.min_replicas}"))
     if args.no_eviction_policy and args.no_eviction_policy not in NO_EVICTION_POLICIES:
         allowed = ", ".join(NO_EVICTION_POLICIES)
         problems.append(Problem("noEvictionPolicy", f"must be one of {allowed}; got {args.no_eviction_policy!r}"))

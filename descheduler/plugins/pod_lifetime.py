@@ -19,7 +19,7 @@ from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Condition, ContainerStatus, Node, Pod
 from descheduler.plugins import common
-from descheduler.policy.argspec import LabelSelector, doc
+from descheduler.policy.argspec import Int32, LabelSelector, UInt, doc
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,6 @@ TERMINATED_REASONS = (
 )
 ALLOWED_STATES = tuple(sorted({*POD_PHASES, *POD_REASONS, *WAITING_REASONS, *TERMINATED_REASONS}))
 
-_INT32 = (-(2**31), 2**31 - 1)
-
 
 @dataclass(frozen=True)
 class OwnerKinds:
@@ -64,7 +62,7 @@ class PodConditionFilter:
     type_: str = field(default="", metadata=doc("Condition type, e.g. PodScheduled.", wire="type"))
     status: str = field(default="", metadata=doc("Condition status: True, False or Unknown."))
     reason: str = field(default="", metadata=doc("Condition reason, e.g. Unschedulable."))
-    min_time_since_last_transition_seconds: int | None = field(
+    min_time_since_last_transition_seconds: UInt | None = field(
         default=None, metadata=doc("The condition's lastTransitionTime is at least this many seconds old.")
     )
 
@@ -74,7 +72,7 @@ class Args:
     namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
     label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
     owner_kinds: OwnerKinds | None = field(default=None, metadata=doc("Owner kinds to include or exclude."))
-    max_pod_life_time_seconds: int | None = field(
+    max_pod_life_time_seconds: UInt | None = field(
         default=None, metadata=doc("Evict pods created more than this many seconds ago.")
     )
     states: tuple[str, ...] = field(
@@ -83,7 +81,7 @@ class Args:
     conditions: tuple[PodConditionFilter, ...] = field(
         default=(), metadata=doc("Only pods with a condition matching one of these filters.")
     )
-    exit_codes: tuple[int, ...] = field(
+    exit_codes: tuple[Int32, ...] = field(
         default=(), metadata=doc("Only pods with a terminated container that exited with one of these codes.")
     )
     including_init_containers: bool = field(
@@ -99,15 +97,10 @@ def validate(args: Args) -> list[Problem]:
     kinds = args.owner_kinds
     if kinds is not None and kinds.include and kinds.exclude:
         problems.append(Problem("ownerKinds", "only one of include and exclude can be set"))
-    if args.max_pod_life_time_seconds is not None and args.max_pod_life_time_seconds < 0:
-        problems.append(Problem("maxPodLifeTimeSeconds", f"must be >= 0, got {args.max_pod_life_time_seconds}"))
     for i, state in enumerate(args.states):
         if state not in ALLOWED_STATES:
             problems.append(Problem(f"states[{i}]", f"must be one of {', '.join(ALLOWED_STATES)}; got {state!r}"))
     problems.extend(_validate_conditions(args.conditions))
-    for i, code in enumerate(args.exit_codes):
-        if not _INT32[0] <= code <= _INT32[1]:
-            problems.append(Problem(f"exitCodes[{i}]", f"must be a 32-bit integer, got {code}"))
     if args.max_pod_life_time_seconds is None and not (args.states or args.conditions or args.exit_codes):
         problems.append(
             Problem("", "set at least one criterion: maxPodLifeTimeSeconds, states, conditions or exitCodes")
@@ -125,10 +118,6 @@ def _validate_conditions(conditions: Sequence[PodConditionFilter]) -> list[Probl
                     f"conditions[{i}]",
                     "set at least one of type, status, reason or minTimeSinceLastTransitionSeconds",
                 )
-            )
-        elif min_age is not None and min_age < 0:
-            problems.append(
-                Problem(f"conditions[{i}].minTimeSinceLastTransitionSeconds", f"must be >= 0, got {min_age}")
             )
     return problems
 

@@ -17,13 +17,11 @@ from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import ContainerStatus, Node, Pod
 from descheduler.plugins import common
-from descheduler.policy.argspec import LabelSelector, doc
+from descheduler.policy.argspec import Int32, LabelSelector, UInt, doc
 
 logger = logging.getLogger(__name__)
 
 NAME = "RemoveFailedPods"
-
-_INT32 = (-(2**31), 2**31 - 1)
 
 
 @dataclass(frozen=True)
@@ -33,13 +31,13 @@ class Args:
     exclude_owner_kinds: tuple[str, ...] = field(
         default=(), metadata=doc("Never pods with an owner of one of these kinds (e.g. Job).")
     )
-    min_pod_lifetime_seconds: int = field(
-        default=3600, metadata=doc("Only pods created at least this many seconds ago; 0 for any age.")
+    min_pod_lifetime_seconds: UInt = field(
+        default=UInt(3600), metadata=doc("Only pods created at least this many seconds ago; 0 for any age.")
     )
     reasons: tuple[str, ...] = field(
         default=(), metadata=doc("Only pods whose status reason or a container's waiting/terminated reason is listed.")
     )
-    exit_codes: tuple[int, ...] = field(
+    exit_codes: tuple[Int32, ...] = field(
         default=(), metadata=doc("Only pods with a terminated container that exited with one of these codes.")
     )
     including_init_containers: bool = field(
@@ -49,11 +47,6 @@ class Args:
 
 def validate(args: Args) -> list[Problem]:
     problems = common.validate_namespaces(args.namespaces)
-    if args.min_pod_lifetime_seconds < 0:
-        problems.append(Problem("minPodLifetimeSeconds", f"must be >= 0, got {args.min_pod_lifetime_seconds}"))
-    for i, code in enumerate(args.exit_codes):
-        if not _INT32[0] <= code <= _INT32[1]:
-            problems.append(Problem(f"exitCodes[{i}]", f"must be a 32-bit integer, got {code}"))
     return problems
 
 

@@ -17,16 +17,17 @@ from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
 from descheduler.plugins import common
-from descheduler.policy.argspec import LabelSelector, doc
+from descheduler.policy.argspec import Int32, LabelSelector, doc
 
 NAME = "RemovePodsHavingTooManyRestarts"
 ALLOWED_STATES = ("CrashLoopBackOff", "Running")
-_INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
 class Args:
-    pod_restart_threshold: int = field(default=0, metadata=doc("Evict when restarts reach this number; must be > 0."))
+    pod_restart_threshold: Int32 = field(
+        default=Int32(0), metadata=doc("Evict when restarts reach this number; must be > 0.")
+    )
     including_init_containers: bool = field(default=False, metadata=doc("Count init container restarts too."))
     namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
     label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
@@ -39,8 +40,6 @@ def validate(args: Args) -> list[Problem]:
     problems = common.validate_namespaces(args.namespaces)
     if args.pod_restart_threshold < 1:
         problems.append(Problem("podRestartThreshold", f"must be > 0, got {args.pod_restart_threshold}"))
-    elif args.pod_restart_threshold > _INT32_MAX:  # upstream's field is an int32: a larger number fails decoding
-        problems.append(Problem("podRestartThreshold", f"must be a 32-bit integer, got {args.pod_restart_threshold}"))
     for i, state in enumerate(args.states):
         if state not in ALLOWED_STATES:
             problems.append(Problem(f"states[{i}]", f"must be one of {', '.join(ALLOWED_STATES)}; got {state!r}"))

@@ -145,9 +145,11 @@ def _decode_scalar(tp: Any, raw: Any, path: str, problems: list[Problem]) -> Any
         ok = isinstance(raw, int) and not isinstance(raw, bool)
         low, high = INT_RANGES[tp]
         if ok and not low <= raw <= high:
-            problems.append(
-                Problem(path, f"must be between {low} and {high} ({_INT_NAMES[tp]}), got {wording.shown(raw)}")
-            )
+            if low == 0:
+                bound = "must be >= 0" if raw < 0 else f"must be at most {high} ({_INT_NAMES[tp]})"
+            else:
+                bound = f"must be between {low} and {high} ({_INT_NAMES[tp]})"
+            problems.append(Problem(path, f"{bound}, got {wording.shown(raw)}"))
             return raw
     elif tp is bool:
         ok = isinstance(raw, bool)

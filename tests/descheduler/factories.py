@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from descheduler import model
 from descheduler.cluster.state import ClusterState
+from descheduler.errors import Problem
 from descheduler.evictor import limits
 from descheduler.evictor.evictor import DryRunRecorder, Evictor
 from descheduler.framework.profile import PluginHandle
@@ -146,6 +147,14 @@ def decode_args(args_type: type[T], /, **wire: Any) -> T:
     assert not problems, problems
     assert decoded is not None
     return decoded
+
+
+def args_problems(spec: PluginSpec, /, **wire: Any) -> list[Problem]:
+    """Every problem a policy loader would report for these args: decoding first, then the plugin's validate."""
+    decoded, problems = argspec.decode(spec.args_type, wire, "")
+    if problems or decoded is None:
+        return problems
+    return spec.validate(decoded)
 
 
 class RecordingWriter(DryRunRecorder):

@@ -141,7 +141,7 @@ def test_plugins_lists_every_plugin_with_arguments() -> None:
     listing = {entry["name"]: entry for entry in json.loads(out)}
     assert set(listing) == set(default_registry().names())
     restarts = {a["name"]: a for a in listing["RemovePodsHavingTooManyRestarts"]["args"]}
-    assert restarts["podRestartThreshold"]["type"] == "int"
+    assert restarts["podRestartThreshold"]["type"] == "int32"
     assert restarts["includingInitContainers"]["default"] is False
     code, text, _err = run("plugins")
     assert code == 0 and "LowNodeUtilization  [balance]" in text

@@ -289,7 +289,7 @@ def test_validation_reports_what_upstream_rejects(wire: dict[str, Any], paths: l
 )
 def test_threshold_must_fit_upstreams_int32(threshold: int, paths: list[str]) -> None:
     # types.go: PodRestartThreshold int32, so upstream's decoding refuses a larger number.
-    assert [p.path for p in plugin.validate(f.decode_args(plugin.Args, podRestartThreshold=threshold))] == paths
+    assert [p.path for p in f.args_problems(plugin.SPEC, podRestartThreshold=threshold)] == paths
 
 
 def test_states_problem_names_the_allowed_states() -> None:

@@ -169,9 +169,7 @@ def test_deprecated_booleans_and_pod_protections_map_onto_protections(
     ],
 )
 def test_validation_names_the_path_and_what_is_allowed(wire: dict[str, Any], path: str, says: str) -> None:
-    decoded, problems = argspec.decode(plugin.Args, wire, "")
-    assert not problems and decoded is not None
-    found = plugin.validate(decoded)
+    found = f.args_problems(plugin.SPEC, **wire)
     assert [(p.path, p.warning) for p in found] == [(path, False)]
     assert says in found[0].message
 

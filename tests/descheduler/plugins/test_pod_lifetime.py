@@ -339,9 +339,7 @@ def test_spec_is_a_deschedule_plugin() -> None:
     ],
 )
 def test_validation_names_the_path(wire: dict[str, object], paths: list[str]) -> None:
-    decoded, problems = argspec.decode(plugin.Args, wire, "")
-    assert not problems and decoded is not None
-    assert [p.path for p in plugin.validate(decoded)] == paths
+    assert [p.path for p in f.args_problems(plugin.SPEC, **wire)] == paths
 
 
 @pytest.mark.parametrize(

@@ -189,9 +189,7 @@ def test_spec_is_a_deschedule_plugin() -> None:
     ids=["include and exclude rejected", "negative minimum age rejected", "exit code beyond int32 rejected"],
 )
 def test_validation_names_the_path(wire: dict[str, object], path: str) -> None:
-    decoded, problems = argspec.decode(plugin.Args, wire, "")
-    assert not problems and decoded is not None
-    assert [p.path for p in plugin.validate(decoded)] == [path]
+    assert [p.path for p in f.args_problems(plugin.SPEC, **wire)] == [path]
 
 
 def test_wire_names_are_upstreams() -> None:
