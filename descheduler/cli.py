@@ -47,19 +47,30 @@ def _setup_logging(verbosity: int, fmt: str = "text") -> None:
     logsetup.configure(fmt, level)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """A click group whose own usage errors (an unknown flag, a bad choice) are one line, like all others."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            click.echo("error: interrupted", err=True)
+            sys.exit(app.EXIT_RUNTIME)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=OneLineErrors, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "--version", prog_name="tensile-deschedule", message="%(prog)s %(version)s")
-@click.option(
-    "--policy-config-file", type=click.Path(dir_okay=False), help="DeschedulerPolicy (descheduler/v1alpha2) file."
-)
+@click.option("--policy-config-file", help="DeschedulerPolicy (descheduler/v1alpha2) file.")
 @click.option("--dry-run", is_flag=True, help="Plan evictions without writing anything to the cluster.")
-@click.option(
-    "--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig file (default: $KUBECONFIG, in-cluster)."
-)
+@click.option("--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, merged as kubectl does; in-cluster).")
 @click.option("--context", "kube_context", help="Kubeconfig context to use.")
 @click.option(
     "--snapshot",
-    type=click.Path(exists=False),
     help="Plan against `kubectl get ... -o yaml|json` output (a file or folder) instead of a cluster; needs --dry-run.",
 )
 @click.option(
@@ -89,11 +100,7 @@ def _setup_logging(verbosity: int, fmt: str = "text") -> None:
     help="Long-lived mode: plain-HTTP HOST:PORT ([IPv6]:PORT) serving /metrics and /healthz; empty disables.",
 )
 @click.option("--metrics-addr", "metrics_addr", hidden=True, help="The provider's spelling of --metrics-address.")
-@click.option(
-    "--metrics-file",
-    type=click.Path(dir_okay=False),
-    help="After a single run, write metrics here (textfile collector).",
-)
+@click.option("--metrics-file", help="After a single run, write metrics here (textfile collector).")
 @click.option("--pushgateway", help="After a single run, push metrics to this Pushgateway URL (job=descheduler).")
 @click.pass_context
 def main(ctx: click.Context, /, verbose: int, logging_format: str, metrics_addr: str | None, **flags: Any) -> None:
@@ -123,7 +130,7 @@ def main(ctx: click.Context, /, verbose: int, logging_format: str, metrics_addr:
 
 @main.command()
 @click.option("--strict", is_flag=True, help="Treat warnings (input upstream accepts leniently) as errors.")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True)
 def validate(files: Sequence[str], strict: bool) -> None:
     """Check policy files; print every problem with its path. Exit 2 when any is bad."""
     registry = default_registry()
