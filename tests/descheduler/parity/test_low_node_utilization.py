@@ -392,6 +392,30 @@ def test_upstream_prometheus_cases_are_refused(source: dict[str, Any]) -> None:
     assert [p.path for p in found] == ["metricsUtilization"]
 
 
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        {"source": "KubernetesMetrics"},
+        {"source": "Prometheus", "prometheus": {"query": "instance:node_cpu:rate:sum"}},
+        {"source": "Prometheus", "prometheus": {"query": "instance:node_cpu:rate:sum"}},
+        {"source": "Prometheus", "prometheus": {"query": "instance:node_cpu:rate:sum"}},
+        {"source": "Prometheus", "prometheus": {"query": "instance:node_cpu:rate:sum"}},
+    ],
+    ids=[
+        "DELIBERATE DIFFERENCE: TestActualUsageClient -> refused",
+        "DELIBERATE DIFFERENCE: TestPrometheusUsageClient valid data -> refused",
+        "DELIBERATE DIFFERENCE: TestPrometheusUsageClient invalid data missing instance label -> refused",
+        "DELIBERATE DIFFERENCE: TestPrometheusUsageClient invalid data value out of range -> refused",
+        "DELIBERATE DIFFERENCE: TestPrometheusUsageClient invalid data not a vector -> refused",
+    ],
+)
+def test_upstream_usage_clients_have_no_tensile_source(metrics: dict[str, Any]) -> None:
+    # upstream usageclients_test.go tests the metrics-server and Prometheus usage clients; tensile
+    # has only the requested-resources one and refuses any metricsUtilization that would pick another.
+    found = s.errors(plugin.SPEC, thresholds={"cpu": 20}, targetThresholds={"cpu": 50}, metricsUtilization=metrics)
+    assert [p.path for p in found] == ["metricsUtilization"]
+
+
 # -- validation_test.go ------------------------------------------------------------------------
 
 EXT = "example.com/foo"
@@ -731,6 +755,21 @@ def test_upstream_sum(deviation: float, expected: float) -> None:
     usage = {"cpu": 50.0, "memory": 50.0, "pods": 50.0}
     low, high = nu.deviation_thresholds([usage], dict.fromkeys(usage, -deviation), dict.fromkeys(usage, deviation))
     assert high == low == dict.fromkeys(usage, expected)
+
+
+# -- not applicable ----------------------------------------------------------------------------
+# These upstream tests exercise Go internals with no tensile counterpart:
+# - classifier/classifier_test.go TestClassifySimple (3), TestClassify_pointers (3), TestClassify (8):
+#   the generic Classify over test-defined comparers (n-way, "all resources above"); the plugins'
+#   two predicates (isNodeBelowThreshold / isNodeAboveThreshold = nu.at_or_below / nu.above) are
+#   pinned by the plugin tables above.
+# - nodeutilization_test.go TestNormalizeAndClassify (2): the same generic Classify, 3-way and
+#   with an "all resources above" comparer.
+# - normalizer/normalizer_test.go TestNormalizeSimple (3): generic float normalization;
+#   TestNormalize "multiple normalization with over 100% usage" and "... and different totals",
+#   TestAverage "mixed limits": a test-only normalizer that clamps at 100%, which the plugins'
+#   ResourceUsageToResourceThreshold does not; TestClamp (3): bounds other than [0, 100].
+# - nodeutilization_test.go TestResourceUsageToResourceThreshold "nil usage": a nil *Quantity.
 
 
 # -- what upstream's source decides ------------------------------------------------------------
