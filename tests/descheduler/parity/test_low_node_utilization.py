@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
-from descheduler import model
+from descheduler import model, plugins
 from descheduler.evictor import limits
 from descheduler.plugins import common
 from descheduler.plugins import low_node_utilization as plugin
 from descheduler.plugins import node_utilization as nu
+from descheduler.policy import loading
 from tests.descheduler import factories as f
 from tests.descheduler.parity import spread_support as s
 
@@ -923,6 +924,25 @@ def test_unknown_resource_names_are_accepted_with_a_warning_and_evict_nothing() 
     decoded = f.decode_args(plugin.Args, thresholds={"cpu": 20, "cpux": 20}, targetThresholds={"cpu": 50, "cpux": 50})
     pods = [*cpu_pods("busy", 9), *cpu_pods("low", 1)]
     assert s.harness(plugin.SPEC, decoded, cpu_cluster([s.node("low", 10_000, 10**9, 100)]), pods).run() == []
+
+
+def test_a_policy_with_an_unknown_threshold_resource_loads_with_its_warning() -> None:
+    text = """
+apiVersion: descheduler/v1alpha2
+kind: DeschedulerPolicy
+profiles:
+  - name: p
+    pluginConfig:
+      - name: LowNodeUtilization
+        args:
+          thresholds: {cpu: 20, cpux: 20}
+          targetThresholds: {cpu: 50, cpux: 50}
+    plugins:
+      balance:
+        enabled: [LowNodeUtilization]
+"""
+    policy = loading.parse_policy(text, registry=plugins.default_registry())
+    assert [(p.path.endswith("args.thresholds.cpux"), p.warning) for p in policy.warnings] == [(True, True)]
 
 
 @pytest.mark.parametrize(
