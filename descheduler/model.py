@@ -253,21 +253,36 @@ def _condition(raw: wire.PodCondition) -> Condition:
     return Condition(raw.type, raw.status, raw.reason, raw.message, _epoch(raw.last_transition_time))
 
 
+_QOS_RESOURCES = (quantity.CPU, quantity.MEMORY)
+
+
+def _positive_amounts(raw: Mapping[str, Any] | None) -> Resources:
+    """The cpu and memory amounts above zero: all that decides a QoS class."""
+    amounts = {name: quantity.to_int(value, name) for name, value in (raw or {}).items() if name in _QOS_RESOURCES}
+    return {name: amount for name, amount in amounts.items() if amount > 0}
+
+
 def _qos_class(spec: wire.PodSpec) -> str:
-    containers = [*(spec.containers or ()), *(spec.init_containers or ())]
-    guaranteed = bool(containers)
-    any_set = False
-    for container in containers:
+    """The pod's QoS class when status.qosClass is missing, as upstream's ``utils.GetPodQOS``:
+    only cpu and memory count, zero amounts are ignored, and Guaranteed needs both limited in
+    every container with summed requests equal to summed limits. A request missing next to a
+    limit defaults to it, as the API server does on admission."""
+    requests: Resources = {}
+    limits: Resources = {}
+    guaranteed = True
+    for container in [*(spec.containers or ()), *(spec.init_containers or ())]:
         res = container.resources
-        requests, limits = (res.requests or {}, res.limits or {}) if res else ({}, {})
-        if requests or limits:
-            any_set = True
-        for name in (quantity.CPU, quantity.MEMORY):
-            if name not in limits or requests.get(name, limits[name]) != limits[name]:
-                guaranteed = False
-    if guaranteed:
+        raw_requests, raw_limits = (res.requests or {}, res.limits or {}) if res else ({}, {})
+        limited = _positive_amounts(raw_limits)
+        _add(requests, _positive_amounts({**raw_limits, **raw_requests}))
+        _add(limits, limited)
+        if set(limited) != set(_QOS_RESOURCES):
+            guaranteed = False
+    if not requests and not limits:
+        return "BestEffort"
+    if guaranteed and requests == limits:
         return "Guaranteed"
-    return "Burstable" if any_set else "BestEffort"
+    return "Burstable"
 
 
 _NO_POD_SPEC = wire.PodSpec()

@@ -45,6 +45,7 @@ class Args:
 def validate(args: Args) -> list[Problem]:
     problems = nu.validate_evictable_namespaces(args.evictable_namespaces)
     problems += nu.validate_thresholds(args.thresholds, "thresholds")
+    problems += nu.unknown_resource_warnings(args.thresholds, "thresholds")
     problems += [
         Problem(f"evictionModes[{i}]", f"must be one of {', '.join(EVICTION_MODES)}; got {mode!r}")
         for i, mode in enumerate(args.eviction_modes)
@@ -79,7 +80,7 @@ class HighNodeUtilization:
         for load in (*underutilized, *schedulable):
             load.capacity = nu.capped_capacity(load.node.allocatable, self.full, self.names)
         plan = nu.EvictionPlan(
-            sources=sorted(underutilized, key=lambda n: n.total),
+            sources=nu.sort_by_usage(underutilized, ascending=True),
             destinations=schedulable,
             names=self.names,
             keep_going=_keep_going,

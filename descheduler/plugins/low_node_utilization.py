@@ -72,6 +72,7 @@ def validate(args: Args) -> list[Problem]:
     problems += nu.validate_thresholds(args.thresholds, "thresholds")
     problems += nu.validate_thresholds(args.target_thresholds, "targetThresholds")
     problems += _validate_threshold_pairs(args)
+    problems += nu.unknown_resource_warnings(args.thresholds, "thresholds")
     if args.metrics_utilization is not None:
         problems.append(
             Problem("metricsUtilization", "is not supported: tensile measures utilization from pod requests only")
@@ -122,7 +123,7 @@ class LowNodeUtilization:
         for load in (*underutilized, *overutilized):
             load.capacity = nu.capped_capacity(load.node.allocatable, high, self.names)
         plan = nu.EvictionPlan(
-            sources=sorted(overutilized, key=lambda n: -n.total),
+            sources=nu.sort_by_usage(overutilized, ascending=False),
             destinations=underutilized,
             names=self.names,
             keep_going=_keep_going,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from descheduler import matching, quantity
+from descheduler import keys, matching, quantity
 from descheduler.cluster.state import ClusterState, holds_resources
 from descheduler.errors import Problem
 from descheduler.evictor import limits
@@ -23,6 +23,7 @@ from descheduler.plugins import common
 logger = logging.getLogger(__name__)
 
 BASIC_RESOURCES = (quantity.CPU, quantity.MEMORY, quantity.PODS)
+KNOWN_RESOURCES = frozenset({*BASIC_RESOURCES, quantity.EPHEMERAL_STORAGE})
 MIN_PERCENTAGE = 0.0
 MAX_PERCENTAGE = 100.0
 _QOS_RANK = {"BestEffort": 0, "Burstable": 1, "Guaranteed": 2}
@@ -46,6 +47,30 @@ def validate_thresholds(thresholds: Mapping[str, float], path: str) -> list[Prob
         for name, percent in thresholds.items()
         if not MIN_PERCENTAGE <= percent <= MAX_PERCENTAGE
     ]
+
+
+def unknown_resource_warnings(thresholds: Mapping[str, float], path: str) -> list[Problem]:
+    """Upstream accepts any resource name here, so tensile does too, but says so for names that
+    are neither a node resource it knows nor an extended resource (``vendor.io/name``).
+
+    Such a resource usually is a typo (``cpux``): no node has it, so it never marks a node over
+    a threshold and leaves no room on any destination, and the plugin evicts nothing.
+    """
+    return [
+        Problem(
+            f"{path}.{name}",
+            "is not a resource tensile knows (cpu, memory, pods, ephemeral-storage, hugepages-<size>, "
+            "or an extended resource with a '/'); accepted as upstream does, but if no node has it, "
+            "nothing is evicted",
+            warning=True,
+        )
+        for name in thresholds
+        if not _known_resource(name)
+    ]
+
+
+def _known_resource(name: str) -> bool:
+    return name in KNOWN_RESOURCES or name.startswith("hugepages-") or "/" in name
 
 
 def validate_evictable_namespaces(namespaces: common.Namespaces | None) -> list[Problem]:
@@ -218,13 +243,35 @@ def _describe(load: NodeLoad, thresholds: Mapping[str, float], relation: str) ->
 # -- evicting ----------------------------------------------------------------------------
 
 
+def sort_by_usage(loads: Iterable[NodeLoad], *, ascending: bool) -> list[NodeLoad]:
+    """Upstream ``sortNodesByUsage``: by the sum of raw usage over the tracked resources
+    (millicores for cpu, bytes for memory, a count for pods), so memory usually dominates."""
+    return sorted(loads, key=lambda n: n.total if ascending else -n.total)
+
+
 def eviction_order(pods: Iterable[Pod]) -> list[Pod]:
-    """Pods without priority first, then lowest priority; ties BestEffort, Burstable, Guaranteed."""
-    return sorted(pods, key=lambda p: (p.priority is not None, p.priority or 0, _QOS_RANK.get(p.qos_class, 2)))
+    """Upstream ``podutil.SortPodsBasedOnPriorityLowToHigh``: pods without priority first, then
+    lowest priority; ties BestEffort, Burstable, Guaranteed; within a QoS class, pods with the
+    ``prefer-no-eviction`` annotation last. Stable, so the listing order breaks what is left."""
+    return sorted(pods, key=_priority_low_to_high)
+
+
+def _priority_low_to_high(pod: Pod) -> tuple[bool, int, int, bool]:
+    return (
+        pod.priority is not None,
+        pod.priority or 0,
+        _QOS_RANK.get(pod.qos_class, 2),
+        keys.PREFER_NO_EVICTION_ANNOTATION in pod.annotations,
+    )
 
 
 class TaintTolerance:
-    """Upstream ``PodToleratesTaints``: the pod tolerates every taint of at least one destination."""
+    """Upstream ``utils.PodToleratesTaints``: the pod tolerates every taint, of any effect
+    (PreferNoSchedule too), of at least one destination.
+
+    Like upstream, a node with more taints than the pod has tolerations is never tolerated,
+    even by a wildcard toleration (upstream compares the counts before matching).
+    """
 
     def __init__(self, nodes: Iterable[Node]) -> None:
         # Nodes share few distinct taint sets; checking each set once keeps this O(pods).
@@ -234,7 +281,10 @@ class TaintTolerance:
     def allows(self, pod: Pod) -> bool:
         if self._untainted:
             return True
-        return any(all(matching.tolerates(pod, t) for t in taints) for taints in self._taint_sets)
+        return any(
+            len(pod.tolerations) >= len(taints) and all(matching.tolerates(pod, t) for t in taints)
+            for taints in self._taint_sets
+        )
 
 
 @dataclass(frozen=True)

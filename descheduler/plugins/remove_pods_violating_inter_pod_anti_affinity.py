@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from descheduler import keys
 from descheduler.cluster.state import holds_resources
 from descheduler.errors import Problem
 from descheduler.evictor import limits
@@ -52,9 +53,15 @@ def term_namespaces(pod: Pod, term: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(term.get("namespaces") or ()) or (pod.namespace,)
 
 
-def eviction_order(pod: Pod) -> tuple[bool, int, int]:
-    """Upstream SortPodsBasedOnPriorityLowToHigh: no priority first, then low priority, then QoS tier."""
-    return (pod.priority is not None, pod.priority or 0, QOS_ORDER.get(pod.qos_class, 0))
+def eviction_order(pod: Pod) -> tuple[bool, int, int, bool]:
+    """Upstream SortPodsBasedOnPriorityLowToHigh: no priority first, then low priority, then QoS
+    tier, and within a tier pods with the prefer-no-eviction annotation last."""
+    return (
+        pod.priority is not None,
+        pod.priority or 0,
+        QOS_ORDER.get(pod.qos_class, 0),
+        keys.PREFER_NO_EVICTION_ANNOTATION in pod.annotations,
+    )
 
 
 class PodIndex:
@@ -95,7 +102,9 @@ class PodIndex:
             domain = self.domain(pod, key)
             for namespace in term_namespaces(pod, term):
                 for other in self.matches_in(namespace, term, key).get(domain, ()):
-                    if other is not pod and other.uid not in self.removed:
+                    # Upstream skips the candidate by name, so a namesake in another namespace
+                    # of the term is skipped too.
+                    if other.name != pod.name and other.uid not in self.removed:
                         return other, key
         return None
 

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 NAME = "RemovePodsViolatingTopologySpreadConstraint"
 ALLOWED_CONSTRAINTS = ("DoNotSchedule", "ScheduleAnyway")
+DEFAULT_CONSTRAINTS = ("DoNotSchedule",)
 HONOR = "Honor"
 SCHEDULING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
 
@@ -40,7 +41,7 @@ class Args:
         default=None, metadata=doc("Only pods matching this selector are counted and evicted.")
     )
     constraints: tuple[str, ...] = field(
-        default=("DoNotSchedule",),
+        default=DEFAULT_CONSTRAINTS,
         metadata=doc("whenUnsatisfiable kinds to balance: " + ", ".join(ALLOWED_CONSTRAINTS) + "."),
     )
     topology_balance_node_fit: bool = field(
@@ -55,6 +56,11 @@ def validate(args: Args) -> list[Problem]:
             allowed = ", ".join(ALLOWED_CONSTRAINTS)
             problems.append(Problem(f"constraints[{i}]", f"must be one of {allowed}; got {kind!r}"))
     return problems
+
+
+def effective_constraints(args: Args) -> tuple[str, ...]:
+    """Upstream's defaulting (``len(args.Constraints) == 0``): an empty list means DoNotSchedule too."""
+    return args.constraints or DEFAULT_CONSTRAINTS
 
 
 # -- constraints ----------------------------------------------------------------------------
@@ -185,7 +191,8 @@ def is_balanced(domains: Sequence[Domain], max_skew: int) -> bool:
 
 
 def has_selector_or_affinity(pod: Pod) -> bool:
-    return bool(pod.node_selector) or bool((pod.affinity or {}).get("nodeAffinity"))
+    """Upstream ``hasSelectorOrAffinity``: a node affinity counts when set at all, even empty."""
+    return bool(pod.node_selector) or (pod.affinity or {}).get("nodeAffinity") is not None
 
 
 def sort_domains(domains: list[Domain]) -> list[Domain]:
@@ -242,7 +249,7 @@ class RemovePodsViolatingTopologySpreadConstraint:
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle
-        self.allowed = frozenset(args.constraints)
+        self.allowed = frozenset(effective_constraints(args))
 
     def balance(self, nodes: Sequence[Node]) -> None:
         self.evict(self.plan(nodes))
