@@ -193,18 +193,24 @@ def validate_label_selector(raw: Any, path: str) -> list[Problem]:
         for k in raw
         if k not in ("matchLabels", "matchExpressions")
     ]
-    labels = raw.get("matchLabels") or {}
-    if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
+    labels = raw.get("matchLabels")
+    labels = {} if labels is None else labels
+    if not isinstance(labels, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
         problems.append(Problem(_join(path, "matchLabels"), "must map label keys to string values"))
-    expressions = raw.get("matchExpressions") or []
+    expressions = raw.get("matchExpressions")
+    expressions = [] if expressions is None else expressions
     if not isinstance(expressions, list):
         return [*problems, Problem(_join(path, "matchExpressions"), "must be a list")]
     for i, expr in enumerate(expressions):
         where = f"{path}.matchExpressions[{i}]"
-        if not isinstance(expr, Mapping) or not expr.get("key"):
+        if not isinstance(expr, Mapping) or not isinstance(expr.get("key"), str) or not expr.get("key"):
             problems.append(Problem(where, "must have a key and an operator"))
             continue
-        operator, values = expr.get("operator"), expr.get("values") or []
+        operator, values = expr.get("operator"), expr.get("values")
+        values = [] if values is None else values
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            problems.append(Problem(f"{where}.values", "must be a list of strings"))
+            continue
         if operator not in _SELECTOR_OPERATORS:
             problems.append(Problem(f"{where}.operator", f"must be one of {', '.join(_SELECTOR_OPERATORS)}"))
         elif operator in ("In", "NotIn") and not values:

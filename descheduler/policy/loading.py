@@ -281,7 +281,8 @@ def _enabled_names(raw: Any, path: str, problems: list[Problem]) -> list[tuple[i
             problems.append(Problem(f"{path}.{key}", "unknown field; allowed fields: disabled, enabled"))
     lists: dict[str, list[str]] = {}
     for key in ("enabled", "disabled"):
-        value = raw.get(key) or []
+        value = raw.get(key)
+        value = [] if value is None else value  # null is unset; '' or 0 is a mistake
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(Problem(f"{path}.{key}", "must be a list of plugin names"))
             value = []
