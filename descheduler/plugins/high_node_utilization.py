@@ -17,7 +17,6 @@ from descheduler.errors import Problem
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, Resources
-from descheduler.plugins import common
 from descheduler.plugins import node_utilization as nu
 from descheduler.policy.argspec import doc
 
@@ -37,8 +36,8 @@ class Args:
     eviction_modes: tuple[str, ...] = field(
         default=(), metadata=doc("OnlyThresholdingResources: evict only pods requesting a thresholded resource.")
     )
-    evictable_namespaces: common.Namespaces | None = field(
-        default=None, metadata=doc("Namespaces whose pods are never evicted (exclude only).")
+    evictable_namespaces: nu.EvictableNamespaces | None = field(
+        default=None, metadata=doc("Namespaces whose pods are never evicted: set exclude.")
     )
 
 

@@ -16,7 +16,6 @@ from descheduler.errors import Problem
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Resources
-from descheduler.plugins import common
 from descheduler.plugins import node_utilization as nu
 from descheduler.policy.argspec import doc
 
@@ -59,8 +58,8 @@ class Args:
     metrics_utilization: MetricsUtilization | None = field(
         default=None, metadata=doc("Upstream's actual-usage source; rejected, tensile uses requests.")
     )
-    evictable_namespaces: common.Namespaces | None = field(
-        default=None, metadata=doc("Namespaces whose pods are never evicted (exclude only).")
+    evictable_namespaces: nu.EvictableNamespaces | None = field(
+        default=None, metadata=doc("Namespaces whose pods are never evicted: set exclude.")
     )
     eviction_limits: EvictionLimits | None = field(
         default=None, metadata=doc("Per-node eviction limit of this plugin.")

@@ -19,6 +19,7 @@ from descheduler.evictor import limits
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, Resources, Taint
 from descheduler.plugins import common
+from descheduler.policy.argspec import doc
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,16 @@ def unknown_resource_warnings(thresholds: Mapping[str, float], path: str) -> lis
 
 def _known_resource(name: str) -> bool:
     return name in KNOWN_RESOURCES or name.startswith("hugepages-") or "/" in name
+
+
+@dataclass(frozen=True)
+class EvictableNamespaces(common.Namespaces):
+    """``evictableNamespaces``: upstream's Namespaces type, of which only ``exclude`` may be set."""
+
+    include: tuple[str, ...] = field(
+        default=(), metadata=doc("Refused, as upstream: namespaces are filtered only right before an eviction.")
+    )
+    exclude: tuple[str, ...] = field(default=(), metadata=doc("Never evict pods in these namespaces."))
 
 
 def validate_evictable_namespaces(namespaces: common.Namespaces | None) -> list[Problem]:
