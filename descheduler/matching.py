@@ -194,3 +194,28 @@ def _parse_requirement(req: str) -> tuple[str, str] | dict[str, Any]:
             return {"key": match["key"], "operator": "NotIn", "values": [match["value"]]}
         return (match["key"], match["value"])
     raise ValueError(f"cannot parse label selector requirement {req!r}")
+
+
+# -- label syntax (apimachinery validation.IsQualifiedName / IsValidLabelValue) --------------
+
+_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why ``key`` is not a label key (``[prefix/]name``), or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return "its prefix must be a DNS subdomain (lower-case, such as example.com)"
+    if not name or len(name) > 63 or not _NAME.match(name):
+        return "must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why ``value`` is not a label value (empty, or a name of at most 63 characters), or None."""
+    if value and (len(value) > 63 or not _NAME.match(value)):
+        return (
+            "must be empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        )
+    return None

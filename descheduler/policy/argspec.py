@@ -16,10 +16,10 @@ import functools
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NewType, TypeVar, Union, get_args, get_origin
 
-from descheduler import wording
+from descheduler import matching, wording
 from descheduler.errors import Problem
 
 T = TypeVar("T")
@@ -197,6 +197,8 @@ def validate_label_selector(raw: Any, path: str) -> list[Problem]:
     labels = {} if labels is None else labels
     if not isinstance(labels, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
         problems.append(Problem(_join(path, "matchLabels"), "must map label keys to string values"))
+    else:
+        problems.extend(_label_problems(labels.items(), _join(path, "matchLabels")))
     expressions = raw.get("matchExpressions")
     expressions = [] if expressions is None else expressions
     if not isinstance(expressions, list):
@@ -211,6 +213,7 @@ def validate_label_selector(raw: Any, path: str) -> list[Problem]:
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             problems.append(Problem(f"{where}.values", "must be a list of strings"))
             continue
+        problems.extend(_label_problems([(expr["key"], v) for v in values] or [(expr["key"], "")], where))
         if operator not in _SELECTOR_OPERATORS:
             problems.append(Problem(f"{where}.operator", f"must be one of {', '.join(_SELECTOR_OPERATORS)}"))
         elif operator in ("In", "NotIn") and not values:
@@ -218,6 +221,19 @@ def validate_label_selector(raw: Any, path: str) -> list[Problem]:
         elif operator in ("Exists", "DoesNotExist") and values:
             problems.append(Problem(f"{where}.values", f"must be empty for operator {operator}"))
     return problems
+
+
+def _label_problems(pairs: Iterable[tuple[str, str]], path: str) -> list[Problem]:
+    """Label keys and values as the API server checks them, reported once per key or value."""
+    problems: dict[str, Problem] = {}
+    for key, value in pairs:
+        key_problem = matching.label_key_problem(key)
+        if key_problem is not None:
+            problems.setdefault(key, Problem(path, f"key {wording.shown(key)} {key_problem}"))
+        value_problem = matching.label_value_problem(value)
+        if value_problem is not None:
+            problems.setdefault(f"={value}", Problem(path, f"value {wording.shown(value)} {value_problem}"))
+    return list(problems.values())
 
 
 # -- JSON Schema and descriptions ------------------------------------------------------

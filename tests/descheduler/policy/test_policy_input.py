@@ -232,3 +232,28 @@ def test_a_config_for_a_plugin_the_profile_does_not_enable_is_a_warning() -> Non
 def test_every_shipped_policy_loads_without_warnings() -> None:
     for path in sorted((ROOT / "policies").glob("*.yaml")):
         assert load_policy_file(path, registry=REGISTRY).warnings == (), path
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("{matchLabels: {'bad key!': x}}", "key 'bad key!' must be at most 63 letters"),
+        ("{matchLabels: {app: 'has space'}}", "value 'has space' must be empty or at most 63"),
+        ("{matchLabels: {'Example.COM/app': web}}", "key 'Example.COM/app' its prefix must be a DNS subdomain"),
+        ("{matchExpressions: [{key: app, operator: In, values: ['-x']}]}", "value '-x' must be empty"),
+    ],
+    ids=["key with a space", "value with a space", "upper-case prefix", "value starting with a dash"],
+)
+def test_label_selectors_are_checked_as_the_api_server_checks_them(selector: str, expected: str) -> None:
+    found = problems_of(
+        RESTARTS.replace("{podRestartThreshold: 5}", f"{{podRestartThreshold: 5, labelSelector: {selector}}}")
+    )
+    assert any(expected in line for line in found), found
+
+
+def test_good_label_selectors_pass() -> None:
+    selector = "{matchLabels: {app.kubernetes.io/name: web, tier: ''}, matchExpressions: [{key: x, operator: Exists}]}"
+    parse_policy(
+        RESTARTS.replace("{podRestartThreshold: 5}", f"{{podRestartThreshold: 5, labelSelector: {selector}}}"),
+        registry=REGISTRY,
+    )
