@@ -5,7 +5,7 @@ Raw API bodies are large; at 150k pods keeping them would cost gigabytes. The
 already parsed to integers (see :mod:`descheduler.quantity`) and timestamps to epoch
 seconds, from objects :mod:`descheduler.wire` has already checked. The ``*_from_raw``
 forms take a parsed mapping (a watch event, a test's body) and raise
-:class:`descheduler.wire.ObjectError` (a ValueError) naming the bad field.
+:class:`descheduler.wire_errors.ObjectError` (a ValueError) naming the bad field.
 """
 
 from __future__ import annotations

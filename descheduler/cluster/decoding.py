@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from descheduler import model, wire, wording
+from descheduler import model, wire, wire_errors, wording
 
 W = TypeVar("W", bound=wire.Wire)
 R = TypeVar("R")
@@ -27,20 +27,20 @@ class Kind(Generic[W, R]):
         self._decode = wire.decoder(wire_type)
 
     def from_json(self, data: bytes | memoryview) -> R:
-        """The record of one JSON object; wire.ObjectError names the bad field."""
+        """The record of one JSON object; wire_errors.ObjectError names the bad field."""
         return self._record(self._decode(data))
 
     def from_raw(self, raw: object) -> R:
-        """The record of one parsed object (YAML, a watch event); wire.ObjectError names the bad field."""
+        """The record of one parsed object (YAML, a watch event); wire_errors.ObjectError names the bad field."""
         return self._record(wire.convert(raw, self.wire_type))
 
     def _record(self, obj: W) -> R:
         meta: wire.ObjectMeta = getattr(obj, "metadata")  # noqa: B009 - every kind read has metadata
         if self.namespaced and not meta.namespace:
-            raise wire.ObjectError("metadata.namespace", "required, a non-empty string")
+            raise wire_errors.ObjectError("metadata.namespace", "required, a non-empty string")
         # The API server always sets it; without it PodLifeTime would see a pod born in 1970.
         if meta.creation_timestamp is None and self.name == "Pod":
-            raise wire.ObjectError("metadata.creationTimestamp", "required, an RFC 3339 timestamp")
+            raise wire_errors.ObjectError("metadata.creationTimestamp", "required, an RFC 3339 timestamp")
         return self.to_record(obj)
 
 

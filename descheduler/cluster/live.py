@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from descheduler import wire
+from descheduler import wire_errors
 from descheduler.cluster import decoding
 from descheduler.cluster.sources import build_state
 from descheduler.cluster.state import ClusterState
@@ -49,7 +49,7 @@ class LiveSource:
 def _decoded(kind: decoding.Kind[Any, Any], raw: memoryview) -> Any:
     try:
         return kind.from_json(raw)
-    except wire.ObjectError as exc:
+    except wire_errors.ObjectError as exc:
         label = decoding.header_of(raw).label()
         logger.warning("skipping %s from the API server: %s", label, exc, extra={"object": label})
         return None

@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from descheduler import documents, wire, wording
+from descheduler import documents, wire_errors, wording
 from descheduler.cluster import decoding
 from descheduler.cluster.sources import build_state
 from descheduler.cluster.state import ClusterState
@@ -112,7 +112,7 @@ class _Collector:
             return  # another Kubernetes kind (Deployment, Service, ...) or a custom resource: ignored
         try:
             record = kind.from_raw(item) if isinstance(item, dict) else kind.from_json(item)
-        except wire.ObjectError as exc:
+        except wire_errors.ObjectError as exc:
             self._problem(file, where, item, str(exc))
             return
         key = (kind.name, getattr(record, "namespace", ""), record.name)
@@ -173,7 +173,7 @@ def _json_items(data: bytes) -> Iterator[tuple[str, Any]]:
     try:
         items = _LIST.decode(data).items
     except msgspec.ValidationError as exc:
-        raise documents.DocumentError(f"items: {wire.problem_of(exc)[1]}") from exc
+        raise documents.DocumentError(f"items: {wire_errors.problem_of(exc)[1]}") from exc
     for index, raw in enumerate(items):
         yield f"items[{index}]", raw
 
