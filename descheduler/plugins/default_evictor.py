@@ -26,6 +26,7 @@ from descheduler.evictor import filters
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, PodDisruptionBudget, PriorityClass
+from descheduler.plugins import pod_protections as pp
 from descheduler.policy import argspec
 from descheduler.policy.argspec import Int32, LabelSelector, UInt, doc
 
@@ -38,61 +39,13 @@ DESCRIPTION = (
     "annotation lifts all of these; nodeFit and namespaceLabelSelector just before eviction."
 )
 
-LOCAL_STORAGE = "PodsWithLocalStorage"
-SYSTEM_CRITICAL = "SystemCriticalPods"
-FAILED_BARE = "FailedBarePods"
-DAEMONSET = "DaemonSetPods"
-WITH_PVC = "PodsWithPVC"
-WITHOUT_PDB = "PodsWithoutPDB"
-RESOURCE_CLAIMS = "PodsWithResourceClaims"
-DEFAULT_PROTECTIONS = (LOCAL_STORAGE, SYSTEM_CRITICAL, FAILED_BARE, DAEMONSET)
-EXTRA_PROTECTIONS = (WITH_PVC, WITHOUT_PDB, RESOURCE_CLAIMS)
 NO_EVICTION_POLICIES = ("Preferred", "Mandatory")
-
-# Deprecated booleans and the protection each maps onto (field name -> protection).
-DEPRECATED_DISABLING = {
-    "evict_local_storage_pods": LOCAL_STORAGE,
-    "evict_daemon_set_pods": DAEMONSET,
-    "evict_system_critical_pods": SYSTEM_CRITICAL,
-    "evict_failed_bare_pods": FAILED_BARE,
-}
-DEPRECATED_ENABLING = {"ignore_pvc_pods": WITH_PVC, "ignore_pods_without_pdb": WITHOUT_PDB}
 
 
 @dataclass(frozen=True)
 class PriorityThreshold:
     name: str = field(default="", metadata=doc("PriorityClass whose value is the threshold."))
     value: Int32 | None = field(default=None, metadata=doc("Threshold priority value."))
-
-
-@dataclass(frozen=True)
-class ProtectedStorageClass:
-    name: str = field(default="", metadata=doc("StorageClass name."))
-
-
-@dataclass(frozen=True)
-class PodsWithPVCConfig:
-    protected_storage_classes: tuple[ProtectedStorageClass, ...] = field(
-        default=(), metadata=doc("Protect only pods whose claims use these storage classes; empty protects all.")
-    )
-
-
-@dataclass(frozen=True)
-class PodProtectionsConfig:
-    pods_with_pvc: PodsWithPVCConfig | None = field(
-        default=None, metadata=doc("Settings of the PodsWithPVC protection.", wire="PodsWithPVC")
-    )
-
-
-@dataclass(frozen=True)
-class PodProtections:
-    extra_enabled: tuple[str, ...] = field(
-        default=(), metadata=doc("Extra protections to enable: " + ", ".join(EXTRA_PROTECTIONS) + ".")
-    )
-    default_disabled: tuple[str, ...] = field(
-        default=(), metadata=doc("Default protections to disable: " + ", ".join(DEFAULT_PROTECTIONS) + ".")
-    )
-    config: PodProtectionsConfig | None = field(default=None, metadata=doc("Per-protection settings."))
 
 
 @dataclass(frozen=True)
@@ -111,19 +64,21 @@ class Args:
     no_eviction_policy: str = field(
         default="", metadata=doc("Preferred or Mandatory: whether the prefer-no-eviction annotation binds.")
     )
-    pod_protections: PodProtections = field(
-        default_factory=PodProtections, metadata=doc("Default protections to disable and extra ones to enable.")
+    pod_protections: pp.PodProtections = field(
+        default_factory=pp.PodProtections, metadata=doc("Default protections to disable and extra ones to enable.")
     )
-    evict_local_storage_pods: bool = field(default=False, metadata=doc("Deprecated: defaultDisabled " + LOCAL_STORAGE))
-    evict_daemon_set_pods: bool = field(default=False, metadata=doc("Deprecated: defaultDisabled " + DAEMONSET))
+    evict_local_storage_pods: bool = field(
+        default=False, metadata=doc("Deprecated: defaultDisabled " + pp.LOCAL_STORAGE)
+    )
+    evict_daemon_set_pods: bool = field(default=False, metadata=doc("Deprecated: defaultDisabled " + pp.DAEMONSET))
     evict_system_critical_pods: bool = field(
-        default=False, metadata=doc("Deprecated: defaultDisabled " + SYSTEM_CRITICAL)
+        default=False, metadata=doc("Deprecated: defaultDisabled " + pp.SYSTEM_CRITICAL)
     )
-    ignore_pvc_pods: bool = field(default=False, metadata=doc("Deprecated: extraEnabled " + WITH_PVC))
+    ignore_pvc_pods: bool = field(default=False, metadata=doc("Deprecated: extraEnabled " + pp.WITH_PVC))
     ignore_pods_without_pdb: bool = field(
-        default=False, metadata=doc("Deprecated: extraEnabled " + WITHOUT_PDB, wire="ignorePodsWithoutPDB")
+        default=False, metadata=doc("Deprecated: extraEnabled " + pp.WITHOUT_PDB, wire="ignorePodsWithoutPDB")
     )
-    evict_failed_bare_pods: bool = field(default=False, metadata=doc("Deprecated: defaultDisabled " + FAILED_BARE))
+    evict_failed_bare_pods: bool = field(default=False, metadata=doc("Deprecated: defaultDisabled " + pp.FAILED_BARE))
 
 
 # -- validation ----------------------------------------------------------------------------
@@ -172,40 +127,8 @@ def _validate_priority_threshold(threshold: PriorityThreshold | None) -> list[Pr
 
 
 def _validate_pod_protections(args: Args) -> list[Problem]:
-    protections = args.pod_protections
-    if not protections.extra_enabled and not protections.default_disabled:
-        return []
-    problems: list[Problem] = []
-    deprecated = [name for name in (*DEPRECATED_DISABLING, *DEPRECATED_ENABLING) if getattr(args, name)]
-    if deprecated:
-        wire = ", ".join(_WIRE_NAMES[name] for name in deprecated)
-        message = f"cannot be combined with the deprecated fields ({wire}); move them into podProtections"
-        problems.append(Problem("podProtections", message))
-    problems += _validate_names(protections.extra_enabled, "podProtections.extraEnabled", EXTRA_PROTECTIONS)
-    problems += _validate_names(protections.default_disabled, "podProtections.defaultDisabled", DEFAULT_PROTECTIONS)
-    if WITH_PVC in protections.extra_enabled:  # upstream checks the names only then
-        problems += _validate_storage_class_names(protections.config)
-    return problems
-
-
-def _validate_storage_class_names(config: PodProtectionsConfig | None) -> list[Problem]:
-    if config is None or config.pods_with_pvc is None:
-        return []
-    path = "podProtections.config.PodsWithPVC.protectedStorageClasses"
-    classes = config.pods_with_pvc.protected_storage_classes
-    return [Problem(f"{path}[{i}].name", "must not be empty") for i, c in enumerate(classes) if not c.name]
-
-
-def _validate_names(names: tuple[str, ...], path: str, allowed: tuple[str, ...]) -> list[Problem]:
-    problems = [
-        Problem(f"{path}[{i}]", f"must be one of {', '.join(allowed)}; got {name!r}")
-        for i, name in enumerate(names)
-        if name not in allowed
-    ]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        problems.append(Problem(path, f"contains duplicate entries: {', '.join(duplicates)}"))
-    return problems
+    deprecated = [_WIRE_NAMES[name] for name in pp.DEPRECATED_FIELDS if getattr(args, name)]
+    return pp.validate(args.pod_protections, deprecated=deprecated)
 
 
 # -- configuration -------------------------------------------------------------------------
@@ -213,13 +136,7 @@ def _validate_names(names: tuple[str, ...], path: str, allowed: tuple[str, ...])
 
 def effective_protections(args: Args) -> frozenset[str]:
     """podProtections when it lists anything, else the deprecated booleans (upstream's rule)."""
-    protections = args.pod_protections
-    if protections.extra_enabled or protections.default_disabled:
-        kept = (p for p in DEFAULT_PROTECTIONS if p not in protections.default_disabled)
-        return frozenset((*kept, *protections.extra_enabled))
-    disabled = {protection for name, protection in DEPRECATED_DISABLING.items() if getattr(args, name)}
-    enabled = {protection for name, protection in DEPRECATED_ENABLING.items() if getattr(args, name)}
-    return frozenset(p for p in DEFAULT_PROTECTIONS if p not in disabled) | enabled
+    return pp.effective(args.pod_protections, deprecated={name: getattr(args, name) for name in pp.DEPRECATED_FIELDS})
 
 
 def resolve_priority_threshold(
@@ -246,10 +163,7 @@ def resolve_priority_threshold(
 
 
 def protected_storage_classes(args: Args) -> frozenset[str]:
-    config = args.pod_protections.config
-    if config is None or config.pods_with_pvc is None:
-        return frozenset()
-    return frozenset(c.name for c in config.pods_with_pvc.protected_storage_classes)
+    return pp.protected_storage_classes(args.pod_protections)
 
 
 def selector_is_set(selector: LabelSelector) -> bool:
@@ -325,20 +239,22 @@ class DefaultEvictor:
         if self.args.no_eviction_policy == "Mandatory":
             checks.append(filters.prefers_no_eviction)
         checks += ALWAYS_CHECKED
-        checks.append(filters.bare_pod if FAILED_BARE in enabled else filters.non_failed_bare_pod)
-        if DAEMONSET in enabled:
+        checks.append(filters.bare_pod if pp.FAILED_BARE in enabled else filters.non_failed_bare_pod)
+        if pp.DAEMONSET in enabled:
             checks.append(filters.daemonset_pod)
-        if LOCAL_STORAGE in enabled:
+        if pp.LOCAL_STORAGE in enabled:
             checks.append(filters.local_storage_pod)
-        if WITH_PVC in enabled:
+        if pp.WITH_PVC in enabled:
             checks.append(self._pvc_check())
-        if RESOURCE_CLAIMS in enabled:
+        if pp.RESOURCE_CLAIMS in enabled:
             checks.append(filters.resource_claims_pod)
-        if SYSTEM_CRITICAL in enabled:
+        if pp.SYSTEM_CRITICAL in enabled:
             checks += self._priority_checks()
         elif self.args.priority_threshold is not None:
-            logger.warning("%s: priorityThreshold is ignored because %s protection is disabled", NAME, SYSTEM_CRITICAL)
-        if WITHOUT_PDB in enabled:
+            logger.warning(
+                "%s: priorityThreshold is ignored because %s protection is disabled", NAME, pp.SYSTEM_CRITICAL
+            )
+        if pp.WITHOUT_PDB in enabled:
             checks.append(self._pdb_check())
         return checks
 

@@ -13,6 +13,7 @@ import pytest
 from descheduler import keys, model
 from descheduler.evictor import filters
 from descheduler.plugins import default_evictor as plugin
+from descheduler.plugins import pod_protections
 from descheduler.policy import argspec
 from tests.descheduler import factories as f
 from tests.descheduler.parity import evictor_support as s
@@ -530,7 +531,7 @@ DEFAULTS = {"PodsWithLocalStorage", "SystemCriticalPods", "FailedBarePods", "Dae
 def test_effective_protections_are_upstreams(
     disabled: tuple[str, ...], enabled: tuple[str, ...], expected: set[str]
 ) -> None:
-    protections = plugin.PodProtections(extra_enabled=enabled, default_disabled=disabled)
+    protections = pod_protections.PodProtections(extra_enabled=enabled, default_disabled=disabled)
     assert plugin.effective_protections(plugin.Args(pod_protections=protections)) == expected
 
 

@@ -11,6 +11,7 @@ from descheduler.errors import InputError, PolicyError
 from descheduler.evictor import limits
 from descheduler.framework.registry import Registry
 from descheduler.plugins import default_evictor as plugin
+from descheduler.plugins import pod_protections
 from descheduler.plugins import remove_pods_having_too_many_restarts as restarts
 from descheduler.policy import argspec, loading
 from tests.descheduler import factories as f
@@ -49,8 +50,8 @@ def test_defaults_match_upstream() -> None:
     assert (defaults.node_selector, defaults.label_selector, defaults.namespace_label_selector) == ("", None, None)
     assert (defaults.priority_threshold, defaults.node_fit, defaults.min_replicas) == (None, False, 0)
     assert (defaults.min_pod_age, defaults.no_eviction_policy) == (None, "")
-    assert defaults.pod_protections == plugin.PodProtections()
-    deprecated = [*plugin.DEPRECATED_DISABLING, *plugin.DEPRECATED_ENABLING]
+    assert defaults.pod_protections == pod_protections.PodProtections()
+    deprecated = [*pod_protections.DEPRECATED_DISABLING, *pod_protections.DEPRECATED_ENABLING]
     assert not any(getattr(defaults, name) for name in deprecated)
 
 
@@ -120,7 +121,7 @@ def test_default_protections_are_the_four_upstream_ones() -> None:
 def test_deprecated_booleans_and_pod_protections_map_onto_protections(
     wire: dict[str, Any], removed: str | None, added: str | None
 ) -> None:
-    expected = set(plugin.DEFAULT_PROTECTIONS) - {removed} | ({added} if added else set())
+    expected = set(pod_protections.DEFAULT_PROTECTIONS) - {removed} | ({added} if added else set())
     assert plugin.effective_protections(args(**wire)) == expected
 
 
@@ -176,7 +177,9 @@ def test_validation_names_the_path_and_what_is_allowed(wire: dict[str, Any], pat
 
 def test_deprecated_fields_alone_and_pod_protections_alone_are_valid() -> None:
     assert plugin.validate(plugin.Args(evict_local_storage_pods=True, ignore_pvc_pods=True)) == []
-    protections = plugin.PodProtections(extra_enabled=("PodsWithoutPDB",), default_disabled=("FailedBarePods",))
+    protections = pod_protections.PodProtections(
+        extra_enabled=("PodsWithoutPDB",), default_disabled=("FailedBarePods",)
+    )
     assert (
         plugin.validate(plugin.Args(pod_protections=protections, min_replicas=1, no_eviction_policy="Mandatory")) == []
     )
@@ -226,7 +229,7 @@ def test_mirror_static_and_terminating_pods_are_kept_until_the_evict_annotation_
     """Upstream's Filter checks the evict annotation before anything else (defaultevictor.go)."""
     pod = f.pod("p", node="n1", annotations=annotations, deleting=deleting)
     assert not evictable(pod)
-    assert not evictable(pod, podProtections={"defaultDisabled": list(plugin.DEFAULT_PROTECTIONS)})
+    assert not evictable(pod, podProtections={"defaultDisabled": list(pod_protections.DEFAULT_PROTECTIONS)})
     annotated = f.pod("p", node="n1", annotations={**annotations, keys.EVICT_ANNOTATION: ""}, deleting=deleting)
     assert evictable(annotated)
 
