@@ -42,6 +42,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 PROFILE = os.environ.get("TENSILE_HYPOTHESIS_PROFILE", "ci")
+# A long run takes far longer than the suite's per-test timeout.
+pytestmark = pytest.mark.timeout(0 if PROFILE == "long" else 600)
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = sorted([*(ROOT / "policies").glob("*.yaml"), ROOT / "examples/policy.yaml"])
