@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 try:  # imported both as tests.cluster.clusters and as a script's sibling module
-    from tests.cluster import binaries
+    from tests.cluster import binaries, ports
 except ImportError:  # pragma: no cover
     import binaries  # type: ignore[no-redef]
+    import ports  # type: ignore[no-redef]
 
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_VALUE = "fake"
@@ -60,12 +60,6 @@ def default_lower_nodes(prefix: str, count: int = 3, **sizes: str) -> tuple[Node
 
 class ClusterError(RuntimeError):
     pass
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -224,7 +218,7 @@ def _kwok_config(log_file: Path, extra_args: dict[str, list[tuple[str, str]]]) -
 
 def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
     env = dict(os.environ, KWOK_WORKDIR=str(root))
-    ports = {name: _free_port() for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok")}
+    chosen = {name: ports.free_port() for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok")}
     cluster_dir = root / "clusters" / spec.name
     log_file = root / f"{spec.name}-pod.log"
     # Fixed timestamps (one second apart) give time filters such as --since-time known answers.
@@ -232,10 +226,10 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "".join(f"2024-01-01T00:00:0{i}.000000000Z stdout F {line}\n" for i, line in enumerate(LOG_LINES))
     )
     config_file = root / f"{spec.name}-kwok.yaml"
-    etcd_client = f"http://127.0.0.1:{ports['etcd']}"
-    etcd_peer = f"http://127.0.0.1:{ports['etcd-peer']}"
+    etcd_client = f"http://127.0.0.1:{chosen['etcd']}"
+    etcd_peer = f"http://127.0.0.1:{chosen['etcd-peer']}"
     kwok_args = [
-        ("server-address", f"127.0.0.1:{ports['kwok']}"),
+        ("server-address", f"127.0.0.1:{chosen['kwok']}"),
         ("node-ip", "127.0.0.1"),
         ("cidr", "10.0.0.0/12"),
     ]
@@ -283,15 +277,15 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "--kwok-controller-binary",
         str(bins.kwok),
         "--etcd-port",
-        str(ports["etcd"]),
+        str(chosen["etcd"]),
         "--kube-apiserver-port",
-        str(ports["apiserver"]),
+        str(chosen["apiserver"]),
         "--kube-controller-manager-port",
-        str(ports["kcm"]),
+        str(chosen["kcm"]),
         "--kube-scheduler-port",
-        str(ports["scheduler"]),
+        str(chosen["scheduler"]),
         "--controller-port",
-        str(ports["kwok"]),
+        str(chosen["kwok"]),
         "--disable-qps-limits",
         # Debugging aid: TENSILE_AUDIT_POLICY=policy.yaml writes an audit log per cluster
         # (clusters/<name>/logs/audit.log), to see which client sends which requests.
@@ -305,7 +299,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     kubeconfig = cluster_dir / "kubeconfig.yaml"
-    cluster = Cluster(spec.name, root, kubeconfig, f"https://127.0.0.1:{ports['apiserver']}", bins, env)
+    cluster = Cluster(spec.name, root, kubeconfig, f"https://127.0.0.1:{chosen['apiserver']}", bins, env)
     if proc.returncode != 0 or not kubeconfig.exists():
         cluster.stop()
         logs = cluster_dir / "logs"

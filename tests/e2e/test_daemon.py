@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import clusters
+from tests.cluster.ports import free_port
 from tests.cluster.test_smoke import wait_for
 from tests.e2e import workloads
 from tests.e2e.test_deschedule_live import policy_file
@@ -32,12 +32,6 @@ SHORT_LEASE = [
     "--leader-elect-retry-period",
     "1s",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Daemon:

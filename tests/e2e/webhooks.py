@@ -23,7 +23,8 @@ from typing import Any
 import yaml
 
 from tests.cluster import clusters
-from tests.e2e.providers import RestartableProcess, free_port, wait_for
+from tests.cluster.ports import free_port
+from tests.e2e.providers import RestartableProcess, wait_for
 
 MUTATE_PATH = "/mutate-pods"
 SYSTEM_NAMESPACES = ("kube-system", "kube-node-lease", "tensile-system")
