@@ -7,7 +7,8 @@ and resource fit, with the same semantics as kube-scheduler's filters.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from descheduler.model import Node, Pod, Resources, Taint
@@ -47,13 +48,108 @@ def selector_matches(selector: LabelSelector | None, labels: Mapping[str, str]) 
 
 
 def _term_matches(term: Mapping[str, Any], node: Node) -> bool:
+    """nodeaffinity's ``nodeSelectorTerm.match``: a term that does not parse matches no node."""
     expressions = term.get("matchExpressions") or ()
     fields = term.get("matchFields") or ()
     if not expressions and not fields:
         return False  # an empty term matches no objects
-    if not all(_expression_matches(e, node.labels) for e in expressions):
+    if not all(_node_expression_matches(e, node.labels) for e in expressions):
         return False
-    return all(_expression_matches(f, {"metadata.name": node.name}) for f in fields)
+    return all(_field_matches(f, node.name) for f in fields)
+
+
+def _node_expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """``labels.Requirement.Matches``, and only for a requirement ``labels.NewRequirement`` accepts.
+
+    The API server checks a node affinity's operators and keys but not its values, so a term
+    like ``NotIn ["not a label value"]`` can exist; upstream cannot parse it and the term
+    matches nothing. Validity is looked up only when the requirement would match (an invalid
+    one fails its term either way).
+    """
+    key, operator = expr.get("key") or "", expr.get("operator") or ""
+    values: Sequence[str] = expr.get("values") or ()
+    if operator == "In":
+        hit = key in labels and labels[key] in values
+    elif operator == "NotIn":
+        hit = key not in labels or labels[key] not in values
+    elif operator == "Exists":
+        hit = key in labels
+    elif operator == "DoesNotExist":
+        hit = key not in labels
+    elif operator in ("Gt", "Lt"):
+        have = _go_int64(labels[key]) if key in labels else None
+        want = _go_int64(values[0]) if len(values) == 1 else None
+        hit = have is not None and want is not None and (have > want if operator == "Gt" else have < want)
+    else:
+        return False
+    return hit and _requirement_valid(key, operator, tuple(values))
+
+
+def _field_matches(expr: Mapping[str, Any], node_name: str) -> bool:
+    """nodeaffinity's field selector: In/NotIn with exactly one value, over {"metadata.name": name}."""
+    operator = expr.get("operator")
+    values: Sequence[str] = expr.get("values") or ()
+    if operator not in ("In", "NotIn") or len(values) != 1:
+        return False  # does not parse: the term matches nothing
+    field = node_name if expr.get("key") == "metadata.name" else ""  # fields.Set.Get: "" when absent
+    return bool((field == values[0]) == (operator == "In"))
+
+
+_INT64 = range(-(2**63), 2**63)
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+_LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_SELECTOR_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
+
+
+def _go_int64(text: str) -> int | None:
+    """``strconv.ParseInt(text, 10, 64)``: an optional sign, decimal digits, within int64."""
+    if not _GO_INT.fullmatch(text):
+        return None
+    number = int(text)
+    return number if number in _INT64 else None
+
+
+def _label_key_valid(key: str) -> bool:
+    """``content.IsLabelKey``: a name of at most 63 characters, with an optional DNS subdomain prefix."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return False  # a second "/" lands in the prefix, which then does not parse
+    return 0 < len(name) <= 63 and _LABEL_NAME.fullmatch(name) is not None
+
+
+def _label_value_valid(value: str) -> bool:
+    return len(value) <= 63 and (not value or _LABEL_NAME.fullmatch(value) is not None)
+
+
+@lru_cache(maxsize=4096)
+def _requirement_valid(key: str, operator: str, values: tuple[str, ...]) -> bool:
+    """Whether ``labels.NewRequirement(key, operator, values)`` returns no error."""
+    if not _label_key_valid(key) or not all(_label_value_valid(v) for v in values):
+        return False
+    if operator in ("In", "NotIn"):
+        return bool(values)
+    if operator in ("Exists", "DoesNotExist"):
+        return not values
+    if operator in ("Gt", "Lt"):
+        return len(values) == 1 and _go_int64(values[0]) is not None
+    return False
+
+
+def label_selector_valid(selector: LabelSelector | None) -> bool:
+    """Whether ``metav1.LabelSelectorAsSelector`` converts the selector without an error (None does)."""
+    if selector is None:
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if not _requirement_valid(key, "In", (value,)):  # Equals with one value: the same checks
+            return False
+    for expr in selector.get("matchExpressions") or ():
+        operator = expr.get("operator") or ""
+        if operator not in _SELECTOR_OPERATORS:
+            return False
+        if not _requirement_valid(expr.get("key") or "", operator, tuple(expr.get("values") or ())):
+            return False
+    return True
 
 
 def node_selector_terms_match(terms: Iterable[Mapping[str, Any]], node: Node) -> bool:
@@ -64,8 +160,8 @@ def node_selector_terms_match(terms: Iterable[Mapping[str, Any]], node: Node) ->
 def required_node_affinity_terms(pod: Pod) -> list[Mapping[str, Any]] | None:
     node_affinity = (pod.affinity or {}).get("nodeAffinity") or {}
     required = node_affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
-    if not required:
-        return None
+    if required is None:
+        return None  # a NodeSelector with no terms is not None: it selects no node
     return list(required.get("nodeSelectorTerms") or ())
 
 
@@ -79,7 +175,6 @@ def pod_matches_node_selector(pod: Pod, node: Node) -> bool:
 
 
 _DECIMAL_INTEGER = re.compile(r"0|-?[1-9][0-9]*")
-_INT64 = range(-(2**63), 2**63)
 
 
 def toleration_tolerates(toleration: Mapping[str, Any], taint: Taint) -> bool:

@@ -130,6 +130,8 @@ class Node:
     ready: bool
     allocatable: Resources
     created: float = 0.0
+    allocatable_reported: bool = True
+    """False when ``allocatable`` is status.capacity (allocatable empty), which NodeFit never reads."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -183,7 +185,7 @@ def _add(total: Resources, extra: Resources) -> None:
 
 def _max_into(total: Resources, other: Resources) -> None:
     for name, amount in other.items():
-        if amount > total.get(name, 0):
+        if name not in total or amount > total[name]:  # a zero request still names its resource
             total[name] = amount
 
 
@@ -191,16 +193,22 @@ def _container_requests(container: wire.Container) -> Resources:
     return resources_from_wire(container.resources.requests if container.resources else None)
 
 
+def _pod_level(name: str) -> bool:
+    """``resourcehelper.IsSupportedPodLevelResource``."""
+    return name in (quantity.CPU, quantity.MEMORY) or name.startswith("hugepages-")
+
+
 def pod_requests(spec: wire.PodSpec | Mapping[str, Any]) -> Resources:
-    """Effective requests as the scheduler computes them.
+    """Effective requests as the scheduler computes them (``resourcehelper.PodRequests``).
 
     max(sum of containers + restartable init containers, each plain init container on
-    top of the sidecars started before it) + overhead.
+    top of the sidecars started before it), with pod-level requests (spec.resources) in
+    place of the containers' for cpu, memory and hugepages, + overhead.
     """
     if not isinstance(spec, wire.PodSpec):
         spec = wire.convert(spec, wire.PodSpec)
     containers = spec.containers or ()
-    if len(containers) == 1 and not spec.init_containers and not spec.overhead:
+    if len(containers) == 1 and not spec.init_containers and not spec.overhead and not spec.resources:
         single = _container_requests(containers[0])  # the common case, kept fast
         single[quantity.PODS] = 1
         return single
@@ -220,6 +228,9 @@ def pod_requests(spec: wire.PodSpec | Mapping[str, Any]) -> Resources:
         _max_into(init_peak, step)
     _add(total, sidecars)
     _max_into(total, init_peak)
+    pod_level = resources_from_wire(spec.resources.requests if spec.resources else None)
+    if any(_pod_level(name) for name in pod_level):
+        total.update((name, amount) for name, amount in pod_level.items() if _pod_level(name))
     _add(total, resources_from_wire(spec.overhead))
     total[quantity.PODS] = 1
     return total
@@ -350,6 +361,7 @@ def node_from_wire(raw: wire.Node) -> Node:
         ready=_node_ready(status),
         allocatable=resources_from_wire(status.allocatable or status.capacity),
         created=_epoch(meta.creation_timestamp) or 0.0,
+        allocatable_reported=bool(status.allocatable),
     )
 
 

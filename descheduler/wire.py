@@ -199,6 +199,7 @@ class PodSpec(Wire):
     containers: list[Container] | None = None
     init_containers: list[Container] | None = None
     overhead: ResourceList | None = None
+    resources: ResourceRequirements | None = None
     priority: Int32 | None = None
     priority_class_name: str = ""
     node_selector: dict[str, str] | None = None

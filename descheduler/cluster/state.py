@@ -8,7 +8,7 @@ are the only mutators, so a dry run sees the capacity its own planned evictions 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from descheduler.model import (
@@ -43,8 +43,11 @@ class ClusterState:
     _by_owner: dict[str, list[Pod]] = field(init=False, repr=False)
     _usage: dict[str, Resources] = field(init=False, repr=False)
     _evicted: set[str] = field(init=False, repr=False)
+    _resident: dict[str, dict[str, list[Pod]]] = field(init=False, repr=False)
+    """node -> namespace -> resource-holding pods, built per node on first use, dropped on eviction."""
 
     def __post_init__(self) -> None:
+        self._resident = {}
         self._by_node = {name: [] for name in self.nodes}
         self._by_owner = {}
         self._usage = {name: {} for name in self.nodes}
@@ -63,6 +66,20 @@ class ClusterState:
     def pods_on(self, node_name: str) -> list[Pod]:
         """Pods bound to the node that have not been evicted in this cycle (a copy)."""
         return list(self._by_node.get(node_name, ()))
+
+    def resident_pods(self, node_name: str, namespace: str) -> Sequence[Pod]:
+        """The node's resource-holding pods in ``namespace``, not evicted this cycle (not a copy).
+
+        What upstream's ``ListPodsOnANode`` + ``GroupByNamespace`` give NodeFit's anti-affinity check.
+        """
+        groups = self._resident.get(node_name)
+        if groups is None:
+            groups = {}
+            for pod in self._by_node.get(node_name, ()):
+                if holds_resources(pod):
+                    groups.setdefault(pod.namespace, []).append(pod)
+            self._resident[node_name] = groups
+        return groups.get(namespace, ())
 
     def unbound_pods(self) -> list[Pod]:
         return [p for p in self.pods if not p.node_name and p.uid not in self._evicted]
@@ -84,14 +101,16 @@ class ClusterState:
         return {name: node.allocatable.get(name, 0) - used.get(name, 0) for name in names}
 
     def insufficient(self, node_name: str, requests: Resources) -> list[str]:
-        """Resources of ``requests`` that the node's free capacity cannot cover (no dict copies: hot path)."""
-        allocatable = self.nodes[node_name].allocatable
+        """Resources of ``requests`` that the node's free capacity cannot cover (no dict copies: hot path).
+
+        As upstream's ``fitsRequest``: a resource the node does not list has none free, even a zero
+        request fails where usage already exceeds allocatable, and the ``pods`` every request
+        carries needs one free pod slot. A node that reports no allocatable (only capacity) has no room.
+        """
+        node = self.nodes[node_name]
+        allocatable = node.allocatable if node.allocatable_reported else {}
         used = self._usage.get(node_name, {})
-        return [
-            name
-            for name, amount in requests.items()
-            if amount > 0 and allocatable.get(name, 0) - used.get(name, 0) < amount
-        ]
+        return [name for name, amount in requests.items() if allocatable.get(name, 0) - used.get(name, 0) < amount]
 
     def priority_of(self, pod: Pod) -> int:
         if pod.priority is not None:
@@ -110,6 +129,7 @@ class ClusterState:
         if pod.uid in self._evicted:
             return
         self._evicted.add(pod.uid)
+        self._resident.pop(pod.node_name, None)
         on_node = self._by_node.get(pod.node_name)
         if on_node is not None and pod in on_node:
             on_node.remove(pod)

@@ -138,11 +138,7 @@ class RemovePodsViolatingNodeAffinity:
     def _fits_any(self, pod: Pod, nodes: Sequence[Node]) -> bool:
         """Upstream PodFitsAnyNode: the pod's own node counts, without checking resources."""
         state = self.handle.state
-        for node in nodes:
-            own = node.name == pod.node_name
-            if not placement.unfit_reasons(state, pod, node, check_resources=not own):
-                return True
-        return False
+        return any(placement.fits(state, pod, node) for node in nodes)
 
     def _process(self, nodes: Sequence[Node], check: Check) -> bool:
         """Evict every violating pod node by node; False once the total limit is reached (no node after it)."""

@@ -229,15 +229,21 @@ class FitChecker:
         return self._by_pod[pod.uid]
 
     def _fitting_nodes(self, pod: Pod) -> list[str]:
-        """Up to two fitting node names: enough to know whether one is not the pod's own."""
+        """Up to two fitting node names: enough to know whether one is not the pod's own.
+
+        Room is checked on every target (as_replacement), so the answer does not depend on which
+        replica asked first; a pod with anti-affinity terms adds its namespace and name, which they read.
+        """
+        anti = placement.required_anti_affinity_terms(pod)
         signature = json.dumps(
-            [sorted(pod.requests.items()), pod.node_selector, _required_node_affinity(pod), pod.tolerations],
+            [sorted(pod.requests.items()), pod.node_selector, _required_node_affinity(pod), pod.tolerations]
+            + ([pod.namespace, pod.name, anti] if anti else []),
             sort_keys=True,
         )
         if signature not in self._by_signature:
             fitting: list[str] = []
             for node in self.targets:
-                if placement.fits(self.handle.state, pod, node):
+                if placement.fits(self.handle.state, pod, node, as_replacement=True):
                     fitting.append(node.name)
                     if len(fitting) == 2:
                         break
