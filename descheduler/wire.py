@@ -71,6 +71,12 @@ class ObjectMeta(Wire):
     deletion_timestamp: Timestamp | None = None
 
 
+class Object(Wire):
+    """A top-level object of a kind tensile reads: it always has metadata."""
+
+    metadata: ObjectMeta
+
+
 # -- selectors and scheduling constraints --------------------------------------------------
 
 
@@ -253,8 +259,7 @@ class PodStatus(Wire):
     qos_class: str = ""
 
 
-class Pod(Wire):
-    metadata: ObjectMeta
+class Pod(Object):
     spec: PodSpec | None = None
     status: PodStatus | None = None
 
@@ -288,8 +293,7 @@ class NodeStatus(Wire):
         check_resources(self.capacity, "capacity")
 
 
-class Node(Wire):
-    metadata: ObjectMeta
+class Node(Object):
     spec: NodeSpec | None = None
     status: NodeStatus | None = None
 
@@ -302,18 +306,16 @@ class PodDisruptionBudgetStatus(Wire):
     disruptions_allowed: Count = 0
 
 
-class PodDisruptionBudget(Wire):
-    metadata: ObjectMeta
+class PodDisruptionBudget(Object):
     spec: PodDisruptionBudgetSpec | None = None
     status: PodDisruptionBudgetStatus | None = None
 
 
-class Namespace(Wire):
-    metadata: ObjectMeta
+class Namespace(Object):
+    """Only its name and labels are read."""
 
 
-class PriorityClass(Wire):
-    metadata: ObjectMeta
+class PriorityClass(Object):
     value: Int32
 
 
@@ -321,8 +323,7 @@ class PersistentVolumeClaimSpec(Wire):
     storage_class_name: str | None = None
 
 
-class PersistentVolumeClaim(Wire):
-    metadata: ObjectMeta
+class PersistentVolumeClaim(Object):
     spec: PersistentVolumeClaimSpec | None = None
 
 

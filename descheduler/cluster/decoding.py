@@ -12,18 +12,28 @@ import msgspec
 
 from descheduler import model, wire, wire_errors, wording
 
-W = TypeVar("W", bound=wire.Wire)
+W = TypeVar("W", bound=wire.Object)
 R = TypeVar("R")
 
 
 class Kind(Generic[W, R]):
     """How one kind is decoded: its wire Struct, what a listed object always has, and its record."""
 
-    def __init__(self, name: str, wire_type: type[W], to_record: Callable[[W], R], *, namespaced: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        wire_type: type[W],
+        to_record: Callable[[W], R],
+        *,
+        namespaced: bool = False,
+        dated: bool = False,
+    ) -> None:
         self.name = name
         self.wire_type = wire_type
         self.to_record = to_record
         self.namespaced = namespaced
+        self.dated = dated
+        """Whether the record needs creationTimestamp (the API server always sets it)."""
         self._decode = wire.decoder(wire_type)
 
     def from_json(self, data: bytes | memoryview) -> R:
@@ -35,11 +45,11 @@ class Kind(Generic[W, R]):
         return self._record(wire.convert(raw, self.wire_type))
 
     def _record(self, obj: W) -> R:
-        meta: wire.ObjectMeta = getattr(obj, "metadata")  # noqa: B009 - every kind read has metadata
+        meta = obj.metadata
         if self.namespaced and not meta.namespace:
             raise wire_errors.ObjectError("metadata.namespace", "required, a non-empty string")
-        # The API server always sets it; without it PodLifeTime would see a pod born in 1970.
-        if meta.creation_timestamp is None and self.name == "Pod":
+        # Without it PodLifeTime would see a pod born in 1970.
+        if self.dated and meta.creation_timestamp is None:
             raise wire_errors.ObjectError("metadata.creationTimestamp", "required, an RFC 3339 timestamp")
         return self.to_record(obj)
 
@@ -48,7 +58,7 @@ KINDS: dict[str, Kind[Any, Any]] = {
     kind.name: kind
     for kind in (
         Kind("Node", wire.Node, model.node_from_wire),
-        Kind("Pod", wire.Pod, model.pod_from_wire, namespaced=True),
+        Kind("Pod", wire.Pod, model.pod_from_wire, namespaced=True, dated=True),
         Kind("Namespace", wire.Namespace, model.namespace_from_wire),
         Kind("PodDisruptionBudget", wire.PodDisruptionBudget, model.pdb_from_wire, namespaced=True),
         Kind("PriorityClass", wire.PriorityClass, model.priority_class_from_wire),
