@@ -8,7 +8,10 @@ a textfile-collector file or a Pushgateway push after a single run.
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import logging
+import re
+import socket
 import threading
 from importlib import metadata
 from typing import Protocol
@@ -83,11 +86,44 @@ class Metrics:
 
 
 def parse_address(address: str) -> tuple[str, int]:
-    """``host:port`` or ``:port`` (all interfaces). Raises ValueError naming the problem."""
+    """``HOST:PORT`` or ``:PORT`` (all interfaces); HOST is an IPv4 address, an IPv6 address in
+    brackets (``[::1]:10255``) or a DNS name. Returns the host without brackets and the port.
+
+    Raises ValueError naming the problem. Only the form is checked: whether a name resolves, or
+    an address is this machine's, is for the caller that binds it to find out.
+    """
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{address!r} is not HOST:PORT or :PORT")
-    return host.strip("[]"), int(port)
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{address!r} is not HOST:PORT or :PORT (port 0-65535)")
+    if host.startswith("[") or host.endswith("]"):
+        inner = host[1:-1] if host.startswith("[") and host.endswith("]") else ""
+        if not _is_ip(inner, ipaddress.IPv6Address):
+            raise ValueError(f"{address!r}: {host} is not an IPv6 address in brackets")
+        return inner, int(port)
+    if ":" in host:
+        raise ValueError(f"{address!r}: an IPv6 address goes in brackets, as in [::1]:{port}")
+    if host and not _valid_host(host):
+        raise ValueError(f"{address!r}: {host!r} is neither an IPv4 address nor a DNS name")
+    return host, int(port)
+
+
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$")
+
+
+def _is_ip(text: str, kind: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address]) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_host(host: str) -> bool:
+    """An IPv4 address, or a DNS name (RFC 1123) whose last label is not all digits (999.1.1.1 is a bad IPv4)."""
+    labels = host.removesuffix(".").split(".")
+    if labels[-1].isdigit():
+        return _is_ip(host, ipaddress.IPv4Address)
+    return len(host) <= 253 and all(_DNS_LABEL.match(label) for label in labels)
 
 
 class Renders(Protocol):
@@ -102,7 +138,8 @@ class MetricsServer:
     def __init__(self, metrics: Renders, address: str) -> None:
         host, port = parse_address(address)
         handler = _handler_for(metrics)
-        self._server = http.server.ThreadingHTTPServer((host, port), handler)
+        server_class = _IPv6Server if ":" in host else http.server.ThreadingHTTPServer
+        self._server = server_class((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
 
@@ -117,6 +154,12 @@ class MetricsServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class _IPv6Server(http.server.ThreadingHTTPServer):
+    """The stock server binds IPv4 sockets only; parse_address hands IPv6 hosts over without brackets."""
+
+    address_family = socket.AF_INET6
 
 
 def _handler_for(metrics: Renders) -> type[http.server.BaseHTTPRequestHandler]:

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -29,7 +28,7 @@ from descheduler.errors import InputError, TensileError
 from descheduler.evictor.writers import OWNER_API_PATHS
 from descheduler.kube import errors
 from descheduler.kube.client import Kube
-from provider import watching, webhook
+from provider import certs, watching, webhook
 from provider.admission_server import MUTATE_PATH, AdmissionServer, Reply, text_reply
 from provider.webhook_tls import CaBundleSync, CertSource, FileCerts, GeneratedCerts, SecretCerts, subject_names
 
@@ -288,9 +287,11 @@ def check(settings: Settings) -> None:
     """Raise InputError (one line) for flags that cannot work, before anything starts."""
     if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
         raise InputError("--tls-cert-file and --tls-key-file go together")
-    for path in (settings.tls_cert_file, settings.tls_key_file):
-        if path is not None and not Path(path).is_file():
-            raise InputError(f"TLS file {path}: file not found")
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        try:
+            certs.check_pair(settings.tls_cert_file, settings.tls_key_file)
+        except certs.TlsFileError as exc:
+            raise InputError(f"{'--tls-cert-file' if exc.role == 'cert' else '--tls-key-file'} {exc}") from None
     try:
         matching.parse_selector_string(settings.virtual_node_selector)
     except ValueError as exc:

@@ -3,7 +3,8 @@
 ``provider.cli`` calls :func:`ensure_tls_files` at start-up: operators may pass their own
 certificate and key; otherwise a self-signed pair is generated, which is enough because the
 upper kube-apiserver does not verify kubelet serving certificates unless it is started with
-``--kubelet-certificate-authority``.
+``--kubelet-certificate-authority``. :func:`check_pair` and :func:`check_ca` let both commands
+refuse files they could not serve with before anything starts (which file, and why).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import ipaddress
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -101,6 +104,54 @@ def ensure_tls_files(
     cert_path.write_bytes(cert_pem)
     _write_private(key_path, key_pem)
     return cert_path, key_path
+
+
+class TlsFileError(InputError):
+    """A certificate, key or CA file cannot be served with; ``role`` says which, for the caller to name its flag."""
+
+    def __init__(self, role: Literal["cert", "key", "ca"], path: str | Path, reason: str) -> None:
+        self.role = role
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+def check_pair(cert_file: str | Path, key_file: str | Path) -> None:
+    """Raise TlsFileError unless the files hold a PEM certificate (chain) and the unencrypted key of its first one."""
+    certificate = _load_certificates(cert_file, "cert")[0]
+    key_pem = _read(key_file, "key")
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except TypeError:
+        raise TlsFileError("key", key_file, "the key is encrypted; give it unencrypted") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise TlsFileError("key", key_file, "no PEM private key in it") from None
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != certificate.public_key().public_bytes(*spki):
+        raise TlsFileError("key", key_file, f"is not the key of the certificate in {cert_file}")
+
+
+def check_ca(ca_file: str | Path) -> None:
+    """Raise TlsFileError unless the file holds at least one PEM certificate."""
+    _load_certificates(ca_file, "ca")
+
+
+def _load_certificates(path: str | Path, role: Literal["cert", "ca"]) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(_read(path, role))
+    except ValueError:
+        raise TlsFileError(role, path, "no PEM certificate in it") from None
+
+
+def _read(path: str | Path, role: Literal["cert", "key", "ca"]) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise TlsFileError(role, path, "file not found") from None
+    except IsADirectoryError:
+        raise TlsFileError(role, path, "is a directory, not a file") from None
+    except OSError as exc:
+        raise TlsFileError(role, path, f"cannot be read: {(exc.strerror or 'error').lower()}") from None
 
 
 def _split_host(host: str) -> tuple[list[str], list[str]]:

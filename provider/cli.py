@@ -10,36 +10,56 @@ instead; any other first argument goes to the provider, so existing command line
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypeVar, cast
 
 import click
 
 from descheduler import keys, logsetup
 from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
-from descheduler.metrics import MetricsServer, parse_address
-from provider import admission, certs, kubelet
+from descheduler.metrics import MetricsServer
+from provider import admission, certs, config, flags, kubelet
 from provider.config import ProviderConfig
 from provider.metrics import ProviderMetrics
+from provider.reachability import TrackedKube
 from provider.reconcile import Clusters, Provider
 
 logger = logging.getLogger("provider")
-
+T = TypeVar("T")
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+VERSION = {"package_name": "tensile", "prog_name": "tensile", "message": "%(prog)s %(version)s"}
+
+
+class _ProviderCommand(flags.OneLineErrors):
+    """The provider's help also lists the subcommands that :class:`_Commands` routes to."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_usage(ctx, formatter)
+        formatter.write_usage(ctx.command_path, "COMMAND [OPTIONS]", prefix="   or: ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_options(ctx, formatter)
+        with formatter.section("Commands"):
+            formatter.write_dl(
+                [(name, command.get_short_help_str(limit=200)) for name, command in main.commands.items()]
+            )
 
 
 @click.command(
     "tensile-virtual-node",
+    cls=_ProviderCommand,
     context_settings=CONTEXT_SETTINGS,
     epilog="The admission webhook is a subcommand: tensile-virtual-node webhook --help.",
 )
+@click.version_option(**VERSION)
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Upper cluster kubeconfig (default: in-cluster).")
 @click.option("--client-kubeconfig", required=True, type=click.Path(dir_okay=False), help="Lower cluster kubeconfig.")
 @click.option("--nodename", default="tensile-virtual-node", show_default=True, help="Name of the virtual node.")
@@ -49,20 +69,50 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 @click.option("--lower-cluster-name", default="", help="Lower cluster name for the node label (default: nodename).")
 @click.option("--taint/--no-taint", default=True, show_default=True, help="Taint the node virtual-kubelet.io/provider.")
 @click.option(
-    "--kubelet-address", default="127.0.0.1", show_default=True, help="Address advertised for the kubelet API."
+    "--kubelet-address",
+    default="127.0.0.1",
+    show_default=True,
+    callback=flags.host_option,
+    help="IP address advertised for the kubelet API (a host name is resolved once, at start).",
 )
-@click.option("--listen-address", default="", help="Address the kubelet API binds (default: --kubelet-address).")
-@click.option("--kubelet-port", type=int, default=10250, show_default=True, help="Port of the kubelet API (HTTPS).")
+@click.option(
+    "--listen-address",
+    default="",
+    callback=flags.host_option,
+    help="Address the kubelet API binds (default: --kubelet-address).",
+)
+@click.option(
+    "--kubelet-port",
+    type=flags.Integers(1, 65535),
+    default=10250,
+    show_default=True,
+    help="Kubelet API (HTTPS) port (1-65535).",
+)
 @click.option("--tls-cert-file", type=click.Path(dir_okay=False), help="Serving certificate (default: self-signed).")
 @click.option("--tls-key-file", type=click.Path(dir_okay=False), help="Key of --tls-cert-file.")
 @click.option("--client-ca-file", type=click.Path(dir_okay=False), help="Require client certs signed by this CA.")
-@click.option("--resync-seconds", type=float, default=60.0, show_default=True, help="Full resync period.")
-@click.option("--workers", type=int, default=16, show_default=True, help="Parallel reconcile workers.")
+@click.option(
+    "--resync-seconds",
+    type=flags.Seconds(*config.RESYNC_SECONDS),
+    default=60.0,
+    show_default=True,
+    help="Full resync period, from 1 to 86400 seconds.",
+)
+@click.option(
+    "--workers",
+    type=flags.Integers(*config.WORKERS),
+    default=16,
+    show_default=True,
+    help="Parallel reconcile workers (1-256).",
+)
 @click.option(
     "--metrics-addr",
     default="",
-    help="HOST:PORT or :PORT serving /metrics and /healthz over plain HTTP (e.g. :10255); empty disables.",
+    callback=flags.listen_address_option,
+    help="HOST:PORT, [IPv6]:PORT or :PORT serving /metrics and /healthz over plain HTTP (e.g. :10255); empty disables.",
 )
+# The descheduler's spelling, so one habit works for both commands.
+@click.option("--metrics-address", default="", callback=flags.listen_address_option, hidden=True)
 @click.option(
     "--logging-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log format."
 )
@@ -83,15 +133,16 @@ def provider_command(
     resync_seconds: float,
     workers: int,
     metrics_addr: str,
+    metrics_address: str,
     logging_format: str,
     verbose: int,
 ) -> None:
     """Mirror pods bound to the virtual node into the lower cluster and report their status back."""
-    logsetup.configure(logging_format, logging.DEBUG if verbose else logging.INFO)
+    _configure_logging(logging_format, verbose)
     try:
-        if metrics_addr:
-            _check_address(metrics_addr, "--metrics-addr")
-        cfg = ProviderConfig(
+        metrics_flag, metrics_at = flags.metrics_flag(metrics_addr, metrics_address)
+        flags.check_tls_files(cert=tls_cert_file, key=tls_key_file, ca=client_ca_file, flags=flags.PROVIDER_TLS_FLAGS)
+        cfg = flags.provider_config(
             upper_kubeconfig=kubeconfig,
             lower_kubeconfig=client_kubeconfig,
             node_name=nodename,
@@ -110,9 +161,11 @@ def provider_command(
         # be opened and thrown away (a TLS handshake each) exactly when the API server is busiest.
         connections = 2 * workers + 8
         clusters = Clusters(
-            upper=Kube.from_kubeconfig(kubeconfig, connections=connections),
-            lower=Kube.from_kubeconfig(client_kubeconfig, connections=connections),
-        )
+            upper=flags.named("--kubeconfig", TrackedKube.for_cluster, kubeconfig, role="upper", name=cfg.upper_cluster,
+                           connections=connections),
+            lower=flags.named("--client-kubeconfig", TrackedKube.for_cluster, client_kubeconfig, role="lower",
+                           name=cfg.lower_cluster, connections=connections),
+        )  # fmt: skip
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -121,15 +174,26 @@ def provider_command(
         clusters,
         listen_address=listen_address or kubelet_address,
         client_ca_file=client_ca_file,
-        metrics_addr=metrics_addr,
+        metrics_addr=metrics_at,
+        metrics_flag=metrics_flag,
     )
 
 
-def _check_address(address: str, flag: str) -> None:
+def _configure_logging(logging_format: str, verbose: int) -> None:
+    logsetup.configure(logging_format, logging.DEBUG if verbose else logging.INFO)
+    if not verbose:
+        # urllib3 warns about each of its own quick retries of a connection; the provider's
+        # trackers say once what is wrong with a cluster instead (provider.reachability).
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+
+
+def _listen(what: str, bind: Callable[[], T]) -> T:
+    """Bind a server; a port that is taken exits 1 (a restart may help), an address not on this machine 2."""
     try:
-        parse_address(address)
-    except ValueError as exc:
-        raise InputError(f"{flag}: {exc}") from exc
+        return bind()
+    except OSError as exc:
+        click.echo(f"error: {what}: cannot listen: {exc.strerror or exc}", err=True)
+        sys.exit(2 if exc.errno == errno.EADDRNOTAVAIL else 1)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -146,7 +210,13 @@ def _stop_on_signals() -> threading.Event:
 
 
 def run(
-    cfg: ProviderConfig, clusters: Clusters, *, listen_address: str, client_ca_file: str | None, metrics_addr: str = ""
+    cfg: ProviderConfig,
+    clusters: Clusters,
+    *,
+    listen_address: str,
+    client_ca_file: str | None,
+    metrics_addr: str = "",
+    metrics_flag: str = "--metrics-addr",
 ) -> None:
     stop = _stop_on_signals()
     metrics = ProviderMetrics()
@@ -162,15 +232,13 @@ def run(
             logs=kubelet.LowerLogs(clusters.lower),
             client_ca_file=client_ca_file,
         )
-        server.start()
-        metrics_server = MetricsServer(metrics, metrics_addr) if metrics_addr else None
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except OSError as exc:
-        # A port is taken: nothing to serve with; let the Deployment restart us.
-        click.echo(f"error: cannot listen: {exc}", err=True)
-        sys.exit(1)
+    _listen(f"--listen-address {listen_address} --kubelet-port {cfg.kubelet_port}", server.start)
+    metrics_server = None
+    if metrics_addr:
+        metrics_server = _listen(f"{metrics_flag} {metrics_addr}", lambda: MetricsServer(metrics, metrics_addr))
     if metrics_server is not None:
         metrics_server.start()
     provider = Provider(cfg, clusters, metrics)
@@ -184,21 +252,18 @@ def run(
     logger.info("stopped")
 
 
-class _OneLineErrors(click.Command):
-    """Flag errors as one ``error: ...`` line and exit 2, like every other bad input of the command."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(2)
-
-
-@click.command("webhook", cls=_OneLineErrors, context_settings=CONTEXT_SETTINGS)
+@click.command(
+    "webhook",
+    cls=flags.OneLineErrors,
+    context_settings=CONTEXT_SETTINGS,
+    short_help="The pod admission webhook: keeps pods off virtual nodes their owner must avoid.",
+)
+@click.version_option(**VERSION)
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Upper cluster kubeconfig (default: in-cluster).")
-@click.option("--listen-address", default="0.0.0.0", show_default=True, help="Address the HTTPS server binds.")
-@click.option("--port", type=click.IntRange(1, 65535), default=9443, show_default=True, help="HTTPS port.")
+@click.option(
+    "--listen-address", default="0.0.0.0", show_default=True, callback=flags.host_option, help="Address to bind."
+)
+@click.option("--port", type=flags.Integers(1, 65535), default=9443, show_default=True, help="HTTPS port (1-65535).")
 @click.option(
     "--tls-cert-file",
     type=click.Path(dir_okay=False),
@@ -207,20 +272,34 @@ class _OneLineErrors(click.Command):
 @click.option("--tls-key-file", type=click.Path(dir_okay=False), help="Key of --tls-cert-file.")
 @click.option(
     "--tls-secret",
+    callback=flags.secret_name_option,
     help="kubernetes.io/tls Secret in --service-namespace holding a self-signed certificate shared by all"
     " replicas; created, or renewed 30 days before expiry. Without it and without files: a per-process one.",
 )
 @click.option(
-    "--tls-san", "tls_sans", multiple=True, help="Extra subjectAltName (DNS name or IP) for generated certificates."
+    "--tls-san",
+    "tls_sans",
+    multiple=True,
+    callback=flags.subject_alt_names_option,
+    help="Extra subjectAltName (DNS name or IP) for generated certificates.",
 )
 @click.option(
-    "--service-name", default="tensile-webhook", show_default=True, help="Service in front of the webhook (cert names)."
+    "--service-name",
+    default="tensile-webhook",
+    show_default=True,
+    callback=flags.service_name_option,
+    help="Service in front of the webhook (cert names).",
 )
 @click.option(
-    "--service-namespace", default="tensile-system", show_default=True, help="Namespace of the Service and Secret."
+    "--service-namespace",
+    default="tensile-system",
+    show_default=True,
+    callback=flags.namespace_option,
+    help="Namespace of the Service and Secret.",
 )
 @click.option(
     "--webhook-config-name",
+    callback=flags.object_name_option,
     help="MutatingWebhookConfiguration whose webhooks' caBundle is kept equal to the serving certificate.",
 )
 @click.option(
@@ -256,7 +335,7 @@ def webhook_command(
     verbose: int,
 ) -> None:
     """Admission webhook: on Pod CREATE, keep pods off virtual nodes their owner must avoid (POST /mutate-pods)."""
-    logsetup.configure(logging_format, logging.DEBUG if verbose else logging.INFO)
+    _configure_logging(logging_format, verbose)
     settings = admission.Settings(
         listen_address=listen_address,
         port=port,
@@ -272,7 +351,7 @@ def webhook_command(
     )
     try:
         admission.check(settings)
-        server = admission.Webhook(settings, Kube.from_kubeconfig(kubeconfig))
+        server = admission.Webhook(settings, flags.named("--kubeconfig", Kube.from_kubeconfig, kubeconfig))
         stop = _stop_on_signals()
         server.start()
     except InputError as exc:

@@ -6,6 +6,7 @@ node builders and the kubelet server. Validation collects every problem and rais
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -20,6 +21,12 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 # subdomain and a label value; a DNS-1123 label satisfies both.
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _MAX_LABEL_LENGTH = 63
+
+RESYNC_SECONDS = (1.0, 86400.0)
+"""Allowed resync periods: below a second the resync would be all the provider does; above a day
+it no longer repairs anything in practice (and timers overflow far beyond, near 292 years)."""
+WORKERS = (1, 256)
+"""Allowed reconcile workers per queue; each is a thread holding up to one connection per cluster."""
 
 
 class ConfigError(errors.InputError):
@@ -110,16 +117,27 @@ def _problems(cfg: ProviderConfig) -> list[errors.Problem]:
     check(0 < cfg.kubelet_port < 65536, "kubelet_port", f"must be 1..65535, got {cfg.kubelet_port}")
     check(cfg.lease_seconds > 0, "lease_seconds", f"must be > 0, got {cfg.lease_seconds}")
     check(
-        0 < cfg.renew_interval < cfg.lease_seconds,
+        math.isfinite(cfg.renew_interval) and 0 < cfg.renew_interval < cfg.lease_seconds,
         "renew_interval",
         f"must be > 0 and < lease_seconds ({cfg.lease_seconds}), got {cfg.renew_interval}",
     )
-    check(cfg.workers >= 1, "workers", f"must be >= 1, got {cfg.workers}")
-    check(cfg.resync_interval > 0, "resync_interval", f"must be > 0, got {cfg.resync_interval}")
+    check(WORKERS[0] <= cfg.workers <= WORKERS[1], "workers", f"must be {WORKERS[0]}..{WORKERS[1]}, got {cfg.workers}")
+    low, high = RESYNC_SECONDS
     check(
-        (cfg.tls_cert_file is None) == (cfg.tls_key_file is None),
+        math.isfinite(cfg.resync_interval) and low <= cfg.resync_interval <= high,
+        "resync_interval",
+        f"must be {low:g}..{high:g} seconds, got {cfg.resync_interval}",
+    )
+    # Paths name the missing half, so that the CLI can name its flag.
+    check(
+        cfg.tls_cert_file is None or cfg.tls_key_file is not None,
+        "tls_key_file",
+        "missing: the certificate needs its key",
+    )
+    check(
+        cfg.tls_key_file is None or cfg.tls_cert_file is not None,
         "tls_cert_file",
-        "tls_cert_file and tls_key_file must be given together",
+        "missing: the key needs its certificate",
     )
     check(cfg.log_format in ("text", "json"), "log_format", f"must be 'text' or 'json', got {cfg.log_format!r}")
     return problems

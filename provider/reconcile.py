@@ -22,7 +22,7 @@ from typing import Any
 from descheduler import keys
 from descheduler.kube import errors, retry
 from descheduler.kube.client import Kube
-from provider import capacity, deps, mirror, node, status
+from provider import capacity, deps, mirror, node, reachability, status
 from provider.config import ProviderConfig
 from provider.metrics import ProviderMetrics
 from provider.watching import Informer, RawObject, object_key
@@ -200,7 +200,7 @@ class Provider:
                 self.collect_copies()
             return None
         except errors.ApiError as exc:
-            logger.warning("%s: %s; retrying", key, exc)
+            logger.log(reachability.failure_level(exc, self.upper, self.lower), "%s: %s; retrying", key, exc)
             return 2.0 if not isinstance(exc, errors.ConflictError) else 0.2
 
     def process_status(self, key: str) -> float | None:
@@ -222,7 +222,7 @@ class Provider:
         except errors.ApiError as exc:
             if changed_at is not None:
                 self._lower_changed_at.setdefault(key, changed_at)
-            logger.warning("status of %s: %s; retrying", key, exc)
+            logger.log(reachability.failure_level(exc, self.upper, self.lower), "status of %s: %s; retrying", key, exc)
             return 1.0
         if wrote and changed_at is not None:
             self.metrics.status_sync.observe(time.monotonic() - changed_at)
@@ -433,7 +433,8 @@ class Provider:
             try:
                 self.update_node(renew_lease=beat)
             except errors.ApiError as exc:
-                logger.warning("updating node %s failed: %s", self.cfg.node_name, exc)
+                level = reachability.failure_level(exc, self.upper, self.lower)
+                logger.log(level, "updating node %s failed: %s", self.cfg.node_name, exc)
             if beat:
                 last_beat = time.monotonic()
             else:

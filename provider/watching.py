@@ -2,8 +2,9 @@
 
 The Python client's stock informer reconnects in a hot loop on errors; this one lists,
 watches from the list's resourceVersion with bookmarks, lists again on 410 Gone, backs
-off on errors (honouring Retry-After on 429) and treats a silent connection as dead
-after an inactivity timeout. Used by :mod:`provider.reconcile` for every resource.
+off on errors (honouring Retry-After on 429; an unreachable cluster at the back-off of its
+:class:`~provider.reachability.Reachability`, which also does the logging) and treats a silent
+connection as dead after an inactivity timeout. Used by :mod:`provider.reconcile` for every resource.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 
 from descheduler.kube import errors
 from descheduler.kube.client import Kube
+from provider import reachability
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +82,24 @@ class Informer:
             except errors.GoneError:
                 logger.info("%s: resourceVersion too old; listing again", self.name)
             except errors.ApiError as exc:
-                delay = BACKOFFS[min(failures, len(BACKOFFS) - 1)]
-                if exc.retry_after is not None:
-                    delay = max(delay, min(exc.retry_after, 30.0))
+                delay = self._delay(exc, failures)
                 failures += 1
-                logger.warning("%s: %s; retrying in %.1fs", self.name, exc, delay)
+                level = reachability.failure_level(exc, self.kube)
+                logger.log(level, "%s: %s; retrying in %.1fs", self.name, exc, delay)
                 stop.wait(delay)
             except Exception:
                 logger.exception("%s: unexpected error; retrying", self.name)
                 stop.wait(BACKOFFS[-1])
+
+    def _delay(self, exc: errors.ApiError, failures: int) -> float:
+        tracker = reachability.of(self.kube)
+        if tracker is not None and isinstance(exc, errors.ConnectionFailedError):
+            # The cluster's back-off, shared by all its informers: they wake and fail together.
+            return tracker.retry_delay()
+        delay = BACKOFFS[min(failures, len(BACKOFFS) - 1)]
+        if exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, 30.0))
+        return delay
 
     def _relist(self) -> str:
         items, resource_version = self.kube.list_objects(self.path, orjson.loads, query=self.query)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -72,17 +73,75 @@ def test_the_textfile_holds_the_same_text(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("address", "expected"),
-    [(":10258", ("", 10258)), ("127.0.0.1:9000", ("127.0.0.1", 9000)), ("[::1]:80", ("::1", 80))],
-    ids=["all interfaces", "host and port", "IPv6"],
+    [
+        (":10258", ("", 10258)),
+        ("127.0.0.1:9000", ("127.0.0.1", 9000)),
+        ("[::1]:80", ("::1", 80)),
+        ("[::]:10255", ("::", 10255)),
+        ("localhost:0", ("localhost", 0)),
+        ("metrics.tensile-system.svc:65535", ("metrics.tensile-system.svc", 65535)),
+    ],
+    ids=[
+        "all interfaces -> empty host",
+        "IPv4 and port",
+        "IPv6 loopback in brackets -> host without them",
+        "IPv6 any in brackets",
+        "name, port 0 (any free port)",
+        "dotted name, highest port",
+    ],
 )
 def test_listen_addresses(address: str, expected: tuple[str, int]) -> None:
     assert metering.parse_address(address) == expected
 
 
-@pytest.mark.parametrize("address", ["10258", "host:", "host:http", ":70000"])
-def test_bad_listen_addresses_are_refused(address: str) -> None:
-    with pytest.raises(ValueError, match="HOST:PORT"):
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("10258", "is not HOST:PORT"),
+        ("host:", "is not HOST:PORT"),
+        ("host:http", "is not HOST:PORT"),
+        (":70000", "is not HOST:PORT"),
+        (":-1", "is not HOST:PORT"),
+        (":\u0661\u0662", "is not HOST:PORT"),
+        ("999.1.1.1:80", "neither an IPv4 address nor a DNS name"),
+        ("1.2.3:80", "neither an IPv4 address nor a DNS name"),
+        ("under_score:80", "neither an IPv4 address nor a DNS name"),
+        ("-lead.example:80", "neither an IPv4 address nor a DNS name"),
+        ("::1:80", "IPv6 address goes in brackets"),
+        ("[::1:80", "not an IPv6 address in brackets"),
+        ("[127.0.0.1]:80", "not an IPv6 address in brackets"),
+        ("[::g]:80", "not an IPv6 address in brackets"),
+    ],
+    ids=[
+        "no colon",
+        "no port",
+        "port not a number",
+        "port above 65535",
+        "negative port",
+        "non-ASCII digits as port",
+        "IPv4 with an octet above 255",
+        "IPv4 with three octets",
+        "underscore in a name",
+        "label starting with a dash",
+        "bare IPv6 with port",
+        "unclosed bracket",
+        "IPv4 in brackets",
+        "bad IPv6 in brackets",
+    ],
+)
+def test_bad_listen_addresses_are_refused_with_the_reason(address: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
         metering.parse_address(address)
+
+
+def test_the_server_listens_on_an_ipv6_address() -> None:
+    server = metering.MetricsServer(metering.Metrics(), "[::1]:0")
+    server.start()
+    try:
+        with urllib.request.urlopen(f"http://[::1]:{server.port}/healthz", timeout=10) as response:
+            assert response.read() == b"ok"
+    finally:
+        server.stop()
 
 
 def test_push_sends_the_registry_to_a_pushgateway_job() -> None:

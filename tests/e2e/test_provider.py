@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -345,6 +346,39 @@ def test_a_provider_started_while_its_lower_cluster_is_down_waits_for_it(
     finally:
         proc.terminate()
         upper.kubectl("delete", "node", "vk-lower-d", "--ignore-not-found")
+
+
+def test_a_lower_outage_is_told_in_a_few_lines_and_its_end_in_one(
+    upper: clusters.Cluster, make_cluster: Callable[[clusters.ClusterSpec], clusters.Cluster], tmp_path: Path
+) -> None:
+    lower = make_cluster(clusters.ClusterSpec("lower-e", clusters.default_lower_nodes("e", 1)))
+    proc = ProviderProcess(upper, lower, "vk-lower-e", tmp_path, extra_args=["--lower-cluster-name", "lower-e"])
+    proc.start()
+    try:
+        proc.wait_ready()
+        before = len(proc.logs().splitlines())
+        lower.stop_component("kube-apiserver")
+        time.sleep(10)  # the outage itself: what the log says while it lasts is the claim
+        during = proc.logs().splitlines()[before:]
+        lower.start_component("kube-apiserver")
+        wait_for(
+            lambda: "lower cluster lower-e reachable again after " in proc.logs(),
+            timeout=60,
+            what=f"the recovery line\n{proc.logs()[-3000:]}",
+        )
+        recovered = [line for line in proc.logs().splitlines() if "reachable again" in line]
+    finally:
+        proc.terminate()
+        upper.kubectl("delete", "node", "vk-lower-e", "--ignore-not-found")
+    server = urlparse(lower.apiserver_url).netloc
+    about_lower = [line for line in during if "lower-e" in line or server in line]
+    assert 1 <= len(about_lower) <= 5, "\n".join(during)
+    assert (
+        f"WARNING provider.reachability: lower cluster lower-e at https://{server} unreachable for 0s: "
+        in (about_lower[0])
+    ), about_lower[0]
+    assert about_lower[0].endswith("connection refused; retrying every 2s")
+    assert len(recovered) == 1 and " INFO " in recovered[0], recovered
 
 
 def test_a_lower_create_that_keeps_failing_shows_its_reason_upstairs(

@@ -144,3 +144,50 @@ def test_ensure_tls_files_rejects_incomplete_input(
 def test_ensure_tls_files_accepts_an_ipv6_address(generate: Generate) -> None:
     cert_file, _key_file = generate("::1")
     assert _alt_names(cert_file.read_bytes()) == (["::1"], ["vnode"])
+
+
+def test_a_matching_pair_and_a_ca_pass_the_checks(tmp_path: Path) -> None:
+    cert_pem, key_pem = certs.self_signed("vnode", ip_addresses=["127.0.0.1"], dns_names=[])
+    (tmp_path / "tls.crt").write_bytes(cert_pem)
+    (tmp_path / "tls.key").write_bytes(key_pem)
+    certs.check_pair(tmp_path / "tls.crt", tmp_path / "tls.key")
+    certs.check_ca(tmp_path / "tls.crt")
+
+
+@pytest.mark.parametrize(
+    ("problem", "role", "reason"),
+    [
+        ("encrypted key", "key", "the key is encrypted; give it unencrypted"),
+        ("key is a directory", "key", "is a directory, not a file"),
+        ("certificate missing", "cert", "file not found"),
+        ("certificate is a key", "cert", "no PEM certificate in it"),
+    ],
+    ids=["encrypted key", "key is a directory", "certificate missing", "certificate is a key"],
+)
+def test_files_that_cannot_be_served_with_say_which_and_why(
+    tmp_path: Path, problem: str, role: str, reason: str
+) -> None:
+    cert_pem, key_pem = certs.self_signed("vnode", ip_addresses=[], dns_names=["vnode"])
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    cert.write_bytes(cert_pem)
+    key.write_bytes(key_pem)
+    if problem == "encrypted key":
+        loaded = serialization.load_pem_private_key(key_pem, password=None)
+        key.write_bytes(
+            loaded.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(b"secret"),
+            )
+        )
+    elif problem == "key is a directory":
+        key.unlink()
+        key.mkdir()
+    elif problem == "certificate missing":
+        cert.unlink()
+    else:
+        cert.write_bytes(key_pem)
+    with pytest.raises(certs.TlsFileError) as caught:
+        certs.check_pair(cert, key)
+    assert (caught.value.role, caught.value.reason) == (role, reason)
+    assert str(caught.value) == f"{cert if role == 'cert' else key}: {reason}"
