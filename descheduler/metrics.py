@@ -8,9 +8,7 @@ a textfile-collector file or a Pushgateway push after a single run.
 from __future__ import annotations
 
 import http.server
-import ipaddress
 import logging
-import re
 import socket
 import threading
 from importlib import metadata
@@ -19,6 +17,7 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, push_to_gateway, write_to_textfile
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from descheduler import addresses
 from descheduler.report import Report
 
 logger = logging.getLogger(__name__)
@@ -85,47 +84,6 @@ class Metrics:
         push_to_gateway(url, job=job, registry=self.registry)
 
 
-def parse_address(address: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``:PORT`` (all interfaces); HOST is an IPv4 address, an IPv6 address in
-    brackets (``[::1]:10255``) or a DNS name. Returns the host without brackets and the port.
-
-    Raises ValueError naming the problem. Only the form is checked: whether a name resolves, or
-    an address is this machine's, is for the caller that binds it to find out.
-    """
-    host, sep, port = address.rpartition(":")
-    if not sep or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
-        raise ValueError(f"{address!r} is not HOST:PORT or :PORT (port 0-65535)")
-    if host.startswith("[") or host.endswith("]"):
-        inner = host[1:-1] if host.startswith("[") and host.endswith("]") else ""
-        if not _is_ip(inner, ipaddress.IPv6Address):
-            raise ValueError(f"{address!r}: {host} is not an IPv6 address in brackets")
-        return inner, int(port)
-    if ":" in host:
-        raise ValueError(f"{address!r}: an IPv6 address goes in brackets, as in [::1]:{port}")
-    if host and not _valid_host(host):
-        raise ValueError(f"{address!r}: {host!r} is neither an IPv4 address nor a DNS name")
-    return host, int(port)
-
-
-_DNS_LABEL = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?$")
-
-
-def _is_ip(text: str, kind: type[ipaddress.IPv4Address] | type[ipaddress.IPv6Address]) -> bool:
-    try:
-        kind(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _valid_host(host: str) -> bool:
-    """An IPv4 address, or a DNS name (RFC 1123) whose last label is not all digits (999.1.1.1 is a bad IPv4)."""
-    labels = host.removesuffix(".").split(".")
-    if labels[-1].isdigit():
-        return _is_ip(host, ipaddress.IPv4Address)
-    return len(host) <= 253 and all(_DNS_LABEL.match(label) for label in labels)
-
-
 class Renders(Protocol):
     """Anything with metrics in the Prometheus text format: these Metrics, the provider's."""
 
@@ -136,7 +94,7 @@ class MetricsServer:
     """A plain HTTP listener serving ``/metrics`` and ``/healthz`` from a daemon thread."""
 
     def __init__(self, metrics: Renders, address: str) -> None:
-        host, port = parse_address(address)
+        host, port = addresses.parse_address(address)
         handler = _handler_for(metrics)
         server_class = _IPv6Server if ":" in host else http.server.ThreadingHTTPServer
         self._server = server_class((host, port), handler)

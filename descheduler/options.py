@@ -9,7 +9,6 @@ them (durations, addresses, files, URLs, their combinations) and raises
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import re
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from descheduler import daemon, durations, wording
+from descheduler import addresses, daemon, durations, wording
 from descheduler.errors import InputError
 from descheduler.kube import leaderelection
 
@@ -30,9 +29,6 @@ MIN_INTERVAL_SECONDS = 1.0
 MAX_DURATION_SECONDS = 366 * 86400.0
 """Durations beyond a year are typos (and overflow the scheduler's timers)."""
 
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-)
 _RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
@@ -153,29 +149,10 @@ def check_interval(text: str) -> float:
 
 def check_address(text: str, flag: str) -> tuple[str, int]:
     """``HOST:PORT``, ``:PORT`` (all interfaces) or ``[IPv6]:PORT``; the host an IP address or a DNS name."""
-    host, sep, port = text.rpartition(":")
-    bracketed = host.startswith("[") and host.endswith("]")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535 or (":" in host and not bracketed):
-        raise InputError(f"{flag}: {wording.shown(text)} is not HOST:PORT, :PORT or [IPv6]:PORT")
-    host = host[1:-1] if bracketed else host
-    if host and not _valid_host(host, bracketed):
-        raise InputError(f"{flag}: {wording.shown(host)} is not an IP address or host name")
-    return host, int(port)
-
-
-def _is_ip(host: str, bracketed: bool) -> bool:
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return (address.version == 6) == bracketed
-
-
-def _valid_host(host: str, bracketed: bool) -> bool:
-    """An IP address, or a DNS name that is not a mistyped IPv4 address (``999.1.1.1``)."""
-    if _is_ip(host, bracketed):
-        return True
-    return not bracketed and not re.fullmatch(r"[0-9.]+", host) and bool(_HOSTNAME.match(host))
+        return addresses.parse_address(text)
+    except ValueError as exc:
+        raise InputError(f"{flag}: {exc}") from None
 
 
 def check_metrics_file(path: str) -> str:
@@ -202,7 +179,7 @@ def check_pushgateway(url: str) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or " " in url:
         raise InputError(f"--pushgateway: {wording.shown(url)} is not a URL such as http://pushgateway:9091")
     host = parts.hostname
-    if not _valid_host(host, ":" in host):
+    if not addresses.valid_host(host):
         raise InputError(f"--pushgateway: {wording.shown(host)} is not an IP address or host name")
     del port  # parsed only to refuse ports out of range
     return url

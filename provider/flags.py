@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from descheduler import metrics
+from descheduler import addresses
 from descheduler.errors import InputError
 from provider import certs, config
 
@@ -93,7 +93,7 @@ def host(value: str) -> str:
 
 def _is_dns_name(value: str) -> bool:
     try:
-        found, _port = metrics.parse_address(f"{value}:0")  # the shared rule for host names
+        found, _port = addresses.parse_address(f"{value}:0")  # the shared rule for host names
     except ValueError:
         return False
     return found == value
@@ -118,7 +118,7 @@ def listen_address_option(ctx: click.Context, param: click.Parameter, value: str
     if not value:
         return value
     try:
-        name, _port = metrics.parse_address(value)
+        name, _port = addresses.parse_address(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     if name:

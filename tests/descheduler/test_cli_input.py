@@ -34,8 +34,8 @@ def run(*args: str) -> tuple[int, str, str]:
     [
         (["--descheduling-interval", "99999999999h"], "--descheduling-interval: '99999999999h' is too long"),
         (["--descheduling-interval", "5ms"], "--descheduling-interval: '5ms' is too short; use 0 to run once"),
-        (["--descheduling-interval", "1m", "--metrics-address", "999.1.1.1:80"], "'999.1.1.1' is not an IP address"),
-        (["--descheduling-interval", "1m", "--metrics-address", "::1:80"], "is not HOST:PORT, :PORT or [IPv6]:PORT"),
+        (["--descheduling-interval", "1m", "--metrics-address", "999.1.1.1:80"], "'999.1.1.1' is neither an IPv4"),
+        (["--descheduling-interval", "1m", "--metrics-address", "::1:80"], "an IPv6 address goes in brackets"),
         (["--descheduling-interval", "1m", "--metrics-address", ":99999"], "is not HOST:PORT"),
         (["--pushgateway", "not a url"], "--pushgateway: 'not a url' is not a URL such as http://pushgateway:9091"),
         (["--pushgateway", "ftp://gw:9091"], "--pushgateway: 'ftp://gw:9091' is not a URL"),
@@ -86,7 +86,7 @@ def test_metrics_addresses_accept_ipv6_and_names(text: str, expected: tuple[str,
 
 def test_the_providers_spelling_of_the_metrics_address_is_accepted() -> None:
     code, _out, err = run(*LIVE, "--descheduling-interval", "1m", "--metrics-addr", "999.1.1.1:80")
-    assert code == 2 and "--metrics-address: '999.1.1.1' is not an IP address" in err
+    assert code == 2 and "--metrics-address: '999.1.1.1:80': '999.1.1.1' is neither" in err
 
 
 def test_a_failed_metrics_push_after_the_cycle_warns_and_keeps_the_report_and_the_exit_status() -> None:

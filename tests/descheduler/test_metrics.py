@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from descheduler import addresses
 from descheduler import metrics as metering
 from descheduler.report import Decision, Report, Result
 
@@ -91,7 +92,7 @@ def test_the_textfile_holds_the_same_text(tmp_path: Path) -> None:
     ],
 )
 def test_listen_addresses(address: str, expected: tuple[str, int]) -> None:
-    assert metering.parse_address(address) == expected
+    assert addresses.parse_address(address) == expected
 
 
 @pytest.mark.parametrize(
@@ -131,7 +132,7 @@ def test_listen_addresses(address: str, expected: tuple[str, int]) -> None:
 )
 def test_bad_listen_addresses_are_refused_with_the_reason(address: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
-        metering.parse_address(address)
+        addresses.parse_address(address)
 
 
 def test_the_server_listens_on_an_ipv6_address() -> None:
