@@ -16,18 +16,10 @@ from descheduler.plugins import default_evictor as plugin
 from descheduler.plugins import pod_protections
 from descheduler.policy import argspec
 from tests.descheduler import factories as f
-from tests.descheduler.parity import evictor_support as s
+from tests.descheduler.parity import upstream as up
 
 EVICT = {keys.EVICT_ANNOTATION: "true"}
 PREFER_NO_EVICTION = {keys.PREFER_NO_EVICTION_ANNOTATION: ""}
-MIRROR = {  # test.GetMirrorPodAnnotation
-    "kubernetes.io/created-by": '{"kind":"SerializedReference","apiVersion":"v1","reference":{"kind":"Pod"}}',
-    keys.CONFIG_SOURCE_ANNOTATION: "api",
-    keys.MIRROR_POD_ANNOTATION: "mirror",
-}
-LOCAL_STORAGE = {  # test.SetHostPathEmptyDirVolumeSource
-    "volumes": [{"name": "sample", "hostPath": {"path": "somePath"}, "emptyDir": {"sizeLimit": "10"}}]
-}
 PVC_FOO = {"volumes": [{"name": "pvc", "persistentVolumeClaim": {"claimName": "foo"}}]}
 TWO_PVCS = {
     "volumes": [
@@ -38,9 +30,8 @@ TWO_PVCS = {
 RESOURCE_CLAIMS = {"resourceClaims": [{"name": "test-claim", "resourceClaimName": "test-resource-claim"}]}
 GPU_TAINT = {"key": "hardware", "value": "gpu", "effect": "NoSchedule"}
 EAST = {"datacenter": "east"}
-CRITICAL = 2_000_000_000
 OWNER_UUID = "owner-uuid"
-NORMAL_WITH_UUID = {**s.NORMAL_OWNER, "uid": OWNER_UUID}
+NORMAL_WITH_UUID = {**up.NORMAL_OWNER, "uid": OWNER_UUID}
 
 
 def priority(value: int) -> dict[str, Any]:
@@ -76,7 +67,7 @@ class Case:
 
     def evictor(self) -> plugin.DefaultEvictor:
         cluster = f.state(self.nodes, self.pods, namespaces=self.namespaces, pdbs=self.pdbs, pvcs=self.pvcs)
-        return s.evictor_in(cluster, **self.wire)
+        return up.build_evictor(cluster, **self.wire)
 
 
 def case(description: str, pods: Sequence[model.Pod], expected: bool, *, note: str = "", **kw: Any) -> Any:
@@ -90,8 +81,19 @@ def named(function: str, params: list[Any]) -> list[Any]:
     return [param._replace(id=f"{function}: {param.id}") for param in params]
 
 
-def p1(node: str = "node1", **kw: Any) -> model.Pod:
-    return s.go_pod("p1", node, owners=[s.NORMAL_OWNER], **kw)
+def build_test_node(name: str, **kw: Any) -> model.Node:
+    """``buildTestNode``: ``test.BuildTestNode(name, 1000, 2000, 13, apply)``."""
+    return up.build_node(name, 1000, 2000, 13, **kw)
+
+
+def build_test_pod(name: str, node: str, **kw: Any) -> model.Pod:
+    """``buildTestPod``: ``test.BuildTestPod(name, 400, 0, nodeName, apply)``."""
+    return up.build_pod(name, 400, 0, node, **kw)
+
+
+def p1(node: str = "node1", *, millicpu: int = 400, memory: int = 0, **kw: Any) -> model.Pod:
+    """p1 on node1 with ``test.SetNormalOwnerRef``."""
+    return up.build_pod("p1", millicpu, memory, node, owners=[up.NORMAL_OWNER], **kw)
 
 
 # -- upstream TestDefaultEvictorPreEvictionFilter ------------------------------------------
@@ -102,79 +104,79 @@ PRE_EVICTION_CASES = [
         [p1()],
         False,
         wire={"nodeFit": True},
-        nodes=[s.go_node("node2", taints=[GPU_TAINT]), s.go_node("node3", taints=[GPU_TAINT])],
+        nodes=[build_test_node("node2", taints=[GPU_TAINT]), build_test_node("node3", taints=[GPU_TAINT])],
     ),
     case(
         "Pod with correct tolerations running on normal node, all other nodes tainted",
         [p1(spec={"tolerations": [GPU_TAINT]})],
         True,
         wire={"nodeFit": True},
-        nodes=[s.go_node("node2", taints=[GPU_TAINT]), s.go_node("node3", taints=[GPU_TAINT])],
+        nodes=[build_test_node("node2", taints=[GPU_TAINT]), build_test_node("node3", taints=[GPU_TAINT])],
     ),
     case(
         "Pod with incorrect node selector",
         [p1(spec={"nodeSelector": {"datacenter": "fail"}})],
         False,
         wire={"nodeFit": True},
-        nodes=[s.go_node("node2", labels=EAST), s.go_node("node3", labels=EAST)],
+        nodes=[build_test_node("node2", labels=EAST), build_test_node("node3", labels=EAST)],
     ),
     case(
         "Pod with correct node selector",
         [p1(spec={"nodeSelector": EAST})],
         True,
         wire={"nodeFit": True},
-        nodes=[s.go_node("node2", labels=EAST), s.go_node("node3", labels=EAST)],
+        nodes=[build_test_node("node2", labels=EAST), build_test_node("node3", labels=EAST)],
     ),
     case(
         "Pod with correct node selector, but only available node doesn't have enough CPU",
-        [p1(cpu_milli=12, memory_bytes=8, spec={"nodeSelector": EAST})],
+        [p1(millicpu=12, memory=8, spec={"nodeSelector": EAST})],
         False,
         wire={"nodeFit": True},
         nodes=[
-            s.go_node("node2-TEST", milli_cpu=10, memory_bytes=16, pods=10, labels=EAST),
-            s.go_node("node3-TEST", milli_cpu=10, memory_bytes=16, pods=10, labels=EAST),
+            up.build_node("node2-TEST", 10, 16, 10, labels=EAST),
+            up.build_node("node3-TEST", 10, 16, 10, labels=EAST),
         ],
     ),
     case(
         "Pod with correct node selector, and one node has enough memory",
         [
-            p1(cpu_milli=12, memory_bytes=8, spec={"nodeSelector": EAST}),
-            s.go_pod("node2-pod-10GB-mem", "node2", cpu_milli=20, memory_bytes=10, labels={"test": "true"}),
-            s.go_pod("node3-pod-10GB-mem", "node3", cpu_milli=20, memory_bytes=10, labels={"test": "true"}),
+            p1(millicpu=12, memory=8, spec={"nodeSelector": EAST}),
+            up.build_pod("node2-pod-10GB-mem", 20, 10, "node2", labels={"test": "true"}),
+            up.build_pod("node3-pod-10GB-mem", 20, 10, "node3", labels={"test": "true"}),
         ],
         True,
         wire={"nodeFit": True},
         nodes=[
-            s.go_node("node2", milli_cpu=100, memory_bytes=16, pods=10, labels=EAST),
-            s.go_node("node3", milli_cpu=100, memory_bytes=20, pods=10, labels=EAST),
+            up.build_node("node2", 100, 16, 10, labels=EAST),
+            up.build_node("node3", 100, 20, 10, labels=EAST),
         ],
     ),
     case(
         "Pod with correct node selector, but both nodes don't have enough memory",
         [
-            p1(cpu_milli=12, memory_bytes=8, spec={"nodeSelector": EAST}),
-            s.go_pod("node2-pod-10GB-mem", "node2", cpu_milli=10, memory_bytes=10, labels={"test": "true"}),
-            s.go_pod("node3-pod-10GB-mem", "node3", cpu_milli=10, memory_bytes=10, labels={"test": "true"}),
+            p1(millicpu=12, memory=8, spec={"nodeSelector": EAST}),
+            up.build_pod("node2-pod-10GB-mem", 10, 10, "node2", labels={"test": "true"}),
+            up.build_pod("node3-pod-10GB-mem", 10, 10, "node3", labels={"test": "true"}),
         ],
         False,
         wire={"nodeFit": True},
         nodes=[
-            s.go_node("node2", milli_cpu=100, memory_bytes=16, pods=10, labels=EAST),
-            s.go_node("node3", milli_cpu=100, memory_bytes=16, pods=10, labels=EAST),
+            up.build_node("node2", 100, 16, 10, labels=EAST),
+            up.build_node("node3", 100, 16, 10, labels=EAST),
         ],
     ),
     case(
         "Pod with incorrect node selector, but nodefit false, should still be evicted",
         [p1(spec={"nodeSelector": {"datacenter": "fail"}})],
         True,
-        nodes=[s.go_node("node2", labels=EAST), s.go_node("node3", labels=EAST)],
+        nodes=[build_test_node("node2", labels=EAST), build_test_node("node3", labels=EAST)],
     ),
     case(
         "Pod with namespace matched namespace selector, should be evicted",
         [p1(namespace="test", spec={"nodeSelector": EAST})],
         True,
         wire={"nodeFit": True, "namespaceLabelSelector": {"matchLabels": {"kubernetes.io/metadata.name": "test"}}},
-        nodes=[s.go_node("node2", labels=EAST), s.go_node("node3", labels=EAST)],
+        nodes=[build_test_node("node2", labels=EAST), build_test_node("node3", labels=EAST)],
         namespaces=[namespace("default"), namespace("test")],
     ),
     case(
@@ -182,7 +184,7 @@ PRE_EVICTION_CASES = [
         [p1(spec={"nodeSelector": {"datacenter": "fail"}})],
         False,
         wire={"nodeFit": True, "namespaceLabelSelector": {"matchLabels": {"kubernetes.io/metadata.name": "test"}}},
-        nodes=[s.go_node("node2", labels=EAST), s.go_node("node3", labels=EAST)],
+        nodes=[build_test_node("node2", labels=EAST), build_test_node("node3", labels=EAST)],
         namespaces=[namespace("default"), namespace("test")],
     ),
 ]
@@ -203,16 +205,16 @@ EVICT_CRITICAL = {"evictSystemCriticalPods": True}
 
 def n1(name: str, **kw: Any) -> model.Pod:
     """``buildTestPod(name, n1.Name, ...)``: 400m CPU on node1."""
-    return s.go_pod(name, "node1", **kw)
+    return build_test_pod(name, "node1", **kw)
 
 
-def owned(name: str, owner: dict[str, Any] = s.NORMAL_OWNER, **kw: Any) -> model.Pod:
+def owned(name: str, owner: dict[str, Any] = up.NORMAL_OWNER, **kw: Any) -> model.Pod:
     return n1(name, owners=[owner], **kw)
 
 
-def tiny(name: str, owners: Sequence[dict[str, Any]] = (s.NORMAL_OWNER,), **kw: Any) -> model.Pod:
+def tiny(name: str, owners: Sequence[dict[str, Any]] = (up.NORMAL_OWNER,), **kw: Any) -> model.Pod:
     """``test.BuildTestPod(name, 1, 1, n1.Name, ...)``."""
-    return s.go_pod(name, "node1", cpu_milli=1, memory_bytes=1, owners=owners, **kw)
+    return up.build_pod(name, 1, 1, "node1", owners=owners, **kw)
 
 
 FILTER_CASES = [
@@ -252,53 +254,53 @@ FILTER_CASES = [
     case("Normal pod eviction with replicaSet ownerRefs", [owned("p3")], True),
     case(
         "Normal pod eviction with replicaSet ownerRefs and descheduler.alpha.kubernetes.io/evict annotation",
-        [owned("p4", s.RS_OWNER, annotations=EVICT)],
+        [owned("p4", up.RS_OWNER, annotations=EVICT)],
         True,
     ),
     case("Normal pod eviction with statefulSet ownerRefs", [owned("p18")], True),
     case(
         "Normal pod eviction with statefulSet ownerRefs and descheduler.alpha.kubernetes.io/evict annotation",
-        [owned("p19", s.SS_OWNER, annotations=EVICT)],
+        [owned("p19", up.SS_OWNER, annotations=EVICT)],
         True,
     ),
     case(
         "Pod not evicted because it is bound to a PV and evictLocalStoragePods = false",
-        [owned("p5", spec=LOCAL_STORAGE)],
+        [owned("p5", spec=up.HOST_PATH_EMPTY_DIR)],
         False,
     ),
     case(
         "Pod is evicted because it is bound to a PV and evictLocalStoragePods = true",
-        [owned("p6", spec=LOCAL_STORAGE)],
+        [owned("p6", spec=up.HOST_PATH_EMPTY_DIR)],
         True,
         wire={"evictLocalStoragePods": True},
     ),
     case(
         "Pod is evicted because it is bound to a PV and evictLocalStoragePods = false, "
         "but it has scheduler.alpha.kubernetes.io/evict annotation",
-        [owned("p7", spec=LOCAL_STORAGE, annotations=EVICT)],
+        [owned("p7", spec=up.HOST_PATH_EMPTY_DIR, annotations=EVICT)],
         True,
     ),
-    case("Pod not evicted because it is part of a daemonSet", [owned("p8", s.DS_OWNER)], False),
+    case("Pod not evicted because it is part of a daemonSet", [owned("p8", up.DS_OWNER)], False),
     case(
         "Pod is evicted because it is part of a daemonSet, but it has scheduler.alpha.kubernetes.io/evict annotation",
-        [owned("p9", s.DS_OWNER, annotations=EVICT)],
+        [owned("p9", up.DS_OWNER, annotations=EVICT)],
         True,
     ),
-    case("Pod not evicted because it is a mirror poddsa", [owned("p10", annotations=MIRROR)], False),
+    case("Pod not evicted because it is a mirror poddsa", [owned("p10", annotations=up.MIRROR_ANNOTATIONS)], False),
     case(
         "Pod is evicted because it is a mirror pod, but it has scheduler.alpha.kubernetes.io/evict annotation",
-        [owned("p11", annotations={**MIRROR, **EVICT})],
+        [owned("p11", annotations={**up.MIRROR_ANNOTATIONS, **EVICT})],
         True,
     ),
     case(
         "Pod not evicted because it has system critical priority",
-        [owned("p12", spec=priority(CRITICAL))],
+        [owned("p12", spec=priority(up.SYSTEM_CRITICAL_PRIORITY))],
         False,
     ),
     case(
         "Pod is evicted because it has system critical priority, "
         "but it has scheduler.alpha.kubernetes.io/evict annotation",
-        [owned("p13", spec=priority(CRITICAL), annotations=EVICT)],
+        [owned("p13", spec=priority(up.SYSTEM_CRITICAL_PRIORITY), annotations=EVICT)],
         True,
     ),
     case(
@@ -316,14 +318,14 @@ FILTER_CASES = [
     ),
     case(
         "Pod is evicted because it has system critical priority, but evictSystemCriticalPods = true",
-        [owned("p16", spec=priority(CRITICAL))],
+        [owned("p16", spec=priority(up.SYSTEM_CRITICAL_PRIORITY))],
         True,
         wire=EVICT_CRITICAL,
     ),
     case(
         "Pod is evicted because it has system critical priority, but evictSystemCriticalPods = true "
         "and it has scheduler.alpha.kubernetes.io/evict annotation",
-        [owned("p16", spec=priority(CRITICAL), annotations=EVICT)],
+        [owned("p16", spec=priority(up.SYSTEM_CRITICAL_PRIORITY), annotations=EVICT)],
         True,
         wire=EVICT_CRITICAL,
     ),
@@ -347,7 +349,7 @@ FILTER_CASES = [
         [owned("p1")],
         True,
         wire={"nodeFit": True},
-        nodes=[s.go_node("node2", taints=[GPU_TAINT]), s.go_node("node3", taints=[GPU_TAINT])],
+        nodes=[build_test_node("node2", taints=[GPU_TAINT]), build_test_node("node3", taints=[GPU_TAINT])],
     ),
     case(
         "minReplicas of 2, owner with 2 replicas, evicts",
@@ -365,7 +367,7 @@ FILTER_CASES = [
         # upstream's description says "no eviction" but its expected result is true: a pod
         # with several owners is not checked.
         "minReplicas of 2, multiple owners, no eviction",
-        [tiny("p1", owners=[NORMAL_WITH_UUID, s.NORMAL_OWNER]), tiny("p2")],
+        [tiny("p1", owners=[NORMAL_WITH_UUID, up.NORMAL_OWNER]), tiny("p2")],
         True,
         wire={"minReplicas": 2},
     ),
@@ -472,9 +474,9 @@ def test_filter_decides_as_upstream(c: Case) -> None:
 
 def test_building_the_evictor_twice_over_one_cluster_works() -> None:
     """upstream TestReinitialization: "minReplicas of 2, multiple owners, eviction" (New twice on one handle)."""
-    pods = [tiny("p1", owners=[NORMAL_WITH_UUID, s.NORMAL_OWNER]), tiny("p2")]
+    pods = [tiny("p1", owners=[NORMAL_WITH_UUID, up.NORMAL_OWNER]), tiny("p2")]
     cluster = f.state([], pods)
-    first, second = s.evictor_in(cluster, minReplicas=2), s.evictor_in(cluster, minReplicas=2)
+    first, second = up.build_evictor(cluster, minReplicas=2), up.build_evictor(cluster, minReplicas=2)
     assert first.filter(pods[0]) and second.filter(pods[0])
 
 
@@ -562,7 +564,7 @@ PROFILE_NAMESPACES = [
     namespace("ns-backend", team="backend"),
 ]
 IN_PROD, IN_TEST, IN_BACKEND = (
-    s.go_pod(name, "node1", cpu_milli=100, memory_bytes=100, namespace=ns, owners=[s.NORMAL_OWNER])
+    up.build_pod(name, 100, 100, "node1", namespace=ns, owners=[up.NORMAL_OWNER])
     for name, ns in (("pod-in-prod", "ns-prod"), ("pod-in-test", "ns-test"), ("pod-in-backend", "ns-backend"))
 )
 
@@ -577,9 +579,11 @@ IN_PROD, IN_TEST, IN_BACKEND = (
 def test_two_evictors_over_one_cluster_keep_their_own_namespace_selector(
     selector: dict[str, str], passes: model.Pod
 ) -> None:
-    cluster = f.state([s.go_node("node1", pods=10)], [IN_PROD, IN_TEST, IN_BACKEND], namespaces=PROFILE_NAMESPACES)
-    prod = s.evictor_in(cluster, namespaceLabelSelector={"matchLabels": {"env": "prod"}})
-    this = s.evictor_in(cluster, namespaceLabelSelector={"matchLabels": selector})
+    cluster = f.state(
+        [up.build_node("node1", 1000, 2000, 10)], [IN_PROD, IN_TEST, IN_BACKEND], namespaces=PROFILE_NAMESPACES
+    )
+    prod = up.build_evictor(cluster, namespaceLabelSelector={"matchLabels": {"env": "prod"}})
+    this = up.build_evictor(cluster, namespaceLabelSelector={"matchLabels": selector})
     assert [p.name for p in (IN_PROD, IN_TEST, IN_BACKEND) if this.pre_eviction_filter(p)] == [passes.name]
     assert prod.pre_eviction_filter(IN_PROD)  # building the second one left the first alone
 
@@ -593,9 +597,7 @@ OPERATION_NAMESPACES = [
     model.Namespace("ns-nolabels", {}),
 ]
 IN_NS = {
-    ns.name: s.go_pod(
-        f"pod-in-{ns.name[3:]}", "node1", cpu_milli=100, memory_bytes=100, namespace=ns.name, owners=[s.NORMAL_OWNER]
-    )
+    ns.name: up.build_pod(f"pod-in-{ns.name[3:]}", 100, 100, "node1", namespace=ns.name, owners=[up.NORMAL_OWNER])
     for ns in OPERATION_NAMESPACES
 }
 
@@ -646,8 +648,8 @@ IN_NS = {
 def test_namespace_label_selector_operators_behave_as_upstream(
     selector: dict[str, Any], passing: list[str], failing: list[str]
 ) -> None:
-    cluster = f.state([s.go_node("node1", pods=10)], IN_NS.values(), namespaces=OPERATION_NAMESPACES)
-    evictor = s.evictor_in(cluster, namespaceLabelSelector=selector)
+    cluster = f.state([up.build_node("node1", 1000, 2000, 10)], IN_NS.values(), namespaces=OPERATION_NAMESPACES)
+    evictor = up.build_evictor(cluster, namespaceLabelSelector=selector)
     assert [ns for ns in passing if evictor.pre_eviction_filter(IN_NS[ns])] == passing
     assert [ns for ns in failing if evictor.pre_eviction_filter(IN_NS[ns])] == []
 
@@ -668,7 +670,7 @@ PodMaker = Callable[[dict[str, str]], model.Pod]
 @pytest.mark.parametrize(
     ("make", "wire"),
     [
-        pytest.param(lambda a: owned("m", annotations={**MIRROR, **a}), {}, id="mirror pod"),
+        pytest.param(lambda a: owned("m", annotations={**up.MIRROR_ANNOTATIONS, **a}), {}, id="mirror pod"),
         pytest.param(lambda a: owned("s", annotations={**STATIC, **a}), {}, id="static pod"),
         pytest.param(lambda a: owned("t", deleting=True, annotations=a), {}, id="terminating pod"),
         pytest.param(
@@ -676,9 +678,11 @@ PodMaker = Callable[[dict[str, str]], model.Pod]
             {"noEvictionPolicy": "Mandatory"},
             id="Mandatory prefer-no-eviction",
         ),
-        pytest.param(lambda a: owned("l", spec=LOCAL_STORAGE, annotations=a), {}, id="PodsWithLocalStorage"),
-        pytest.param(lambda a: owned("d", s.DS_OWNER, annotations=a), {}, id="DaemonSetPods"),
-        pytest.param(lambda a: owned("c", spec=priority(CRITICAL), annotations=a), {}, id="SystemCriticalPods"),
+        pytest.param(lambda a: owned("l", spec=up.HOST_PATH_EMPTY_DIR, annotations=a), {}, id="PodsWithLocalStorage"),
+        pytest.param(lambda a: owned("d", up.DS_OWNER, annotations=a), {}, id="DaemonSetPods"),
+        pytest.param(
+            lambda a: owned("c", spec=priority(up.SYSTEM_CRITICAL_PRIORITY), annotations=a), {}, id="SystemCriticalPods"
+        ),
         pytest.param(lambda a: n1("bare", annotations=a), {}, id="FailedBarePods (running bare pod)"),
         pytest.param(
             lambda a: owned("nopdb", annotations=a),
@@ -714,7 +718,7 @@ def test_evict_annotation_lifts_every_filter_protection(make: PodMaker, wire: di
         pytest.param(
             owned("p", annotations=EVICT),
             {"nodeFit": True},
-            [s.go_node("node2", taints=[GPU_TAINT])],
+            [build_test_node("node2", taints=[GPU_TAINT])],
             [],
             id="nodeFit: no other node fits -> kept despite the annotation",
         ),
@@ -738,7 +742,7 @@ def test_evict_annotation_does_not_lift_pre_eviction_checks(
 def test_mandatory_no_eviction_is_checked_before_the_other_protections() -> None:
     """Upstream returns false on Mandatory + prefer-no-eviction right after the evict
     annotation check, before mirror, static, terminating and the constraints."""
-    pod = owned("p", annotations={**MIRROR, **PREFER_NO_EVICTION})
+    pod = owned("p", annotations={**up.MIRROR_ANNOTATIONS, **PREFER_NO_EVICTION})
     evictor = Case([pod], False, {"noEvictionPolicy": "Mandatory"}).evictor()
     assert evictor.protection(pod) == filters.prefers_no_eviction(pod)
 
@@ -760,7 +764,7 @@ def test_min_pod_age_keeps_a_pod_without_start_time() -> None:
 def test_min_replicas_skips_pods_without_owners_and_counts_by_owner_uid() -> None:
     """evictionConstraintsForMinReplicas: no owner -> not checked; the count is the owner-UID index."""
     bare_failed = n1("bare", phase="Failed")
-    pair = [tiny("a", owners=[NORMAL_WITH_UUID]), tiny("b", owners=[{**s.RS_OWNER, "uid": OWNER_UUID}])]
+    pair = [tiny("a", owners=[NORMAL_WITH_UUID]), tiny("b", owners=[{**up.RS_OWNER, "uid": OWNER_UUID}])]
     assert Case([bare_failed], True, {"minReplicas": 5, "evictFailedBarePods": True}).evictor().filter(bare_failed)
     assert Case(pair, True, {"minReplicas": 2}).evictor().filter(pair[0])
 
@@ -777,7 +781,7 @@ def test_storage_class_protection_keeps_a_pod_whose_claim_has_no_class() -> None
     [
         pytest.param(
             {"priorityClassName": "system-node-critical"},
-            [model.PriorityClass("system-node-critical", CRITICAL + 1000)],
+            [model.PriorityClass("system-node-critical", up.SYSTEM_CRITICAL_PRIORITY + 1000)],
             {},
             id="critical class, no spec.priority -> kept (upstream: evictable)",
         ),
@@ -793,7 +797,7 @@ def test_deliberate_difference_priority_of_a_pod_without_spec_priority(
     tensile falls back to the PriorityClass value, else 0, because the API server's Priority
     admission fills spec.priority in every real cluster (hand-written snapshots may omit it)."""
     pod = owned("p", spec=spec)
-    assert not s.evictor_in(f.state([], [pod], priority_classes=classes), **wire).filter(pod)
+    assert not up.build_evictor(f.state([], [pod], priority_classes=classes), **wire).filter(pod)
 
 
 # -- upstream TestValidateDefaultEvictorArgs -----------------------------------------------
@@ -911,12 +915,12 @@ SC_PATH = "podProtections.config.PodsWithPVC.protectedStorageClasses"
         ),
         # Read from upstream's source rather than its tables:
         pytest.param(
-            {"priorityThreshold": {"value": CRITICAL + 1}},
+            {"priorityThreshold": {"value": up.SYSTEM_CRITICAL_PRIORITY + 1}},
             ["priorityThreshold.value"],
             id="priorityThreshold above system critical -> error (setDefaultEvictor refuses the policy)",
         ),
         pytest.param(
-            {"priorityThreshold": {"value": CRITICAL + 1}, "evictSystemCriticalPods": True},
+            {"priorityThreshold": {"value": up.SYSTEM_CRITICAL_PRIORITY + 1}, "evictSystemCriticalPods": True},
             ["priorityThreshold.value"],
             id="same with SystemCriticalPods off -> still an error (checked at load, before any protection)",
         ),
@@ -942,7 +946,7 @@ def test_unparsable_node_selector_without_node_fit_is_a_warning() -> None:
     assert [(p.path, p.warning) for p in found] == [("nodeSelector", True)]
     assert "ignored as upstream does" in found[0].message
     pod = owned("p")
-    evictor = s.evictor_in(f.state([s.go_node("node2")], [pod]), nodeSelector="zone in (")
+    evictor = up.build_evictor(f.state([build_test_node("node2")], [pod]), nodeSelector="zone in (")
     assert evictor.filter(pod) and evictor.pre_eviction_filter(pod)
 
 

@@ -20,14 +20,14 @@ from descheduler import model
 from descheduler.evictor import limits
 from descheduler.plugins import high_node_utilization as plugin
 from tests.descheduler import factories as f
-from tests.descheduler.parity import spread_support as s
+from tests.descheduler.parity import upstream as up
 
 CPU_PODS_20 = {"cpu": 20.0, "pods": 20.0}
 CPU_PODS_30 = {"cpu": 30.0, "pods": 30.0}
 
 
 def rs(name: str, millicpu: int, node_name: str, memory: int = 0, **kw: Any) -> model.Pod:
-    return s.pod(name, millicpu, memory, node_name, owner="ReplicaSet", **kw)
+    return up.build_pod(name, millicpu, memory, node_name, owners=[up.RS_OWNER], **kw)
 
 
 def nodes_of(
@@ -35,20 +35,20 @@ def nodes_of(
 ) -> list[model.Node]:
     """(name, millicpu, memory, pods) per node; ``unschedulable`` names one; ``labelled`` gives labels."""
     return [
-        s.node(name, cpu, memory, pods, unschedulable=name == unschedulable, labels=labelled.get(name))
+        up.build_node(name, cpu, memory, pods, unschedulable=name == unschedulable, labels=labelled.get(name))
         for name, cpu, memory, pods in specs
     ]
 
 
 def ext_nodes(amounts: dict[str, int], unschedulable: str = "") -> list[model.Node]:
     return [
-        s.node(
+        up.build_node(
             name,
             4000,
             3000,
             10,
             unschedulable=name == unschedulable,
-            extended={s.EXTENDED: amounts[name]} if name in amounts else None,
+            extended={up.EXTENDED: amounts[name]} if name in amounts else None,
         )
         for name in ("n1", "n2", "n3")
     ]
@@ -83,10 +83,10 @@ CASES = [
         {"cpu": 40.0, "pods": 40.0},
         lambda: nodes_of(("n1", 4000, 3000, 9), ("n2", 4000, 3000, 10), ("n3", 4000, 3000, 10)),
         lambda: [
-            s.mirror("p1", 400, 0, "n1"),
-            s.critical("p2", 400, 0, "n1", owner="Pod"),
-            s.pod("p3", 400, 0, "n2", owner="DaemonSet"),
-            s.pod("p4", 400, 0, "n2", owner="DaemonSet"),
+            up.build_mirror_pod("p1", 400, 0, "n1"),
+            up.build_critical_pod("p2", 400, 0, "n1", owners=[up.NORMAL_OWNER]),
+            up.build_pod("p3", 400, 0, "n2", owners=[up.DS_OWNER]),
+            up.build_pod("p4", 400, 0, "n2", owners=[up.DS_OWNER]),
             *[rs(f"p{i}", 400, "n3") for i in range(5, 9)],
         ],
         0,
@@ -104,7 +104,7 @@ CASES = [
         lambda: nodes_of(*STANDARD, unschedulable="n3"),
         lambda: [
             rs("p1", 400, "n1"),
-            s.critical("p2", 400, 0, "n1", owner="Pod"),
+            up.build_critical_pod("p2", 400, 0, "n1", owners=[up.NORMAL_OWNER]),
             *[rs(f"p{i}", 400, "n2") for i in (3, 4, 5, 6)],
             rs("p7", 400, "n3"),
         ],
@@ -123,10 +123,10 @@ CASES = [
         {"cpu": 30.0},
         lambda: nodes_of(("n1", 4000, 3000, 10), ("n2", 2000, 3000, 10), ("n3", 2000, 3000, 10), unschedulable="n3"),
         lambda: [
-            rs("p1", 400, "n1", priority=s.LOW_PRIORITY),
-            rs("p2", 400, "n1", priority=s.HIGH_PRIORITY),
+            rs("p1", 400, "n1", priority=up.LOW_PRIORITY),
+            rs("p2", 400, "n1", priority=up.HIGH_PRIORITY),
             *[rs(f"p{i}", 400, "n2") for i in (5, 6, 7, 8)],
-            s.pod("p9", 400, 0, "n3", owner="DaemonSet"),
+            up.build_pod("p9", 400, 0, "n3", owners=[up.DS_OWNER]),
         ],
         1,
         evicted=("p1",),
@@ -145,11 +145,11 @@ CASES = [
     ),
     Case(
         "with extended resource",
-        {"cpu": 20.0, s.EXTENDED: 40.0},
+        {"cpu": 20.0, up.EXTENDED: 40.0},
         lambda: ext_nodes({"n1": 8, "n2": 8}, unschedulable="n3"),
         lambda: [
-            *[rs(n, 100, "n1", extended={s.EXTENDED: 1}) for n in ("p1", "p2")],
-            *[rs(f"p{i}", 500, "n2", extended={s.EXTENDED: 1}) for i in (3, 4, 5, 6)],
+            *[rs(n, 100, "n1", extended={up.EXTENDED: 1}) for n in ("p1", "p2")],
+            *[rs(f"p{i}", 500, "n2", extended={up.EXTENDED: 1}) for i in (3, 4, 5, 6)],
         ],
         2,
         evicted=("p1", "p2"),
@@ -157,10 +157,10 @@ CASES = [
     Case(
         # n2 lacks the extended resource: no room for it, so nothing moves.
         "with extended resource in some of nodes",
-        {"cpu": 40.0, s.EXTENDED: 40.0},
+        {"cpu": 40.0, up.EXTENDED: 40.0},
         lambda: ext_nodes({"n1": 8}, unschedulable="n3"),
         lambda: [
-            *[rs(n, 100, "n1", extended={s.EXTENDED: 1}) for n in ("p1", "p2")],
+            *[rs(n, 100, "n1", extended={up.EXTENDED: 1}) for n in ("p1", "p2")],
             *[rs(f"p{i}", 500, "n2") for i in (3, 4, 5, 6)],
         ],
         0,
@@ -171,7 +171,7 @@ CASES = [
         lambda: nodes_of(("n1", 4000, 3000, 9), ("n2", 4000, 3000, 10), n1={"datacenter": "west"}),
         lambda: [
             *[rs(n, 400, "n1") for n in ("p1", "p2", "p3")],
-            s.pod("p4", 400, 0, "n1", owner="DaemonSet"),
+            up.build_pod("p4", 400, 0, "n1", owners=[up.DS_OWNER]),
             rs("p5", 400, "n2", spec=SELECTOR_WEST),
         ],
         1,
@@ -182,7 +182,7 @@ CASES = [
         lambda: nodes_of(("n1", 4000, 3000, 9), ("n2", 4000, 3000, 10)),
         lambda: [
             *[rs(n, 400, "n1") for n in ("p1", "p2", "p3")],
-            s.pod("p4", 400, 0, "n1", owner="DaemonSet"),
+            up.build_pod("p4", 400, 0, "n1", owners=[up.DS_OWNER]),
             rs("p5", 400, "n2", spec=SELECTOR_WEST),
         ],
         0,
@@ -195,7 +195,7 @@ CASES = [
             lambda: nodes_of(("n1", 4000, 200, 9), ("n2", 4000, 3000, 10)),
             lambda: [
                 *[rs(n, 400, "n1", memory=50) for n in ("p1", "p2", "p3")],
-                s.pod("p4", 400, 50, "n1", owner="DaemonSet"),
+                up.build_pod("p4", 400, 50, "n1", owners=[up.DS_OWNER]),
                 rs("p5", 400, "n2", memory=100),
             ],
             0,
@@ -204,10 +204,10 @@ CASES = [
     ],
     Case(
         "with extended resource threshold and no extended resource pods",
-        {s.EXTENDED: 40.0},
+        {up.EXTENDED: 40.0},
         lambda: ext_nodes({"n1": 10, "n2": 10, "n3": 10}),
         lambda: [
-            *[rs(n, 100, "n1", extended={s.EXTENDED: 3}) for n in ("p1", "p2")],
+            *[rs(n, 100, "n1", extended={up.EXTENDED: 3}) for n in ("p1", "p2")],
             *[rs(f"p{i}", 500, "n2") for i in (3, 4, 5, 6)],
         ],
         0,
@@ -224,7 +224,7 @@ CASES = [
 def test_upstream_highnodeutilization_table(case: Case) -> None:
     # upstream TestHighNodeUtilization, DefaultEvictorArgs{NodeFit: true}
     args = plugin.Args(thresholds=case.thresholds, eviction_modes=case.eviction_modes)
-    h = s.harness(plugin.SPEC, args, case.nodes(), case.pods(), evictor={"nodeFit": True})
+    h = up.harness(plugin.SPEC, args, case.nodes(), case.pods(), evictor_args={"nodeFit": True})
     evicted = h.run()
     assert len(evicted) == case.expected
     if case.evicted:
@@ -261,9 +261,9 @@ def test_upstream_taints_table(names: list[str], pods: Callable[[], list[model.P
     # upstream TestHighNodeUtilizationWithTaints: cpu 40%, no nodeFit, and (as upstream wires it)
     # maxPodsToEvictPerNode = the expected count. n3 is tainted whenever n2 is left out.
     tainted = "n2" not in names
-    nodes = [s.node(n, 1000, 3000, 10, taints=[TAINT] if tainted and n == "n3" else ()) for n in names]
+    nodes = [up.build_node(n, 1000, 3000, 10, taints=[TAINT] if tainted and n == "n3" else ()) for n in names]
     args = plugin.Args(thresholds={"cpu": 40.0})
-    h = s.harness(plugin.SPEC, args, nodes, pods(), limit=limits.Limits(per_node=expected))
+    h = up.harness(plugin.SPEC, args, nodes, pods(), limit=limits.Limits(per_node=expected))
     assert len(h.run()) == expected
 
 
@@ -277,7 +277,7 @@ VALIDATION: list[tuple[str, dict[str, Any], bool]] = [
     ),
     (
         "valid configuration with extended resource",
-        {"thresholds": {"cpu": 85, s.EXTENDED: 95}, "evictionModes": ["OnlyThresholdingResources"]},
+        {"thresholds": {"cpu": 85, up.EXTENDED: 95}, "evictionModes": ["OnlyThresholdingResources"]},
         False,
     ),
     ("empty thresholds", {"thresholds": {}}, True),
@@ -302,12 +302,12 @@ VALIDATION: list[tuple[str, dict[str, Any], bool]] = [
 )
 def test_upstream_validation_table(wire: dict[str, Any], refused: bool) -> None:
     # upstream TestValidateHighNodeUtilizationPluginConfig
-    assert bool(s.errors(plugin.SPEC, **wire)) is refused
+    assert bool(up.errors(f.args_problems(plugin.SPEC, **wire))) is refused
 
 
 def test_upstream_validation_names_the_out_of_range_resource() -> None:
     # upstream "multiple thresholds with one out of range": "memory threshold not in [0, 100] range"
-    assert [p.path for p in s.errors(plugin.SPEC, thresholds={"cpu": 50, "memory": 150})] == ["thresholds.memory"]
+    assert up.errors(f.args_problems(plugin.SPEC, thresholds={"cpu": 50, "memory": 150})) == ["thresholds.memory"]
 
 
 # -- defaults_test.go --------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def test_upstream_defaults_keep_given_values() -> None:
 
 
 def cpu_pods(node_name: str, count: int, **kw: Any) -> list[model.Pod]:
-    return [s.pod(f"{node_name}-{i}", 1000, 0, node_name, owner="ReplicaSet", **kw) for i in range(count)]
+    return [up.build_pod(f"{node_name}-{i}", 1000, 0, node_name, owners=[up.RS_OWNER], **kw) for i in range(count)]
 
 
 CPU_20 = plugin.Args(thresholds={"cpu": 20.0})
@@ -340,37 +340,40 @@ def test_room_is_the_schedulable_nodes_room_up_to_full_summed() -> None:
     # upstream: the destinations are every schedulable node not underutilized, capped at 100%
     # (highThresholds); evictions stop once any tracked resource's summed room is <= 0.
     nodes = [
-        s.node("sparse", 10_000, 10**9, 100),
-        s.node("full1", 10_000, 10**9, 100),
-        s.node("full2", 10_000, 10**9, 100),
+        up.build_node("sparse", 10_000, 10**9, 100),
+        up.build_node("full1", 10_000, 10**9, 100),
+        up.build_node("full2", 10_000, 10**9, 100),
     ]
     pods = [*cpu_pods("sparse", 2), *cpu_pods("full1", 9), *cpu_pods("full2", 10)]
-    assert s.harness(plugin.SPEC, CPU_20, nodes, pods).run() == ["sparse-0"]  # room for 1 cpu only
+    assert up.harness(plugin.SPEC, CPU_20, nodes, pods).run() == ["sparse-0"]  # room for 1 cpu only
 
 
 def test_unschedulable_underutilized_nodes_give_but_never_take() -> None:
     # upstream Balance: an unschedulable node can be underutilized (a source) but is never schedulable.
-    nodes = [s.node("cordoned", 10_000, 10**9, 100, unschedulable=True), s.node("busy", 10_000, 10**9, 100)]
+    nodes = [
+        up.build_node("cordoned", 10_000, 10**9, 100, unschedulable=True),
+        up.build_node("busy", 10_000, 10**9, 100),
+    ]
     pods = [*cpu_pods("cordoned", 1), *cpu_pods("busy", 5)]
-    assert s.harness(plugin.SPEC, CPU_20, nodes, pods).run() == ["cordoned-0"]
+    assert up.harness(plugin.SPEC, CPU_20, nodes, pods).run() == ["cordoned-0"]
 
 
 def test_tainted_destinations_take_only_pods_tolerating_them() -> None:
     # upstream: a tainted schedulable node's room counts, and a pod moves only when it tolerates
     # every taint of at least one destination (utils.PodToleratesTaints, all effects).
     taint = {"key": "soft", "value": "", "effect": "PreferNoSchedule"}
-    nodes = [s.node("sparse", 10_000, 10**9, 100), s.node("tainted", 10_000, 10**9, 100, taints=[taint])]
+    nodes = [up.build_node("sparse", 10_000, 10**9, 100), up.build_node("tainted", 10_000, 10**9, 100, taints=[taint])]
     tolerant = {"tolerations": [{"key": "soft", "operator": "Exists"}]}
-    tolerating = s.pod("sparse-tolerant", 1000, 0, "sparse", owner="ReplicaSet", spec=tolerant)
+    tolerating = up.build_pod("sparse-tolerant", 1000, 0, "sparse", owners=[up.RS_OWNER], spec=tolerant)
     pods = [*cpu_pods("sparse", 1), tolerating, *cpu_pods("tainted", 5)]
-    assert s.harness(plugin.SPEC, CPU_20, nodes, pods).run() == ["sparse-tolerant"]
+    assert up.harness(plugin.SPEC, CPU_20, nodes, pods).run() == ["sparse-tolerant"]
 
 
 def test_unknown_resource_names_are_accepted_with_a_warning_and_evict_nothing() -> None:
     # upstream validateThresholds checks only percentages: `cpux` is accepted and, since no node
     # has it, the destinations' room for it is 0 and nothing is evicted.
-    found = s.problems(plugin.SPEC, thresholds={"cpu": 20, "cpux": 20})
+    found = f.args_problems(plugin.SPEC, thresholds={"cpu": 20, "cpux": 20})
     assert [(p.path, p.warning) for p in found] == [("thresholds.cpux", True)]
     decoded = f.decode_args(plugin.Args, thresholds={"cpu": 20, "cpux": 20})
-    nodes = [s.node("sparse", 10_000, 10**9, 100), s.node("busy", 10_000, 10**9, 100)]
-    assert s.harness(plugin.SPEC, decoded, nodes, [*cpu_pods("sparse", 1), *cpu_pods("busy", 5)]).run() == []
+    nodes = [up.build_node("sparse", 10_000, 10**9, 100), up.build_node("busy", 10_000, 10**9, 100)]
+    assert up.harness(plugin.SPEC, decoded, nodes, [*cpu_pods("sparse", 1), *cpu_pods("busy", 5)]).run() == []

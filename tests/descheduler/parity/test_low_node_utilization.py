@@ -14,7 +14,7 @@ difference), so the metrics runs are pinned as refused.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from descheduler.plugins import low_node_utilization as plugin
 from descheduler.plugins import node_utilization as nu
 from descheduler.policy import loading
 from tests.descheduler import factories as f
-from tests.descheduler.parity import spread_support as s
+from tests.descheduler.parity import upstream as up
 
 CPU_PODS_30 = {"cpu": 30.0, "pods": 30.0}
 CPU_PODS_50 = {"cpu": 50.0, "pods": 50.0}
@@ -43,23 +43,23 @@ DATACENTER_WEST_AFFINITY = {
 def three_nodes(n1_pods: int = 9, **n1: Any) -> list[model.Node]:
     """n1 (the busy one), n2, and n3 unschedulable: 4 cpus and 3000 bytes each."""
     return [
-        s.node("n1", 4000, 3000, n1_pods, **n1),
-        s.node("n2", 4000, 3000, 10),
-        s.node("n3", 4000, 3000, 10, unschedulable=True),
+        up.build_node("n1", 4000, 3000, n1_pods, **n1),
+        up.build_node("n2", 4000, 3000, 10),
+        up.build_node("n3", 4000, 3000, 10, unschedulable=True),
     ]
 
 
-def protected(critical_owner: str | None = "Pod") -> list[model.Pod]:
+def protected(critical_owners: Sequence[Mapping[str, str]] = (up.NORMAL_OWNER,)) -> list[model.Pod]:
     """The cases' "These won't be evicted" trio on n1: DaemonSet, mirror with local storage, critical."""
     return [
-        s.pod("p6", 400, 0, "n1", owner="DaemonSet"),
-        s.mirror("p7", 400, 0, "n1"),
-        s.critical("p8", 400, 0, "n1", owner=critical_owner),
+        up.build_pod("p6", 400, 0, "n1", owners=[up.DS_OWNER]),
+        up.build_mirror_pod("p7", 400, 0, "n1"),
+        up.build_critical_pod("p8", 400, 0, "n1", owners=critical_owners),
     ]
 
 
 def rs_pods(names: Sequence[str], node_name: str = "n1", **kw: Any) -> list[model.Pod]:
-    return [s.pod(name, 400, 0, node_name, owner="ReplicaSet", **kw) for name in names]
+    return [up.build_pod(name, 400, 0, node_name, owners=[up.RS_OWNER], **kw) for name in names]
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,10 @@ class Case:
     node_limit: int | None = None
 
 
-def ext_pods(names: Sequence[str], node_name: str, amount: int = 1, owner: str = "ReplicaSet") -> list[model.Pod]:
-    return [s.pod(name, 0, 0, node_name, owner=owner, extended={s.EXTENDED: amount}) for name in names]
+def ext_pods(
+    names: Sequence[str], node_name: str, amount: int = 1, owners: Sequence[Mapping[str, str]] = (up.RS_OWNER,)
+) -> list[model.Pod]:
+    return [up.build_pod(name, 0, 0, node_name, owners=owners, extended={up.EXTENDED: amount}) for name in names]
 
 
 CASES = [
@@ -87,9 +89,9 @@ CASES = [
         "no evictable pods",
         three_nodes,
         lambda: [
-            *[s.pod(f"p{i}", 400, 0, "n1", owner="DaemonSet") for i in range(1, 5)],
-            s.mirror("p5", 400, 0, "n1"),
-            s.critical("p6", 400, 0, "n1"),
+            *[up.build_pod(f"p{i}", 400, 0, "n1", owners=[up.DS_OWNER]) for i in range(1, 5)],
+            up.build_mirror_pod("p5", 400, 0, "n1"),
+            up.build_critical_pod("p6", 400, 0, "n1"),
             *rs_pods(["p9"], "n2"),
         ],
         0,
@@ -97,15 +99,18 @@ CASES = [
     Case(
         "without priorities",
         three_nodes,
-        lambda: [*rs_pods(["p1", "p2", "p3", "p4", "p5"]), *protected(None), *rs_pods(["p9"], "n2")],
+        lambda: [*rs_pods(["p1", "p2", "p3", "p4", "p5"]), *protected(()), *rs_pods(["p9"], "n2")],
         4,
     ),
     Case(
         "without priorities, but excluding namespaces",
         three_nodes,
         lambda: [
-            *[s.pod(f"p{i}", 400, 0, "n1", owner="Pod", namespace="namespace1") for i in range(1, 6)],
-            *protected(None),
+            *[
+                up.build_pod(f"p{i}", 400, 0, "n1", owners=[up.NORMAL_OWNER], namespace="namespace1")
+                for i in range(1, 6)
+            ],
+            *protected(()),
             *rs_pods(["p9"], "n2"),
         ],
         0,
@@ -118,7 +123,7 @@ CASES = [
         three_nodes,
         lambda: [
             *rs_pods(["p1", "p2"]),
-            *[s.pod(f"p{i}", 400, 0, "n1", namespace=f"namespace{i}") for i in (3, 4, 5)],
+            *[up.build_pod(f"p{i}", 400, 0, "n1", namespace=f"namespace{i}") for i in (3, 4, 5)],
             *protected(),
             *rs_pods(["p9"], "n2"),
         ],
@@ -135,11 +140,11 @@ CASES = [
         "with priorities",
         three_nodes,
         lambda: [
-            *rs_pods(["p1", "p2", "p3", "p4"], priority=s.HIGH_PRIORITY),
-            *rs_pods(["p5"], priority=s.LOW_PRIORITY),
-            s.pod("p6", 400, 0, "n1", owner="DaemonSet", priority=s.HIGH_PRIORITY),
-            s.mirror("p7", 400, 0, "n1", priority=s.LOW_PRIORITY),
-            s.critical("p8", 400, 0, "n1", owner="Pod"),
+            *rs_pods(["p1", "p2", "p3", "p4"], priority=up.HIGH_PRIORITY),
+            *rs_pods(["p5"], priority=up.LOW_PRIORITY),
+            up.build_pod("p6", 400, 0, "n1", owners=[up.DS_OWNER], priority=up.HIGH_PRIORITY),
+            up.build_mirror_pod("p7", 400, 0, "n1", priority=up.LOW_PRIORITY),
+            up.build_critical_pod("p8", 400, 0, "n1", owners=[up.NORMAL_OWNER]),
             *rs_pods(["p9"], "n2"),
         ],
         4,
@@ -161,78 +166,90 @@ CASES = [
         # 4 pods could go by the pods resource; the extended resource runs out after 3.
         "with extended resource",
         lambda: [
-            s.node("n1", 4000, 3000, 9, extended={s.EXTENDED: 8}),
-            s.node("n2", 4000, 3000, 10, extended={s.EXTENDED: 8}),
-            s.node("n3", 4000, 3000, 10, unschedulable=True),
+            up.build_node("n1", 4000, 3000, 9, extended={up.EXTENDED: 8}),
+            up.build_node("n2", 4000, 3000, 10, extended={up.EXTENDED: 8}),
+            up.build_node("n3", 4000, 3000, 10, unschedulable=True),
         ],
         lambda: [
             *ext_pods(["p1", "p2", "p3", "p4", "p5"], "n1"),
-            *ext_pods(["p6"], "n1", owner="Pod"),
-            s.mirror("p7", 0, 0, "n1", extended={s.EXTENDED: 1}),
-            s.critical("p8", 0, 0, "n1", owner="Pod", extended={s.EXTENDED: 1}),
+            *ext_pods(["p6"], "n1", owners=[up.NORMAL_OWNER]),
+            up.build_mirror_pod("p7", 0, 0, "n1", extended={up.EXTENDED: 1}),
+            up.build_critical_pod("p8", 0, 0, "n1", owners=[up.NORMAL_OWNER], extended={up.EXTENDED: 1}),
             *ext_pods(["p9"], "n2"),
         ],
         3,
-        thresholds={"pods": 30.0, s.EXTENDED: 30.0},
-        targets={"pods": 50.0, s.EXTENDED: 50.0},
+        thresholds={"pods": 30.0, up.EXTENDED: 30.0},
+        targets={"pods": 50.0, up.EXTENDED: 50.0},
     ),
     Case(
         # n2 has none of the extended resource: no room for it anywhere.
         "with extended resource in some of nodes",
         lambda: [
-            s.node("n1", 4000, 3000, 9, extended={s.EXTENDED: 8}),
-            s.node("n2", 4000, 3000, 10),
-            s.node("n3", 4000, 3000, 10, unschedulable=True),
+            up.build_node("n1", 4000, 3000, 9, extended={up.EXTENDED: 8}),
+            up.build_node("n2", 4000, 3000, 10),
+            up.build_node("n3", 4000, 3000, 10, unschedulable=True),
         ],
-        lambda: [*ext_pods(["p1"], "n1"), s.pod("p9", 0, 0, "n2", owner="ReplicaSet")],
+        lambda: [*ext_pods(["p1"], "n1"), up.build_pod("p9", 0, 0, "n2", owners=[up.RS_OWNER])],
         0,
-        thresholds={"pods": 30.0, s.EXTENDED: 30.0},
-        targets={"pods": 50.0, s.EXTENDED: 50.0},
+        thresholds={"pods": 30.0, up.EXTENDED: 30.0},
+        targets={"pods": 50.0, up.EXTENDED: 50.0},
     ),
     Case(
         "with extended resource in some of nodes with deviation",
         lambda: [
-            s.node("n1", 4000, 3000, 10, extended={s.EXTENDED: 8}),
-            s.node("n2", 4000, 3000, 10, extended={s.EXTENDED: 8}),
-            s.node("n3", 4000, 3000, 10, unschedulable=True),
+            up.build_node("n1", 4000, 3000, 10, extended={up.EXTENDED: 8}),
+            up.build_node("n2", 4000, 3000, 10, extended={up.EXTENDED: 8}),
+            up.build_node("n3", 4000, 3000, 10, unschedulable=True),
         ],
         lambda: [
             *ext_pods(["p1"], "n1"),
             *ext_pods(["p2"], "n2", amount=7),
-            s.pod("p3", 0, 0, "n2", owner="ReplicaSet"),
-            s.pod("p8", 0, 0, "n3", owner="ReplicaSet"),
-            s.pod("p9", 0, 0, "n3", owner="ReplicaSet"),
+            up.build_pod("p3", 0, 0, "n2", owners=[up.RS_OWNER]),
+            up.build_pod("p8", 0, 0, "n3", owners=[up.RS_OWNER]),
+            up.build_pod("p9", 0, 0, "n3", owners=[up.RS_OWNER]),
         ],
         1,
-        thresholds={"pods": 5.0, s.EXTENDED: 10.0},
-        targets={"pods": 5.0, s.EXTENDED: 10.0},
+        thresholds={"pods": 5.0, up.EXTENDED: 10.0},
+        targets={"pods": 5.0, up.EXTENDED: 10.0},
         deviation=True,
     ),
     Case(
         "without priorities, but only other node is unschedulable",
-        lambda: [s.node("n1", 4000, 3000, 9), s.node("n2", 4000, 3000, 10, unschedulable=True)],
+        lambda: [up.build_node("n1", 4000, 3000, 9), up.build_node("n2", 4000, 3000, 10, unschedulable=True)],
         lambda: [*rs_pods(["p1", "p2", "p3", "p4", "p5"]), *protected()],
         0,
     ),
     Case(
         # nodeFit: p4 and p5 select the west datacenter, which no other node is in.
         "without priorities, but only other node doesn't match pod node selector for p4 and p5",
-        lambda: [s.node("n1", 4000, 3000, 9), s.node("n2", 4000, 3000, 10, labels={"datacenter": "east"})],
+        lambda: [
+            up.build_node("n1", 4000, 3000, 9),
+            up.build_node("n2", 4000, 3000, 10, labels={"datacenter": "east"}),
+        ],
         lambda: [
             *rs_pods(["p1", "p2", "p3"]),
-            *[s.pod(n, 400, 0, "n1", owner="Pod", spec={"nodeSelector": {"datacenter": "west"}}) for n in ("p4", "p5")],
+            *[
+                up.build_pod(n, 400, 0, "n1", owners=[up.NORMAL_OWNER], spec={"nodeSelector": {"datacenter": "west"}})
+                for n in ("p4", "p5")
+            ],
             *protected(),
         ],
         3,
     ),
     Case(
         "without priorities, but only other node doesn't match pod node affinity for p4 and p5",
-        lambda: [s.node("n1", 4000, 3000, 9), s.node("n2", 4000, 3000, 10, labels={"datacenter": "east"})],
+        lambda: [
+            up.build_node("n1", 4000, 3000, 9),
+            up.build_node("n2", 4000, 3000, 10, labels={"datacenter": "east"}),
+        ],
         lambda: [
             *rs_pods(["p1", "p2", "p3"]),
-            *[s.pod(n, 400, 0, "n1", owner="Pod", spec={"affinity": DATACENTER_WEST_AFFINITY}) for n in ("p4", "p5")],
+            *[
+                up.build_pod(n, 400, 0, "n1", owners=[up.NORMAL_OWNER], spec={"affinity": DATACENTER_WEST_AFFINITY})
+                for n in ("p4", "p5")
+            ],
             *protected(),
-            s.pod("p9", 0, 0, "n2", owner="ReplicaSet"),
+            up.build_pod("p9", 0, 0, "n2", owners=[up.RS_OWNER]),
         ],
         3,
     ),
@@ -250,16 +267,16 @@ CASES = [
         # n2's memory is full: no room for memory, so nothing moves (memory is tracked, not thresholded).
         "deviation thresholds and overevicting memory",
         lambda: [
-            s.node("n1", 4000, 3000, 10),
-            s.node("n2", 4000, 3000, 10),
-            s.node("n3", 4000, 3000, 10, unschedulable=True),
+            up.build_node("n1", 4000, 3000, 10),
+            up.build_node("n2", 4000, 3000, 10),
+            up.build_node("n3", 4000, 3000, 10, unschedulable=True),
         ],
         lambda: [
-            *[s.pod(f"p{i}", 400, 375, "n1", owner="ReplicaSet") for i in range(1, 6)],
-            s.pod("p6", 400, 375, "n1", owner="DaemonSet"),
-            s.mirror("p7", 400, 375, "n1"),
-            s.critical("p8", 400, 375, "n1", owner="Pod"),
-            s.pod("p9", 400, 3000, "n2", owner="ReplicaSet"),
+            *[up.build_pod(f"p{i}", 400, 375, "n1", owners=[up.RS_OWNER]) for i in range(1, 6)],
+            up.build_pod("p6", 400, 375, "n1", owners=[up.DS_OWNER]),
+            up.build_mirror_pod("p7", 400, 375, "n1"),
+            up.build_critical_pod("p8", 400, 375, "n1", owners=[up.NORMAL_OWNER]),
+            up.build_pod("p9", 400, 3000, "n2", owners=[up.RS_OWNER]),
         ],
         0,
         thresholds={"cpu": 5.0, "pods": 5.0},
@@ -268,19 +285,25 @@ CASES = [
     ),
     Case(
         "without priorities different evictions for requested and actual resources",
-        lambda: [s.node("n1", 4000, 3000, 9), s.node("n2", 4000, 3000, 10, labels={"datacenter": "east"})],
+        lambda: [
+            up.build_node("n1", 4000, 3000, 9),
+            up.build_node("n2", 4000, 3000, 10, labels={"datacenter": "east"}),
+        ],
         lambda: [
             *rs_pods(["p1", "p2", "p3"]),
-            *[s.pod(n, 400, 0, "n1", owner="Pod", spec={"affinity": DATACENTER_WEST_AFFINITY}) for n in ("p4", "p5")],
+            *[
+                up.build_pod(n, 400, 0, "n1", owners=[up.NORMAL_OWNER], spec={"affinity": DATACENTER_WEST_AFFINITY})
+                for n in ("p4", "p5")
+            ],
             *protected(),
-            s.pod("p9", 0, 0, "n2", owner="ReplicaSet"),
+            up.build_pod("p9", 0, 0, "n2", owners=[up.RS_OWNER]),
         ],
         3,
     ),
     Case(
         "without priorities with node eviction limit",
         three_nodes,
-        lambda: [*rs_pods(["p1", "p2", "p3", "p4", "p5"]), *protected(None), *rs_pods(["p9"], "n2")],
+        lambda: [*rs_pods(["p1", "p2", "p3", "p4", "p5"]), *protected(()), *rs_pods(["p9"], "n2")],
         2,
         node_limit=2,
     ),
@@ -301,7 +324,7 @@ def args_of(case: Case) -> plugin.Args:
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.name} -> {c.expected} evicted" for c in CASES])
 def test_upstream_lownodeutilization_table(case: Case) -> None:
     # upstream TestLowNodeUtilization (requests run), DefaultEvictorArgs{NodeFit: true}
-    h = s.harness(plugin.SPEC, args_of(case), case.nodes(), case.pods(), evictor={"nodeFit": True})
+    h = up.harness(plugin.SPEC, args_of(case), case.nodes(), case.pods(), evictor_args={"nodeFit": True})
     evicted = h.run()
     assert len(evicted) == case.expected
     if case.evicted:
@@ -313,8 +336,8 @@ def test_upstream_metrics_runs_are_refused(case: Case) -> None:
     # upstream TestLowNodeUtilization "<name> with metrics enabled": MetricsUtilization{Source: KubernetesMetrics}.
     # tensile measures requests only and refuses metricsUtilization before anything runs.
     wire = {"thresholds": case.thresholds, "targetThresholds": case.targets, "useDeviationThresholds": case.deviation}
-    found = s.errors(plugin.SPEC, **wire, metricsUtilization={"source": "KubernetesMetrics"})
-    assert [p.path for p in found] == ["metricsUtilization"]
+    found = f.args_problems(plugin.SPEC, **wire, metricsUtilization={"source": "KubernetesMetrics"})
+    assert up.errors(found) == ["metricsUtilization"]
 
 
 # -- TestLowNodeUtilizationWithTaints ---------------------------------------------------------
@@ -324,11 +347,11 @@ TAINT = {"key": "key", "value": "value", "effect": "NoSchedule"}
 
 def taint_case_pods(busy: int, other: str, *, tolerating: bool = False) -> Callable[[], list[model.Pod]]:
     def build() -> list[model.Pod]:
-        pods = [s.pod(f"pod_{i}_n1", 200, 0, "n1", owner="ReplicaSet") for i in range(1, busy + 1)]
+        pods = [up.build_pod(f"pod_{i}_n1", 200, 0, "n1", owners=[up.RS_OWNER]) for i in range(1, busy + 1)]
         if tolerating:
             toleration = {"tolerations": [{"key": "key", "value": "value"}]}
-            pods.append(s.pod("tolerate_pod", 200, 0, "n1", owner="ReplicaSet", spec=toleration))
-        return [*pods, s.pod(f"pod_9_{other}", 200, 0, other, owner="ReplicaSet")]
+            pods.append(up.build_pod("tolerate_pod", 200, 0, "n1", owners=[up.RS_OWNER], spec=toleration))
+        return [*pods, up.build_pod(f"pod_9_{other}", 200, 0, other, owners=[up.RS_OWNER])]
 
     return build
 
@@ -354,14 +377,16 @@ TAINT_CASES = [
 def test_upstream_taints_table(tainted: bool, pods: Callable[[], list[model.Pod]], expected: int) -> None:
     # upstream TestLowNodeUtilizationWithTaints: pods 20%/70%, nodeFit, and (as upstream wires it)
     # maxPodsToEvictPerNode = the expected count; its maxPodsToEvictTotal field is never used.
-    n3 = s.node("n3", 1000, 3000, 10, taints=[TAINT] if tainted else ())
+    n3 = up.build_node("n3", 1000, 3000, 10, taints=[TAINT] if tainted else ())
     nodes = (
-        [s.node("n1", 2000, 3000, 10), n3]
+        [up.build_node("n1", 2000, 3000, 10), n3]
         if tainted
-        else [s.node("n1", 2000, 3000, 10), s.node("n2", 1000, 3000, 10), n3]
+        else [up.build_node("n1", 2000, 3000, 10), up.build_node("n2", 1000, 3000, 10), n3]
     )
     args = plugin.Args(thresholds={"pods": 20.0}, target_thresholds={"pods": 70.0})
-    h = s.harness(plugin.SPEC, args, nodes, pods(), evictor={"nodeFit": True}, limit=limits.Limits(per_node=expected))
+    h = up.harness(
+        plugin.SPEC, args, nodes, pods(), evictor_args={"nodeFit": True}, limit=limits.Limits(per_node=expected)
+    )
     assert len(h.run()) == expected
 
 
@@ -389,8 +414,8 @@ def test_upstream_prometheus_cases_are_refused(source: dict[str, Any]) -> None:
     # upstream TestLowNodeUtilizationWithPrometheusMetrics (4 cases) and
     # TestLowNodeUtilizationPrometheusClientNilAtCreation: thresholds on MetricResource from a query.
     wire = {"thresholds": {"MetricResource": 30}, "targetThresholds": {"MetricResource": 50}}
-    found = s.errors(plugin.SPEC, **wire, metricsUtilization=source)
-    assert [p.path for p in found] == ["metricsUtilization"]
+    found = f.args_problems(plugin.SPEC, **wire, metricsUtilization=source)
+    assert up.errors(found) == ["metricsUtilization"]
 
 
 @pytest.mark.parametrize(
@@ -413,8 +438,10 @@ def test_upstream_prometheus_cases_are_refused(source: dict[str, Any]) -> None:
 def test_upstream_usage_clients_have_no_tensile_source(metrics: dict[str, Any]) -> None:
     # upstream usageclients_test.go tests the metrics-server and Prometheus usage clients; tensile
     # has only the requested-resources one and refuses any metricsUtilization that would pick another.
-    found = s.errors(plugin.SPEC, thresholds={"cpu": 20}, targetThresholds={"cpu": 50}, metricsUtilization=metrics)
-    assert [p.path for p in found] == ["metricsUtilization"]
+    found = f.args_problems(
+        plugin.SPEC, thresholds={"cpu": 20}, targetThresholds={"cpu": 50}, metricsUtilization=metrics
+    )
+    assert up.errors(found) == ["metricsUtilization"]
 
 
 # -- validation_test.go ------------------------------------------------------------------------
@@ -516,7 +543,7 @@ def test_upstream_validation_table(
     wire: dict[str, Any] = {"thresholds": thresholds, "targetThresholds": targets}
     if metrics is not None:
         wire["metricsUtilization"] = metrics
-    assert bool(s.errors(plugin.SPEC, **wire)) is refused
+    assert bool(up.errors(f.args_problems(plugin.SPEC, **wire))) is refused
 
 
 # -- defaults_test.go --------------------------------------------------------------------------
@@ -549,7 +576,7 @@ def test_upstream_defaults_keep_given_values() -> None:
 
 def load(name: str, usage: dict[str, int]) -> nu.NodeLoad:
     """BuildTestNodeInfo: allocatable 1930m cpu, 3287692Ki memory, 29 pods."""
-    node = s.node(name, 1930, 3287692 * 1024, 29)
+    node = up.build_node(name, 1930, 3287692 * 1024, 29)
     return nu.NodeLoad(node, usage, {})
 
 
@@ -617,7 +644,7 @@ def test_upstream_classification_using_deviation_thresholds() -> None:
     # (the same data through Go's generic pointer types): mean 50%, spans of 5 points, so
     # underutilized <= 45% and overutilized > 55%; node2-4 (48%, 52%, 50%) are neither.
     loads = [
-        nu.NodeLoad(s.node(name, 1000 * 1000, 1000, 10), {}, {"cpu": used / 10, "memory": used / 10})
+        nu.NodeLoad(up.build_node(name, 1000 * 1000, 1000, 10), {}, {"cpu": used / 10, "memory": used / 10})
         for name, used in DEVIATION_USAGE.items()
     ]
     low, high = nu.deviation_thresholds((n.percent for n in loads), {"cpu": 5, "memory": 5}, {"cpu": 5, "memory": 5})
@@ -785,46 +812,48 @@ def test_candidates_leave_in_sort_pods_based_on_priority_low_to_high_order() -> 
 
     def listed(**kw: Any) -> list[model.Pod]:
         return [
-            s.pod("p1", 400, 0, "n1", priority=low, **kw),
-            s.pod("p8", 400, 0, "n1", priority=high, qos="BestEffort", annotations=prefer, **kw),
-            s.pod("p9", 400, 0, "n1", priority=high, annotations=prefer, **kw),
-            s.pod("p10", 400, 100, "n1", priority=high, qos="Guaranteed", annotations=prefer, **kw),
-            s.pod("p2", 400, 0, "n1", priority=high, qos="BestEffort", **kw),
-            s.pod("p3", 400, 0, "n1", priority=high, **kw),
-            s.pod("p4", 400, 100, "n1", priority=high, qos="Guaranteed", **kw),
-            s.pod("p5", 400, 100, "n1", qos="BestEffort", **kw),
-            s.pod("p6", 400, 100, "n1", qos="Guaranteed", **kw),
-            s.pod("p7", 400, 0, "n1", priority=low, annotations=prefer, **kw),
-            s.pod("p11", 400, 0, "n1", **kw),
-            s.pod("p12", 400, 0, "n1", annotations=prefer, **kw),
+            up.build_pod("p1", 400, 0, "n1", priority=low, **kw),
+            up.build_pod("p8", 400, 0, "n1", priority=high, qos="BestEffort", annotations=prefer, **kw),
+            up.build_pod("p9", 400, 0, "n1", priority=high, annotations=prefer, **kw),
+            up.build_pod("p10", 400, 100, "n1", priority=high, qos="Guaranteed", annotations=prefer, **kw),
+            up.build_pod("p2", 400, 0, "n1", priority=high, qos="BestEffort", **kw),
+            up.build_pod("p3", 400, 0, "n1", priority=high, **kw),
+            up.build_pod("p4", 400, 100, "n1", priority=high, qos="Guaranteed", **kw),
+            up.build_pod("p5", 400, 100, "n1", qos="BestEffort", **kw),
+            up.build_pod("p6", 400, 100, "n1", qos="Guaranteed", **kw),
+            up.build_pod("p7", 400, 0, "n1", priority=low, annotations=prefer, **kw),
+            up.build_pod("p11", 400, 0, "n1", **kw),
+            up.build_pod("p12", 400, 0, "n1", annotations=prefer, **kw),
         ]
 
     expected = ["p5", "p11", "p12", "p6", "p1", "p7", "p2", "p8", "p3", "p9", "p4", "p10"]
     assert [p.name for p in nu.eviction_order(listed())] == expected
     # The same order through a run: n1 (12 pods of 12) sheds down to 50% on pods, 6 pods.
-    nodes = [s.node("n1", 40_000, 3000, 12), s.node("n2", 40_000, 3000, 100)]
+    nodes = [up.build_node("n1", 40_000, 3000, 12), up.build_node("n2", 40_000, 3000, 100)]
     args = plugin.Args(thresholds={"pods": 10.0}, target_thresholds={"pods": 50.0})
-    assert s.harness(plugin.SPEC, args, nodes, listed(owner="ReplicaSet")).run() == expected[:6]
+    assert up.harness(plugin.SPEC, args, nodes, listed(owners=[up.RS_OWNER])).run() == expected[:6]
 
 
 def test_qos_class_follows_get_pod_qos_when_status_has_none() -> None:
     # upstream utils.GetPodQOS: only cpu and memory above zero count, so a pod requesting
     # 0 cpu, 0 memory and an extended resource is BestEffort, and limits of 0 memory do not
     # make a pod Guaranteed.
-    assert s.pod("zero", 0, 0, "n1", extended={s.EXTENDED: 1}).qos_class == "BestEffort"
-    assert s.pod("no-memory-limit", 400, 0, "n1", qos="Guaranteed").qos_class == "Burstable"
-    assert s.pod("guaranteed", 400, 100, "n1", qos="Guaranteed").qos_class == "Guaranteed"
+    assert up.build_pod("zero", 0, 0, "n1", extended={up.EXTENDED: 1}).qos_class == "BestEffort"
+    assert up.build_pod("no-memory-limit", 400, 0, "n1", qos="Guaranteed").qos_class == "Burstable"
+    assert up.build_pod("guaranteed", 400, 100, "n1", qos="Guaranteed").qos_class == "Guaranteed"
     one_cpu = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1000m", "memory": "1024Mi"}}
-    spelled = s.pod("spelled", 0, 0, "n1", spec={"containers": [{"name": "c", "resources": one_cpu}]})
+    spelled = up.build_pod("spelled", 0, 0, "n1", spec={"containers": [{"name": "c", "resources": one_cpu}]})
     assert spelled.qos_class == "Guaranteed"  # quantities compare by value, not by spelling
 
 
 def cpu_cluster(receivers: Sequence[model.Node]) -> list[model.Node]:
-    return [s.node("busy", 10_000, 10**9, 100), *receivers]
+    return [up.build_node("busy", 10_000, 10**9, 100), *receivers]
 
 
 def cpu_pods(node_name: str, count: int, prefix: str = "", **kw: Any) -> list[model.Pod]:
-    return [s.pod(f"{prefix or node_name}-{i}", 1000, 0, node_name, owner="ReplicaSet", **kw) for i in range(count)]
+    return [
+        up.build_pod(f"{prefix or node_name}-{i}", 1000, 0, node_name, owners=[up.RS_OWNER], **kw) for i in range(count)
+    ]
 
 
 CPU_20_50 = plugin.Args(thresholds={"cpu": 20.0}, target_thresholds={"cpu": 50.0})
@@ -834,20 +863,20 @@ def test_room_is_the_underutilized_nodes_room_up_to_target_summed() -> None:
     # upstream assessAvailableResourceInNodes: sum over the underutilized nodes of (allocatable
     # capped at targetThresholds) - usage; continueEvictionCond stops once any resource is <= 0.
     # busy at 90% wants to shed 4; two receivers at 20% and 10% have room for 3 + 4 = 7.
-    receivers = [s.node("low1", 10_000, 10**9, 100), s.node("low2", 10_000, 10**9, 100)]
+    receivers = [up.build_node("low1", 10_000, 10**9, 100), up.build_node("low2", 10_000, 10**9, 100)]
     pods = [*cpu_pods("busy", 9), *cpu_pods("low1", 2), *cpu_pods("low2", 1)]
-    assert len(s.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods).run()) == 4
+    assert len(up.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods).run()) == 4
     # With target 30%: room for 1 + 2 = 3 < 6 wanted: the room, not the source, stops it.
     tight = dataclasses.replace(CPU_20_50, target_thresholds={"cpu": 30.0})
-    assert len(s.harness(plugin.SPEC, tight, cpu_cluster(receivers), pods).run()) == 3
+    assert len(up.harness(plugin.SPEC, tight, cpu_cluster(receivers), pods).run()) == 3
 
 
 def test_room_of_an_unthresholded_resource_counts_too() -> None:
     # continueEvictionCond checks every tracked resource (thresholds + cpu, memory, pods): a
     # receiver with its pods resource nearly full stops evictions although cpu has room.
-    receivers = [s.node("low", 10_000, 10**9, 2)]
+    receivers = [up.build_node("low", 10_000, 10**9, 2)]
     pods = [*cpu_pods("busy", 9), *cpu_pods("low", 1)]
-    assert len(s.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods).run()) == 1
+    assert len(up.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods).run()) == 1
 
 
 def test_tainted_receivers_count_their_room_and_pods_need_one_tolerable_receiver() -> None:
@@ -855,13 +884,16 @@ def test_tainted_receivers_count_their_room_and_pods_need_one_tolerable_receiver
     # their room counts in the total, and a pod moves when it tolerates every taint of at
     # least one receiver (utils.PodToleratesTaints, all effects).
     taint = {"key": "dedicated", "value": "x", "effect": "NoSchedule"}
-    receivers = [s.node("tainted", 10_000, 10**9, 100, taints=[taint]), s.node("plain", 10_000, 10**9, 100)]
+    receivers = [
+        up.build_node("tainted", 10_000, 10**9, 100, taints=[taint]),
+        up.build_node("plain", 10_000, 10**9, 100),
+    ]
     pods = [*cpu_pods("busy", 9), *cpu_pods("plain", 4)]
     # plain (40%) is not underutilized; tainted (0%) is, and offers 5 cpus of room: none tolerates it.
-    assert s.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods).run() == []
+    assert up.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods).run() == []
     toleration = {"tolerations": [{"key": "dedicated", "operator": "Exists"}]}
     tolerant = [*cpu_pods("busy", 7), *cpu_pods("busy", 2, prefix="tolerant", spec=toleration), *cpu_pods("plain", 4)]
-    assert s.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), tolerant).run() == ["tolerant-0", "tolerant-1"]
+    assert up.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), tolerant).run() == ["tolerant-0", "tolerant-1"]
 
 
 def test_a_receiver_with_more_taints_than_the_pod_has_tolerations_is_never_tolerated() -> None:
@@ -869,22 +901,30 @@ def test_a_receiver_with_more_taints_than_the_pod_has_tolerations_is_never_toler
     # tolerate a node with two taints there, although the scheduler would place the pod.
     taints = [{"key": "a", "value": "", "effect": "NoSchedule"}, {"key": "b", "value": "", "effect": "NoSchedule"}]
     wildcard = {"tolerations": [{"operator": "Exists"}]}
-    receivers = [s.node("tainted", 10_000, 10**9, 100, taints=taints)]
+    receivers = [up.build_node("tainted", 10_000, 10**9, 100, taints=taints)]
     pods = cpu_pods("busy", 9, spec=wildcard)
-    assert s.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods).run() == []
+    assert up.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods).run() == []
     two = {"tolerations": [{"operator": "Exists"}, {"key": "b", "operator": "Exists"}]}
-    assert len(s.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), cpu_pods("busy", 9, spec=two)).run()) == 4
+    assert len(up.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), cpu_pods("busy", 9, spec=two)).run()) == 4
 
 
 def test_unschedulable_nodes_are_never_receivers_and_node_fit_looks_at_all_other_nodes() -> None:
     # upstream Balance: an unschedulable node is not underutilized. nodeFit (DefaultEvictor's
     # PreEvictionFilter) asks whether the pod fits ANY other ready node, not an underutilized one.
-    receivers = [s.node("cordoned", 10_000, 10**9, 100, unschedulable=True), s.node("low", 10_000, 10**9, 100)]
+    receivers = [
+        up.build_node("cordoned", 10_000, 10**9, 100, unschedulable=True),
+        up.build_node("low", 10_000, 10**9, 100),
+    ]
     pods = [*cpu_pods("busy", 9), *cpu_pods("low", 1)]
-    assert len(s.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods, evictor={"nodeFit": True}).run()) == 4
-    only_cordoned = [s.node("cordoned", 10_000, 10**9, 100, unschedulable=True), s.node("mid", 10_000, 10**9, 100)]
+    assert (
+        len(up.harness(plugin.SPEC, CPU_20_50, cpu_cluster(receivers), pods, evictor_args={"nodeFit": True}).run()) == 4
+    )
+    only_cordoned = [
+        up.build_node("cordoned", 10_000, 10**9, 100, unschedulable=True),
+        up.build_node("mid", 10_000, 10**9, 100),
+    ]
     pods = [*cpu_pods("busy", 9), *cpu_pods("mid", 4)]
-    assert s.harness(plugin.SPEC, CPU_20_50, cpu_cluster(only_cordoned), pods).run() == []
+    assert up.harness(plugin.SPEC, CPU_20_50, cpu_cluster(only_cordoned), pods).run() == []
 
 
 def controlled(node_name: str, count: int) -> list[model.Pod]:
@@ -898,7 +938,7 @@ def test_the_plan_uses_one_snapshot_so_its_own_replacements_do_not_shrink_the_ro
     # reserves room for each replacement in the cluster state, but the plugin measured before,
     # so controller-owned pods move exactly as upstream's.
     pods = [*controlled("busy", 9), *cpu_pods("low", 1)]
-    h = s.harness(plugin.SPEC, CPU_20_50, cpu_cluster([s.node("low", 10_000, 10**9, 100)]), pods)
+    h = up.harness(plugin.SPEC, CPU_20_50, cpu_cluster([up.build_node("low", 10_000, 10**9, 100)]), pods)
     assert len(h.run()) == 4
     assert h.state.usage("low")["cpu"] == 5000  # the 4 replacements were reserved there meanwhile
 
@@ -910,7 +950,7 @@ def test_deliberate_difference_replacements_of_earlier_evictions_take_room() -> 
     # emptiest), so here "low" (20%) is at 30% when LowNodeUtilization measures: no longer
     # underutilized. Upstream: busy at 80% sheds 3 into low's room up to 50%; tensile: nothing.
     pods = [*controlled("busy", 9), *cpu_pods("low", 2)]
-    h = s.harness(plugin.SPEC, CPU_20_50, cpu_cluster([s.node("low", 10_000, 10**9, 100)]), pods)
+    h = up.harness(plugin.SPEC, CPU_20_50, cpu_cluster([up.build_node("low", 10_000, 10**9, 100)]), pods)
     assert h.evictor.evict(h.state.pods_on("busy")[0], plugin="Earlier", profile="p", reason="an earlier plugin")
     assert h.state.usage("low")["cpu"] == 3000
     assert h.run() == ["busy-0"]  # only the earlier plugin's eviction
@@ -919,11 +959,11 @@ def test_deliberate_difference_replacements_of_earlier_evictions_take_room() -> 
 def test_unknown_resource_names_are_accepted_with_a_warning_and_evict_nothing() -> None:
     # upstream validateThresholds checks only the percentages, so `cpux` is accepted; at run time
     # no node has it, so its room is 0 everywhere and continueEvictionCond never lets a pod go.
-    found = s.problems(plugin.SPEC, thresholds={"cpu": 20, "cpux": 20}, targetThresholds={"cpu": 50, "cpux": 50})
+    found = f.args_problems(plugin.SPEC, thresholds={"cpu": 20, "cpux": 20}, targetThresholds={"cpu": 50, "cpux": 50})
     assert [(p.path, p.warning) for p in found] == [("thresholds.cpux", True)]
     decoded = f.decode_args(plugin.Args, thresholds={"cpu": 20, "cpux": 20}, targetThresholds={"cpu": 50, "cpux": 50})
     pods = [*cpu_pods("busy", 9), *cpu_pods("low", 1)]
-    assert s.harness(plugin.SPEC, decoded, cpu_cluster([s.node("low", 10_000, 10**9, 100)]), pods).run() == []
+    assert up.harness(plugin.SPEC, decoded, cpu_cluster([up.build_node("low", 10_000, 10**9, 100)]), pods).run() == []
 
 
 def test_a_policy_with_an_unknown_threshold_resource_loads_with_its_warning() -> None:
@@ -951,4 +991,4 @@ profiles:
     ids=lambda n: f"{n} -> no warning",
 )
 def test_known_and_extended_resource_names_get_no_warning(name: str) -> None:
-    assert s.problems(plugin.SPEC, thresholds={name: 20}, targetThresholds={name: 50}) == []
+    assert f.args_problems(plugin.SPEC, thresholds={name: 20}, targetThresholds={name: 50}) == []

@@ -10,7 +10,7 @@ test_node_fit_source.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ import pytest
 from descheduler import model, placement
 from descheduler.evictor import filters
 from tests.descheduler import factories as f
+from tests.descheduler.parity import upstream as up
 
 DESIRED = {"kubernetes.io/desiredNode": "yes"}
 SELECT_DESIRED = {"nodeSelector": DESIRED}
@@ -27,56 +28,11 @@ CUSTOM = "example.com/custom-resource"
 GB = 1000**3
 
 
-def node(
-    name: str,
-    millicpu: int,
-    memory: int,
-    pods: int,
-    *,
-    labels: Mapping[str, str] | None = None,
-    allocatable: Mapping[str, int] | None = None,
-    taints: Sequence[Mapping[str, str]] = (),
-    unschedulable: bool = False,
-) -> model.Node:
-    """test.BuildTestNode: ready, labelled with ``labels`` only, ``allocatable`` added to cpu/memory/pods."""
-    raw = f.raw_node(
-        name,
-        cpu=f"{millicpu}m",
-        memory=str(memory),
-        pods=str(pods),
-        taints=taints,
-        unschedulable=unschedulable,
-        extra_allocatable={k: str(v) for k, v in (allocatable or {}).items()},
-    )
-    raw["metadata"]["labels"] = dict(labels or {})
-    return model.node_from_raw(raw)
-
-
-def pod(
-    name: str,
-    millicpu: int,
-    memory: int,
-    node_name: str,
-    *,
-    namespace: str = "default",
-    labels: Mapping[str, str] | None = None,
-    requests: Mapping[str, int] | None = None,
-    overhead: tuple[int, int, int] | None = None,
-    spec: Mapping[str, Any] | None = None,
-) -> model.Pod:
-    """test.BuildTestPod: one container requesting ``millicpu``/``memory`` (and ``requests``), no phase."""
-    container_requests = {
-        "cpu": f"{millicpu}m",
-        "memory": str(memory),
-        **{k: str(v) for k, v in (requests or {}).items()},
-    }
-    raw_spec: dict[str, Any] = {"containers": [{"name": "", "resources": {"requests": container_requests}}]}
+def pod(name: str, millicpu: int, memory: int, node_name: str, *, overhead: Any = None, **kw: Any) -> model.Pod:
+    """test.BuildTestPod; ``overhead`` is createResourceList's (millicpu, memory, ephemeral) as spec.overhead."""
     if overhead is not None:
-        raw_spec["overhead"] = resource_list(*overhead)
-    raw_spec.update(spec or {})
-    raw = f.raw_pod(name, node=node_name, namespace=namespace, labels=labels, owner=None, spec=raw_spec)
-    raw["status"] = {}
-    return model.pod_from_raw(raw)
+        kw["spec"] = {"overhead": resource_list(*overhead), **kw.get("spec", {})}
+    return up.build_pod(name, millicpu, memory, node_name, **kw)
 
 
 def resource_list(millicpu: int, memory: int, ephemeral: int) -> dict[str, str]:
@@ -128,8 +84,8 @@ def _affinity_pod() -> model.Pod:
     ],
 )
 def test_pod_fits_current_node(label: str, expected: bool) -> None:
-    target = node(
-        "node1", 64000, 128 * GB, 200, labels={"kubernetes.io/desiredNode": label}, allocatable={ES: 1000 * GB}
+    target = up.build_node(
+        "node1", 64000, 128 * GB, 200, labels={"kubernetes.io/desiredNode": label}, extended={ES: 1000 * GB}
     )
     p = _affinity_pod()
     assert placement.fits(f.state([target], [p]), p, target) is expected
@@ -143,7 +99,7 @@ N1, N2, STAGING, N4 = "node1", "node2", "stagingNode", "node4"
 def big(name: str, labels: Mapping[str, str] | None = DESIRED, **kw: Any) -> model.Node:
     """A 64-core, 128 GB, 200-pod node with 1 TB ephemeral storage, labelled desiredNode=yes unless told."""
     allocatable = {ES: 1000 * GB, **kw.pop("allocatable", {})}
-    return node(name, 64000, 128 * GB, 200, labels=labels, allocatable=allocatable, **kw)
+    return up.build_node(name, 64000, 128 * GB, 200, labels=labels, extended=allocatable, **kw)
 
 
 def tainted(name: str = N1, **kw: Any) -> model.Node:
@@ -151,7 +107,7 @@ def tainted(name: str = N1, **kw: Any) -> model.Node:
 
 
 def staging() -> model.Node:
-    return node(STAGING, 0, 0, 0)
+    return up.build_node(STAGING, 0, 0, 0)
 
 
 def small(
@@ -159,20 +115,20 @@ def small(
 ) -> model.Node:
     """A 12-pod node with ``storage`` GB of ephemeral storage (none when None)."""
     allocatable = {**({ES: storage * GB} if storage is not None else {}), **kw.pop("allocatable", {})}
-    return node(name, millicpu, memory, 12, labels=DESIRED if labelled else None, allocatable=allocatable, **kw)
+    return up.build_node(name, millicpu, memory, 12, labels=DESIRED if labelled else None, extended=allocatable, **kw)
 
 
 def selecting(millicpu: int, memory: int, storage: int = 10, on: str = STAGING, **extra: int) -> model.Pod:
     """p1 on ``on`` with nodeSelector desiredNode=yes, requesting ``storage`` GB of ephemeral storage."""
     requests = {**({ES: storage * GB} if storage else {}), **extra}
-    return pod("p1", millicpu, memory, on, spec=SELECT_DESIRED, requests=requests)
+    return pod("p1", millicpu, memory, on, spec=SELECT_DESIRED, extended=requests)
 
 
 def resident(name: str, millicpu: int, memory: int, storage: int = 10, **kw: Any) -> model.Pod:
     """A pod already on node2, in namespace test labelled test=true, requesting ``storage`` GB of
     ephemeral storage (upstream's also loses its name to the ObjectMeta it is given; no case reads it)."""
     requests = {**({ES: storage * GB} if storage else {}), **kw.pop("requests", {})}
-    return pod(name, millicpu, memory, N2, namespace="test", labels={"test": "true"}, requests=requests, **kw)
+    return pod(name, millicpu, memory, N2, namespace="test", labels={"test": "true"}, extended=requests, **kw)
 
 
 def other_case(description: str, p: Any, nodes: Any, on_nodes: Any, expected: bool) -> Any:
@@ -287,7 +243,7 @@ ANY_OTHER_NODE_CASES = [
             tainted(),
             small(N2, 3000, 8 * GB, 200),
             small(STAGING, 3000, 8 * GB, None, labelled=False),
-            node(N4, 0, 0, 0),
+            up.build_node(N4, 0, 0, 0),
         ],
         lambda: [resident("3-core-pod", 2000, 4 * GB, overhead=OVERHEAD_1)],
         False,
@@ -335,8 +291,8 @@ def test_pod_fits_nodes_considers_every_node() -> None:
     # Upstream checks that its parallel search visits every node its exclude filter is asked about.
     # tensile's search is sequential: every node is judged, and an exclusion of all leaves none.
     nodes = [
-        node("node1", 1000, 8 * GB, 12),
-        *(node(f"node{i}", m, 8 * GB, 12) for i, m in ((2, 200), (3, 300), (4, 400))),
+        up.build_node("node1", 1000, 8 * GB, 12),
+        *(up.build_node(f"node{i}", m, 8 * GB, 12) for i, m in ((2, 200), (3, 300), (4, 400))),
     ]
     p = pod("p1", 950, 2 * GB, "node1")
     cluster = f.state(nodes, [p])
@@ -348,7 +304,7 @@ def test_pod_fits_nodes_considers_every_node() -> None:
 
 
 def region_node() -> model.Node:
-    return node("node", 64000, 128 * GB, 2, labels={"region": "main-region"})
+    return up.build_node("node", 64000, 128 * GB, 2, labels={"region": "main-region"})
 
 
 def sidecar(millicpu: int, memory: int) -> dict[str, Any]:
@@ -405,7 +361,7 @@ NODE_FIT_CASES = [
     fit_case(
         "Pod doesn't match inter-pod anti-affinity rule of other pod on node, because node have no topologyKey",
         lambda: anti("p1", "node1", "foo", "bar"),
-        lambda: node("node", 64000, 128 * GB, 2),
+        lambda: up.build_node("node", 64000, 128 * GB, 2),
         lambda: [anti("p2", "node", "foo", "bar")],
         None,
     ),

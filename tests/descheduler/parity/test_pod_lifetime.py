@@ -15,26 +15,31 @@ from descheduler.evictor import limits
 from descheduler.plugins import pod_lifetime as plugin
 from descheduler.policy import argspec
 from tests.descheduler import factories as f
-from tests.descheduler.parity import evictor_support as s
+from tests.descheduler.parity import upstream as up
 
 MAX_LIFE_TIME = {"maxPodLifeTimeSeconds": 600}
 OLD_TRANSITION = f.ts(2 * 3600)  # upstream oldTransitionTime
 NEW_TRANSITION = f.ts(60)  # upstream newTransitionTime
+OLDER = "2009-11-10T23:00:00Z"
+"""Upstream's ``olderPodCreationTime``."""
+NEWER = f.T0
+"""Upstream's ``newerPodCreationTime`` (time.Now(), i.e. tensile's fixed NOW)."""
+JOB_OWNER = {"kind": "Job", "name": "job1", "apiVersion": "batch/v1"}
 
 
 def node1(name: str = "n1") -> model.Node:
     """``buildTestNode1`` / ``test.BuildTestNode("node1", 2000, 3000, 10, nil)``."""
-    return s.go_node(name, milli_cpu=2000, memory_bytes=3000, pods=10)
+    return up.build_node(name, 2000, 3000, 10)
 
 
 def for_node1(name: str, created: str, **kw: Any) -> model.Pod:
     """``buildTestPodForNode1``: 100m CPU on n1, no owner."""
-    return s.go_pod(name, "n1", cpu_milli=100, created=created, **kw)
+    return up.build_pod(name, 100, 0, "n1", created=created, **kw)
 
 
 def rs_for_node1(name: str, created: str, **kw: Any) -> model.Pod:
     """``buildTestPodWithRSOwnerRefForNode1``."""
-    return for_node1(name, created, owners=[s.RS_OWNER], **kw)
+    return for_node1(name, created, owners=[up.RS_OWNER], **kw)
 
 
 def pending_rs_for_node1(name: str, created: str, **kw: Any) -> model.Pod:
@@ -44,8 +49,8 @@ def pending_rs_for_node1(name: str, created: str, **kw: Any) -> model.Pod:
 
 def build_pod(name: str, **kw: Any) -> model.Pod:
     """``buildPod(name, "node1", ...)``: 1m CPU, 1 byte, ReplicaSet owner, no creationTimestamp."""
-    kw.setdefault("owners", [s.RS_OWNER])
-    return s.go_pod(name, "node1", cpu_milli=1, memory_bytes=1, **kw)
+    kw.setdefault("owners", [up.RS_OWNER])
+    return up.build_pod(name, 1, 1, "node1", **kw)
 
 
 def containers(key: str = "containerStatuses", **state: dict[str, Any]) -> dict[str, Any]:
@@ -78,9 +83,7 @@ class Case:
         args = f.decode_args(plugin.Args, **self.wire)
         assert plugin.validate(args) == []
         evictor_args = {"ignorePvcPods": True} if self.ignore_pvc_pods else {}
-        cluster = f.state(self.nodes, self.pods)
-        h = s.strategy_harness(plugin.SPEC, args, cluster, evictor_args=evictor_args, limit=self.limit)
-        return h.run()
+        return up.harness(plugin.SPEC, args, self.nodes, self.pods, evictor_args=evictor_args, limit=self.limit).run()
 
 
 def case(function: str, description: str, *args: Any, **kw: Any) -> Any:
@@ -96,7 +99,7 @@ CASES = [
         "TestPodLifeTime",
         "No pod should be evicted since pod terminating",
         {**MAX_LIFE_TIME, "labelSelector": {"matchLabels": {"foo": "bar"}}},
-        [rs_for_node1("p14", s.OLDER, deleting=True), rs_for_node1("p15", s.OLDER, deleting=True)],
+        [rs_for_node1("p14", OLDER, deleting=True), rs_for_node1("p15", OLDER, deleting=True)],
         0,
     ),
     # -- upstream TestPodLifeTime_EvictorConfiguration
@@ -106,7 +109,7 @@ CASES = [
         MAX_LIFE_TIME,
         [
             rs_for_node1(
-                "p11", s.OLDER, spec={"volumes": [{"name": "pvc", "persistentVolumeClaim": {"claimName": "foo"}}]}
+                "p11", OLDER, spec={"volumes": [{"name": "pvc", "persistentVolumeClaim": {"claimName": "foo"}}]}
             )
         ],
         0,
@@ -118,7 +121,7 @@ CASES = [
         MAX_LIFE_TIME,
         [
             rs_for_node1(
-                "p11", s.OLDER, spec={"volumes": [{"name": "pvc", "persistentVolumeClaim": {"claimName": "foo"}}]}
+                "p11", OLDER, spec={"volumes": [{"name": "pvc", "persistentVolumeClaim": {"claimName": "foo"}}]}
             )
         ],
         1,
@@ -128,7 +131,7 @@ CASES = [
         "TestPodLifeTime_GenericFiltering",
         "1 pod matching label selector should be evicted",
         {**MAX_LIFE_TIME, "labelSelector": {"matchLabels": {"foo": "bar"}}},
-        [rs_for_node1("p12", s.OLDER, labels={"foo": "bar"}), rs_for_node1("p13", s.OLDER, labels={"foo": "bar1"})],
+        [rs_for_node1("p12", OLDER, labels={"foo": "bar"}), rs_for_node1("p13", OLDER, labels={"foo": "bar1"})],
         1,
         ["p12"],
     ),
@@ -137,7 +140,7 @@ CASES = [
         "TestPodLifeTime_EvictionLimits",
         "2 Oldest pods should be evicted when maxPodsToEvictPerNode and maxPodsToEvictPerNamespace are not set",
         MAX_LIFE_TIME,
-        [rs_for_node1("p1", s.NEWER), rs_for_node1("p2", s.OLDER), pending_rs_for_node1("p9", s.OLDER)],
+        [rs_for_node1("p1", NEWER), rs_for_node1("p2", OLDER), pending_rs_for_node1("p9", OLDER)],
         2,
         ["p2", "p9"],
     ),
@@ -145,7 +148,7 @@ CASES = [
         "TestPodLifeTime_EvictionLimits",
         "1 Oldest pod should be evicted when maxPodsToEvictPerNamespace is set to 1",
         MAX_LIFE_TIME,
-        [rs_for_node1("p1", s.NEWER), rs_for_node1("p2", s.OLDER)],
+        [rs_for_node1("p1", NEWER), rs_for_node1("p2", OLDER)],
         1,
         ["p2"],
         limit=limits.Limits(per_namespace=1),
@@ -154,7 +157,7 @@ CASES = [
         "TestPodLifeTime_EvictionLimits",
         "1 Oldest pod should be evicted when maxPodsToEvictTotal is set to 1",
         MAX_LIFE_TIME,
-        [rs_for_node1("p1", s.NEWER), rs_for_node1("p2", s.OLDER)],
+        [rs_for_node1("p1", NEWER), rs_for_node1("p2", OLDER)],
         1,
         ["p2"],
         limit=limits.Limits(per_namespace=2, total=1),
@@ -163,7 +166,7 @@ CASES = [
         "TestPodLifeTime_EvictionLimits",
         "1 Oldest pod should be evicted when maxPodsToEvictPerNode is set to 1",
         MAX_LIFE_TIME,
-        [rs_for_node1("p1", s.NEWER), rs_for_node1("p2", s.OLDER)],
+        [rs_for_node1("p1", NEWER), rs_for_node1("p2", OLDER)],
         1,
         ["p2"],
         limit=limits.Limits(per_node=1),
@@ -174,13 +177,14 @@ CASES = [
         "Two pods, one with ContainerCreating state. 1 should be evicted.",
         {**MAX_LIFE_TIME, "states": ["ContainerCreating"]},
         [
-            pending_rs_for_node1("p9", s.OLDER),
-            s.go_pod(
+            pending_rs_for_node1("p9", OLDER),
+            up.build_pod(
                 "container-creating-stuck",
+                0,
+                0,
                 "n1",
-                cpu_milli=0,
-                owners=[s.RS_OWNER],
-                created=s.OLDER,
+                owners=[up.RS_OWNER],
+                created=OLDER,
                 status=waiting("ContainerCreating"),
             ),
         ],
@@ -191,13 +195,14 @@ CASES = [
         "Two pods, one with PodInitializing state. 1 should be evicted.",
         {**MAX_LIFE_TIME, "states": ["PodInitializing"]},
         [
-            pending_rs_for_node1("p9", s.OLDER),
-            s.go_pod(
+            pending_rs_for_node1("p9", OLDER),
+            up.build_pod(
                 "pod-initializing-stuck",
+                0,
+                0,
                 "n1",
-                cpu_milli=0,
-                owners=[s.RS_OWNER],
-                created=s.OLDER,
+                owners=[up.RS_OWNER],
+                created=OLDER,
                 status=waiting("PodInitializing"),
             ),
         ],
@@ -208,7 +213,7 @@ CASES = [
             "TestPodLifeTime_ContainerWaitingReasons",
             f"1 pod with container status {reason} should be evicted",
             {**MAX_LIFE_TIME, "states": [reason]},
-            [pending_rs_for_node1("p9", s.OLDER, status=waiting(reason))],
+            [pending_rs_for_node1("p9", OLDER, status=waiting(reason))],
             1,
         )
         for reason in ("ImagePullBackOff", "CrashLoopBackOff", "CreateContainerConfigError", "ErrImagePull")
@@ -217,14 +222,14 @@ CASES = [
         "TestPodLifeTime_ContainerWaitingReasons",
         "1 pod with init container status CreateContainerError should not be evicted without includingInitContainers",
         {**MAX_LIFE_TIME, "states": ["CreateContainerError"]},
-        [pending_rs_for_node1("p9", s.OLDER, status=waiting("CreateContainerError", "initContainerStatuses"))],
+        [pending_rs_for_node1("p9", OLDER, status=waiting("CreateContainerError", "initContainerStatuses"))],
         0,
     ),
     case(
         "TestPodLifeTime_ContainerWaitingReasons",
         "1 pod with init container status CreateContainerError should be evicted with includingInitContainers",
         {**MAX_LIFE_TIME, "states": ["CreateContainerError"], "includingInitContainers": True},
-        [pending_rs_for_node1("p9", s.OLDER, status=waiting("CreateContainerError", "initContainerStatuses"))],
+        [pending_rs_for_node1("p9", OLDER, status=waiting("CreateContainerError", "initContainerStatuses"))],
         1,
     ),
     case(
@@ -232,7 +237,7 @@ CASES = [
         "1 pod with ephemeral container status CreateContainerError should not be evicted without "
         "includingEphemeralContainers",
         {**MAX_LIFE_TIME, "states": ["CreateContainerError"]},
-        [pending_rs_for_node1("p9", s.OLDER, status=waiting("CreateContainerError", "ephemeralContainerStatuses"))],
+        [pending_rs_for_node1("p9", OLDER, status=waiting("CreateContainerError", "ephemeralContainerStatuses"))],
         0,
     ),
     case(
@@ -240,7 +245,7 @@ CASES = [
         "1 pod with ephemeral container status CreateContainerError should be evicted with "
         "includingEphemeralContainers",
         {**MAX_LIFE_TIME, "states": ["CreateContainerError"], "includingEphemeralContainers": True},
-        [pending_rs_for_node1("p9", s.OLDER, status=waiting("CreateContainerError", "ephemeralContainerStatuses"))],
+        [pending_rs_for_node1("p9", OLDER, status=waiting("CreateContainerError", "ephemeralContainerStatuses"))],
         1,
     ),
     *(
@@ -248,7 +253,7 @@ CASES = [
             "TestPodLifeTime_ContainerWaitingReasons",
             f"1 pod with container status {reason} should be evicted",
             {**MAX_LIFE_TIME, "states": [reason]},
-            [pending_rs_for_node1("p9", s.OLDER, status=waiting(reason))],
+            [pending_rs_for_node1("p9", OLDER, status=waiting(reason))],
             1,
         )
         for reason in ("CreateContainerError", "InvalidImageName")
@@ -257,7 +262,7 @@ CASES = [
         "TestPodLifeTime_ContainerWaitingReasons",
         "1 pod with ImagePullBackOff status should be ignored when States filter is ContainerCreating",
         {**MAX_LIFE_TIME, "states": ["ContainerCreating"]},
-        [pending_rs_for_node1("p9", s.OLDER, status=waiting("ImagePullBackOff"))],
+        [pending_rs_for_node1("p9", OLDER, status=waiting("ImagePullBackOff"))],
         0,
     ),
     # -- upstream TestPodLifeTime_PodStatusReasons
@@ -266,7 +271,7 @@ CASES = [
             "TestPodLifeTime_PodStatusReasons",
             f"1 pod with pod status reason {reason} should be evicted",
             {**MAX_LIFE_TIME, "states": [reason]},
-            [pending_rs_for_node1("p9", s.OLDER, status={"reason": reason})],
+            [pending_rs_for_node1("p9", OLDER, status={"reason": reason})],
             1,
         )
         for reason in ("NodeLost", "NodeAffinity", "Shutdown", "UnexpectedAdmissionError")
@@ -276,7 +281,7 @@ CASES = [
         "TestPodLifeTime_AgeThreshold",
         "Two pods in the default namespace, 1 is new and 1 very is old. 1 should be evicted.",
         MAX_LIFE_TIME,
-        [rs_for_node1("p1", s.NEWER), rs_for_node1("p2", s.OLDER)],
+        [rs_for_node1("p1", NEWER), rs_for_node1("p2", OLDER)],
         1,
         ["p2"],
     ),
@@ -284,14 +289,14 @@ CASES = [
         "TestPodLifeTime_AgeThreshold",
         "Two pods in the default namespace, 2 are new and 0 are old. 0 should be evicted.",
         MAX_LIFE_TIME,
-        [rs_for_node1("p3", s.NEWER), rs_for_node1("p4", s.NEWER)],
+        [rs_for_node1("p3", NEWER), rs_for_node1("p4", NEWER)],
         0,
     ),
     case(
         "TestPodLifeTime_AgeThreshold",
         "Two pods in the default namespace, 1 created 605 seconds ago. 1 should be evicted.",
         MAX_LIFE_TIME,
-        [rs_for_node1("p5", s.NEWER), rs_for_node1("p6", f.ts(605))],
+        [rs_for_node1("p5", NEWER), rs_for_node1("p6", f.ts(605))],
         1,
         ["p6"],
     ),
@@ -299,7 +304,7 @@ CASES = [
         "TestPodLifeTime_AgeThreshold",
         "Two pods in the default namespace, 1 created 595 seconds ago. 0 should be evicted.",
         MAX_LIFE_TIME,
-        [for_node1("p7", s.NEWER), for_node1("p8", f.ts(595))],
+        [for_node1("p7", NEWER), for_node1("p8", f.ts(595))],
         0,
     ),
     # -- upstream TestPodLifeTime_PodPhaseStates
@@ -307,7 +312,7 @@ CASES = [
         "TestPodLifeTime_PodPhaseStates",
         "Two old pods with different states. 1 should be evicted.",
         {**MAX_LIFE_TIME, "states": ["Pending"]},
-        [pending_rs_for_node1("p9", s.OLDER), rs_for_node1("p10", s.OLDER, phase="Running")],
+        [pending_rs_for_node1("p9", OLDER), rs_for_node1("p10", OLDER, phase="Running")],
         1,
         ["p9"],
     ),
@@ -316,7 +321,7 @@ CASES = [
             "TestPodLifeTime_PodPhaseStates",
             f"1 pod with pod status phase v1.Pod{phase} should be evicted",
             {**MAX_LIFE_TIME, "states": [phase]},
-            [rs_for_node1("p16", s.OLDER, phase=phase)],
+            [rs_for_node1("p16", OLDER, phase=phase)],
             1,
         )
         for phase in ("Succeeded", "Failed", "Unknown")
@@ -459,7 +464,7 @@ CASES = [
         "TestOwnerKindsFiltering",
         "exclude Job owner kind: Job-owned pod not evicted",
         {"states": ["Failed"], "ownerKinds": {"exclude": ["Job"]}},
-        [build_pod("p1", phase="Failed", owners=[s.JOB_OWNER])],
+        [build_pod("p1", phase="Failed", owners=[JOB_OWNER])],
         0,
         nodes=ON_NODE1,
     ),
@@ -467,7 +472,7 @@ CASES = [
         "TestOwnerKindsFiltering",
         "exclude Job owner kind: non-Job pod still evicted",
         {"states": ["Failed"], "ownerKinds": {"exclude": ["Job"]}},
-        [build_pod("p1", phase="Failed", owners=[s.JOB_OWNER]), build_pod("p2", phase="Failed")],
+        [build_pod("p1", phase="Failed", owners=[JOB_OWNER]), build_pod("p2", phase="Failed")],
         1,
         ["p2"],
         nodes=ON_NODE1,
@@ -476,7 +481,7 @@ CASES = [
         "TestOwnerKindsFiltering",
         "include only Job owner kind",
         {"states": ["Failed"], "ownerKinds": {"include": ["Job"]}},
-        [build_pod("p1", phase="Failed", owners=[s.JOB_OWNER]), build_pod("p2", phase="Failed")],
+        [build_pod("p1", phase="Failed", owners=[JOB_OWNER]), build_pod("p2", phase="Failed")],
         1,
         ["p1"],
         nodes=ON_NODE1,
@@ -551,7 +556,7 @@ CASES = [
         {"states": ["Failed"], "maxPodLifeTimeSeconds": 0, "ownerKinds": {"exclude": ["Job"]}},
         [
             build_pod("failed-rs", phase="Failed", status=containers(terminated={"reason": "Error"})),
-            build_pod("failed-job", phase="Failed", owners=[s.JOB_OWNER]),
+            build_pod("failed-job", phase="Failed", owners=[JOB_OWNER]),
         ],
         1,
         ["failed-rs"],
@@ -573,9 +578,9 @@ def test_limits_keep_the_oldest_evictions_across_nodes() -> None:
     evicts: a node limit moves on (EvictionNodeLimitError), the total limit stops."""
     pods = [
         rs_for_node1("n1-young", f.ts(1000)),
-        s.go_pod("n2-oldest", "n2", owners=[s.RS_OWNER], created=f.ts(9000)),
+        up.build_pod("n2-oldest", 400, 0, "n2", owners=[up.RS_OWNER], created=f.ts(9000)),
         rs_for_node1("n1-old", f.ts(5000)),
-        s.go_pod("n2-middle", "n2", owners=[s.RS_OWNER], created=f.ts(3000)),
+        up.build_pod("n2-middle", 400, 0, "n2", owners=[up.RS_OWNER], created=f.ts(3000)),
     ]
     per_node = Case(MAX_LIFE_TIME, pods, 2, nodes=[node1("n1"), node1("n2")], limit=limits.Limits(per_node=1))
     assert per_node.run() == ["n2-oldest", "n1-old"]
@@ -763,6 +768,6 @@ def test_deliberate_difference_a_pod_without_phase_counts_as_pending() -> None:
     matches ``states: [Pending]``; tensile's model reads a missing phase as Pending, the value
     the API server defaults it to, so every real pod already has one. No upstream table case
     depends on it (their phase-less pods are matched through other states or none)."""
-    pod = s.go_pod("no-phase", "n1", owners=[s.RS_OWNER], created=s.OLDER)
+    pod = up.build_pod("no-phase", 400, 0, "n1", owners=[up.RS_OWNER], created=OLDER)
     assert pod.phase == "Pending"
     assert Case({"states": ["Pending"]}, [pod], 1).run() == ["no-phase"]

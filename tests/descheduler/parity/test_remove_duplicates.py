@@ -16,16 +16,16 @@ from descheduler import model
 from descheduler.plugins import remove_duplicates as plugin
 from descheduler.policy import argspec
 from tests.descheduler import factories as f
-from tests.descheduler.parity import pods_support as s
+from tests.descheduler.parity import upstream as up
 
 RS2_OWNER = {"kind": "ReplicaSet", "apiVersion": "v1", "name": "replicaset-2"}
 CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
 WORKER = "node-role.kubernetes.io/worker"
 
 
-def pod(name: str, node: str, *, owners: Any = (s.RS_OWNER,), namespace: str = "default", **kw: Any) -> model.Pod:
+def pod(name: str, node: str, *, owners: Any = (up.RS_OWNER,), namespace: str = "default", **kw: Any) -> model.Pod:
     """``buildTestPodForNode`` (and, with the default owner, ``buildTestPodWithRSOwnerRefForNode1``)."""
-    return s.go_pod(name, node, cpu_milli=100, memory_bytes=0, owners=owners, namespace=namespace, **kw)
+    return up.build_pod(name, 100, 0, node, owners=owners, namespace=namespace, **kw)
 
 
 def rs_pod(name: str, namespace: str, **kw: Any) -> model.Pod:
@@ -41,10 +41,10 @@ def pod_with_image(name: str, image: str) -> model.Pod:
 def protected_pods() -> list[model.Pod]:
     """p4 .. p7: a DaemonSet pod, local storage, a mirror pod and a system-critical bare pod."""
     return [
-        pod("p4", "n1", owners=[s.DS_OWNER]),
-        pod("p5", "n1", owners=[s.NORMAL_OWNER], spec=s.HOST_PATH_EMPTY_DIR),
-        pod("p6", "n1", owners=(), annotations=s.MIRROR_ANNOTATIONS),
-        pod("p7", "n1", owners=(), namespace="kube-system", priority=s.SYSTEM_CRITICAL_PRIORITY),
+        pod("p4", "n1", owners=[up.DS_OWNER]),
+        pod("p5", "n1", owners=[up.NORMAL_OWNER], spec=up.HOST_PATH_EMPTY_DIR),
+        pod("p6", "n1", owners=(), annotations=up.MIRROR_ANNOTATIONS),
+        pod("p7", "n1", owners=(), namespace="kube-system", priority=up.SYSTEM_CRITICAL_PRIORITY),
     ]
 
 
@@ -52,8 +52,9 @@ def three(namespace: str, names: tuple[str, str, str] = ("p1", "p2", "p3")) -> l
     return [rs_pod(name, namespace) for name in names]
 
 
-def node(name: str, **kw: Any) -> model.Node:
-    return s.go_node(name, **kw)
+def node(name: str, millicpu: int = 2000, memory: int = 3000, **kw: Any) -> model.Node:
+    """``buildTestNode``: ``test.BuildTestNode(name, 2000, 3000, 10, apply)``."""
+    return up.build_node(name, millicpu, memory, 10, **kw)
 
 
 def two_nodes() -> list[model.Node]:
@@ -104,12 +105,12 @@ FIND_DUPLICATES: list[tuple[str, PodsMaker, NodesMaker, list[str], bool, int]] =
      lambda: three("dev"), lambda: [node("n1"), node("n5", unschedulable=True)], [], True, 0),
     ("Three pods in the `node-fit` Namespace, bound to same ReplicaSet. Only node available does not have enough CPU, "
      "and nodeFit set to true. 0 should be evicted.",
-     lambda: [*three("dev"), s.go_pod("CPU-eater", "n6", cpu_milli=150, memory_bytes=150, namespace="test")],
-     lambda: [node("n1"), node("n6", milli_cpu=200, memory_bytes=200)], [], True, 0),
+     lambda: [*three("dev"), up.build_pod("CPU-eater", 150, 150, "n6", namespace="test")],
+     lambda: [node("n1"), node("n6", 200, 200)], [], True, 0),
     ("Three pods in the `node-fit` Namespace, bound to same ReplicaSet. Only node available has enough CPU, and "
      "nodeFit set to true. 1 should be evicted.",
-     lambda: [*three("dev"), s.go_pod("CPU-saver", "n6", cpu_milli=100, memory_bytes=150, namespace="test")],
-     lambda: [node("n1"), node("n6", milli_cpu=200, memory_bytes=200)], [], True, 1),
+     lambda: [*three("dev"), up.build_pod("CPU-saver", 100, 150, "n6", namespace="test")],
+     lambda: [node("n1"), node("n6", 200, 200)], [], True, 1),
 ]  # fmt: skip
 
 
@@ -118,7 +119,7 @@ def harness_for(
 ) -> f.Harness:
     args = f.decode_args(plugin.Args, excludeOwnerKinds=list(exclude_kinds))
     assert plugin.validate(args) == []
-    return s.strategy_harness(plugin.SPEC, args, f.state(nodes, pods), node_fit=node_fit)
+    return up.harness(plugin.SPEC, args, nodes, pods, evictor_args={"nodeFit": node_fit})
 
 
 @pytest.mark.parametrize(
@@ -228,7 +229,7 @@ def test_two_owner_references_evict_each_surplus_pod_once() -> None:
     # the same two surplus pods on n1 once per owner and calls Evict on each twice; its fake
     # clientset counts 4. tensile evicts each pod once (a real API server would not evict a pod
     # twice either): p14 and p15.
-    pods = spread((5, 3, 1), N123, start=11, owners=[s.RS_OWNER, RS2_OWNER])
+    pods = spread((5, 3, 1), N123, start=11, owners=[up.RS_OWNER, RS2_OWNER])
     h = harness_for(pods, [node(n) for n in N123])
     assert h.run() == ["p14", "p15"]
     assert [d.pod for d in h.evictor.decisions] == ["p14", "p15"]

@@ -19,7 +19,7 @@ from descheduler.plugins import default_registry
 from descheduler.plugins import remove_failed_pods as plugin
 from descheduler.policy import argspec, loading
 from tests.descheduler import factories as f
-from tests.descheduler.parity import pods_support as s
+from tests.descheduler.parity import upstream as up
 
 
 def status(
@@ -50,12 +50,12 @@ def waiting(reason: str) -> dict[str, Any]:
 def failed_pod(name: str, node: str, pod_status: dict[str, Any], *, deleting: bool = False) -> model.Pod:
     """Upstream's ``buildTestPod``."""
     raw_status = dict(pod_status)
-    return s.go_pod(
+    return up.build_pod(
         name,
+        1,
+        1,
         node,
-        cpu_milli=1,
-        memory_bytes=1,
-        owners=[s.RS_OWNER],
+        owners=[up.RS_OWNER],
         phase=raw_status.pop("phase"),
         created=f.T0,
         status=raw_status,
@@ -78,8 +78,9 @@ def failed_args(
     return wire
 
 
-def node(name: str, milli_cpu: int = 2000, memory_bytes: int = 3000, **kw: Any) -> model.Node:
-    return s.go_node(name, milli_cpu=milli_cpu, memory_bytes=memory_bytes, **kw)
+def node(name: str, millicpu: int = 2000, memory: int = 3000, **kw: Any) -> model.Node:
+    """``test.BuildTestNode(name, millicpu, memory, 10, apply)``."""
+    return up.build_node(name, millicpu, memory, 10, **kw)
 
 
 NODE1 = ("node1",)
@@ -158,7 +159,7 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, bool, int]] = [
      lambda: [failed_pod("p1", "node1", status(container=terminated("NodeAffinity")))], False, 0),
     ("nodeFit=true, 1 unschedulable node, 1 container terminated with reason NodeAffinity, 0 eviction",
      failed_args(),
-     lambda: [node("node1"), node("node2", memory_bytes=2000, unschedulable=True)],
+     lambda: [node("node1"), node("node2", memory=2000, unschedulable=True)],
      lambda: [failed_pod("p1", "node1", status(container=terminated("NodeAffinity")))], True, 0),
     ("nodeFit=true, only available node does not have enough resources, 1 container terminated with reason "
      "CreateContainerConfigError, 0 eviction", failed_args(reasons=["CreateContainerConfigError"]),
@@ -193,7 +194,7 @@ CASES: list[tuple[str, dict[str, Any], Any, Any, bool, int]] = [
 def harness_for(wire: dict[str, Any], nodes: list[model.Node], pods: list[model.Pod], *, node_fit: bool) -> f.Harness:
     args = f.decode_args(plugin.Args, **wire)
     assert plugin.validate(args) == []
-    return s.strategy_harness(plugin.SPEC, args, f.state(nodes, pods), node_fit=node_fit)
+    return up.harness(plugin.SPEC, args, nodes, pods, evictor_args={"nodeFit": node_fit})
 
 
 @pytest.mark.parametrize(
@@ -221,8 +222,8 @@ def test_evicts_as_many_pods_as_upstream(
 )
 def test_a_policy_without_a_minimum_age_keeps_failed_pods_younger_than_an_hour(age_seconds: int, evicted: bool) -> None:
     # upstream LoadPolicyConfig -> setDefaults -> SetDefaults_RemoveFailedPodsArgs: nil -> 3600.
-    pod = s.go_pod(
-        "p1", "node1", cpu_milli=1, memory_bytes=1, owners=[s.RS_OWNER], phase="Failed",
+    pod = up.build_pod(
+        "p1", 1, 1, "node1", owners=[up.RS_OWNER], phase="Failed",
         created=f.ts(age_seconds), status={"containerStatuses": [{"state": terminated("NodeAffinity")}]},
     )  # fmt: skip
     h = harness_for({}, [node("node1")], [pod], node_fit=False)
@@ -256,7 +257,7 @@ def test_a_policy_file_defaults_the_minimum_age_to_an_hour(plugin_config: str) -
 
 def test_a_zero_minimum_age_admits_a_pod_created_after_our_clock() -> None:
     # Upstream's age is a uint, so "age < 0" never holds: 0 admits every pod, even under clock skew.
-    pod = s.go_pod("p1", "node1", cpu_milli=1, memory_bytes=1, owners=[s.RS_OWNER], phase="Failed", created=f.ts(-30))
+    pod = up.build_pod("p1", 1, 1, "node1", owners=[up.RS_OWNER], phase="Failed", created=f.ts(-30))
     h = harness_for({"minPodLifetimeSeconds": 0}, [node("node1")], [pod], node_fit=False)
     assert h.run() == ["p1"]
 

@@ -19,7 +19,7 @@ from descheduler.evictor import limits
 from descheduler.plugins import remove_pods_having_too_many_restarts as plugin
 from descheduler.policy import argspec
 from tests.descheduler import factories as f
-from tests.descheduler.parity import pods_support as s
+from tests.descheduler.parity import upstream as up
 
 Status = dict[str, Any]
 Apply = Callable[[Status], Status]
@@ -58,52 +58,57 @@ def init_pods(apply: Apply | None = None) -> list[model.Pod]:
         status = restart_status(i)
         if apply is not None:
             status = apply(status)
-        owners: list[dict[str, str]] = [s.NORMAL_OWNER]
+        owners: list[dict[str, str]] = [up.NORMAL_OWNER]
         extra: dict[str, Any] = {}
         if i == 6:
-            owners = [s.DS_OWNER]
+            owners = [up.DS_OWNER]
         elif i == 7:
-            extra["spec"] = s.HOST_PATH_EMPTY_DIR
+            extra["spec"] = up.HOST_PATH_EMPTY_DIR
         elif i == 8:
-            extra["annotations"] = s.MIRROR_ANNOTATIONS
+            extra["annotations"] = up.MIRROR_ANNOTATIONS
         pods.append(
-            s.go_pod(
+            up.build_pod(
                 f"pod-{i}",
+                100,
+                0,
                 "node1",
-                cpu_milli=100,
-                memory_bytes=0,
                 owners=owners,
                 phase=status.pop("phase", ""),
                 status=status,
                 **extra,
             )
         )
-    pods.append(s.go_pod("CPU-consumer-1", "node4", cpu_milli=150, memory_bytes=100, owners=[s.NORMAL_OWNER]))
-    pods.append(s.go_pod("CPU-consumer-2", "node5", cpu_milli=150, memory_bytes=100, owners=[s.NORMAL_OWNER]))
+    pods.append(up.build_pod("CPU-consumer-1", 150, 100, "node4", owners=[up.NORMAL_OWNER]))
+    pods.append(up.build_pod("CPU-consumer-2", 150, 100, "node5", owners=[up.NORMAL_OWNER]))
     return pods
 
 
 GPU_TAINT = {"key": "hardware", "value": "gpu", "effect": "NoSchedule"}
 
 
+def build_test_node(name: str, millicpu: int = 2000, **kw: Any) -> model.Node:
+    """``buildTestNode``: ``test.BuildTestNode(name, 2000, 3000, 10, apply)``."""
+    return up.build_node(name, millicpu, 3000, 10, **kw)
+
+
 def node1() -> model.Node:
-    return s.go_node("node1")
+    return build_test_node("node1")
 
 
 def tainted_node2() -> model.Node:
-    return s.go_node("node2", taints=[GPU_TAINT])
+    return build_test_node("node2", taints=[GPU_TAINT])
 
 
 def unschedulable_node3() -> model.Node:
-    return s.go_node("node3", unschedulable=True)
+    return build_test_node("node3", unschedulable=True)
 
 
 def small_node4() -> model.Node:
-    return s.go_node("node4", milli_cpu=200)
+    return build_test_node("node4", 200)
 
 
 def node5() -> model.Node:
-    return s.go_node("node5")
+    return build_test_node("node5")
 
 
 def restarts_args(threshold: int, including_init: bool) -> dict[str, Any]:
@@ -173,7 +178,7 @@ CASES: list[tuple[str, dict[str, Any], PodsMaker, list[NodeMaker], int | None, i
 def harness_for(wire: dict[str, Any], pods: list[model.Pod], nodes: list[model.Node], **kw: Any) -> f.Harness:
     args = f.decode_args(plugin.Args, **wire)
     assert plugin.validate(args) == []
-    return s.strategy_harness(plugin.SPEC, args, f.state(nodes, pods), **kw)
+    return up.harness(plugin.SPEC, args, nodes, pods, **kw)
 
 
 @pytest.mark.parametrize(
@@ -195,7 +200,7 @@ def test_evicts_as_many_pods_as_upstream(
         wire,
         make_pods(),
         nodes,
-        node_fit=node_fit,
+        evictor_args={"nodeFit": node_fit},
         limit=limits.Limits(per_node=per_node, per_namespace=per_namespace),
     )
     # Upstream's Deschedule is given the case's nodes; the evictor counts successful evictions.
@@ -229,7 +234,7 @@ def test_equal_restart_counts_keep_the_listing_order() -> None:
     # Upstream's sort.Slice is not stable over an informer listing in no fixed order, so ties are
     # open there; tensile keeps its listing order for them, which makes its plans repeatable.
     pods = [
-        s.go_pod(name, "node1", cpu_milli=100, memory_bytes=0, owners=[s.RS_OWNER], status=restart_status(base))
+        up.build_pod(name, 100, 0, "node1", owners=[up.RS_OWNER], status=restart_status(base))
         for name, base in (("b", 1), ("a", 2), ("c", 1), ("d", 2))
     ]
     h = harness_for(restarts_args(1, False), pods, [node1()])
@@ -241,8 +246,8 @@ def test_init_container_restarts_order_pods_only_when_included() -> None:
     init_heavy = {"initContainerStatuses": [{"restartCount": 50}], "containerStatuses": [{"restartCount": 20}]}
     plain = {"containerStatuses": [{"restartCount": 21}]}
     pods = [
-        s.go_pod("init-heavy", "node1", cpu_milli=100, memory_bytes=0, owners=[s.RS_OWNER], status=init_heavy),
-        s.go_pod("plain", "node1", cpu_milli=100, memory_bytes=0, owners=[s.RS_OWNER], status=plain),
+        up.build_pod("init-heavy", 100, 0, "node1", owners=[up.RS_OWNER], status=init_heavy),
+        up.build_pod("plain", 100, 0, "node1", owners=[up.RS_OWNER], status=plain),
     ]
     for including, first in ((False, "plain"), (True, "init-heavy")):
         h = harness_for(restarts_args(1, including), pods, [node1()], limit=limits.Limits(per_node=1))

@@ -18,7 +18,7 @@ from descheduler.evictor import limits
 from descheduler.plugins import common
 from descheduler.plugins import remove_pods_violating_inter_pod_anti_affinity as plugin
 from tests.descheduler import factories as f
-from tests.descheduler.parity import spread_support as s
+from tests.descheduler.parity import upstream as up
 
 MAIN_REGION = {"region": "main-region"}
 
@@ -36,7 +36,7 @@ def anti_affinity(key: str, value: str, *, namespaces: tuple[str, ...] = ()) -> 
 
 def build_node(name: str, **kw: Any) -> model.Node:
     """The test's buildTestNode: 2 cpus, 3000 bytes, 10 pods."""
-    return s.node(name, 2000, 3000, 10, **kw)
+    return up.build_node(name, 2000, 3000, 10, **kw)
 
 
 def node1() -> model.Node:
@@ -45,22 +45,22 @@ def node1() -> model.Node:
 
 def build_pod(name: str, node_name: str = "n1", **kw: Any) -> model.Pod:
     """The test's buildTestPod: 100m, 0 bytes."""
-    return s.pod(name, 100, 0, node_name, **kw)
+    return up.build_pod(name, 100, 0, node_name, **kw)
 
 
 def with_anti_affinity(name: str) -> model.Pod:
     """buildTestPodWithAntiAffinityForNode1: forbids foo=bar in its region."""
-    return build_pod(name, owner="Pod", spec=anti_affinity("foo", "bar"))
+    return build_pod(name, owners=[up.NORMAL_OWNER], spec=anti_affinity("foo", "bar"))
 
 
 def p2() -> model.Pod:
     """buildTestPodP2ForNode1: labelled foo=bar."""
-    return build_pod("p2", owner="Pod", labels={"foo": "bar"})
+    return build_pod("p2", owners=[up.NORMAL_OWNER], labels={"foo": "bar"})
 
 
 def non_evictable() -> model.Pod:
     """buildTestPodNonEvictableForNode1: system-critical, labelled foo=bar."""
-    return build_pod("non-evict", priority=s.SYSTEM_CRITICAL, labels={"foo": "bar"})
+    return build_pod("non-evict", priority=up.SYSTEM_CRITICAL_PRIORITY, labels={"foo": "bar"})
 
 
 def four_pods() -> list[model.Pod]:
@@ -104,9 +104,15 @@ CASES = [
         # p7 (priority 0) goes first; with it gone, p5 and p6 violate nothing.
         "Evict only 1 pod after sorting",
         lambda: [
-            build_pod("p5", owner="Pod", labels={"foo": "bar"}, priority=100, spec=anti_affinity("foo1", "bar1")),
-            build_pod("p6", owner="Pod", labels={"foo": "bar"}, priority=50, spec=anti_affinity("foo1", "bar1")),
-            build_pod("p7", owner="Pod", labels={"foo1": "bar1"}, priority=0, spec=anti_affinity("foo", "bar")),
+            build_pod(
+                "p5", owners=[up.NORMAL_OWNER], labels={"foo": "bar"}, priority=100, spec=anti_affinity("foo1", "bar1")
+            ),
+            build_pod(
+                "p6", owners=[up.NORMAL_OWNER], labels={"foo": "bar"}, priority=50, spec=anti_affinity("foo1", "bar1")
+            ),
+            build_pod(
+                "p7", owners=[up.NORMAL_OWNER], labels={"foo1": "bar1"}, priority=0, spec=anti_affinity("foo", "bar")
+            ),
         ],
         lambda: [node1()],
         1,
@@ -141,7 +147,8 @@ CASES = [
     Case(
         "No pod to evicted since all pod terminating",
         lambda: [
-            build_pod(name, owner="Pod", spec=anti_affinity("foo", "bar"), deleting=True) for name in ("p9", "p10")
+            build_pod(name, owners=[up.NORMAL_OWNER], spec=anti_affinity("foo", "bar"), deleting=True)
+            for name in ("p9", "p10")
         ],
         lambda: [node1()],
         0,
@@ -149,15 +156,15 @@ CASES = [
     Case(
         "Won't evict pods because only other node doesn't have enough resources",
         four_pods,
-        lambda: [node1(), s.node("n4", 2, 2, 1)],
+        lambda: [node1(), up.build_node("n4", 2, 2, 1)],
         0,
         limits.Limits(per_node=3),
         node_fit=True,
     ),
     Case(
         "Evict pod violating anti-affinity among different node (all pods have anti-affinity)",
-        lambda: [with_anti_affinity("p1"), build_pod("p11", "n5", owner="Pod", labels={"foo": "bar"})],
-        lambda: [node1(), s.node("n5", 200, 3000, 10, labels=MAIN_REGION)],
+        lambda: [with_anti_affinity("p1"), build_pod("p11", "n5", owners=[up.NORMAL_OWNER], labels={"foo": "bar"})],
+        lambda: [node1(), up.build_node("n5", 200, 3000, 10, labels=MAIN_REGION)],
         1,
     ),
 ]
@@ -170,8 +177,8 @@ CASES = [
 )
 def test_upstream_pod_anti_affinity_table(case: Case) -> None:
     # upstream TestPodAntiAffinity: empty args, DefaultEvictorArgs{NodeFit: nodeFit}
-    h = s.harness(
-        plugin.SPEC, plugin.Args(), case.nodes(), case.pods(), evictor={"nodeFit": case.node_fit}, limit=case.limit
+    h = up.harness(
+        plugin.SPEC, plugin.Args(), case.nodes(), case.pods(), evictor_args={"nodeFit": case.node_fit}, limit=case.limit
     )
     assert len(h.run()) == case.expected
 
@@ -205,7 +212,7 @@ VALIDATION: list[tuple[str, dict[str, Any], bool]] = [
 )
 def test_upstream_validation_table(wire: dict[str, Any], refused: bool) -> None:
     # upstream TestValidateRemovePodsViolatingInterPodAntiAffinityArgs
-    assert bool(s.errors(plugin.SPEC, **wire)) is refused
+    assert bool(up.errors(f.args_problems(plugin.SPEC, **wire))) is refused
 
 
 # -- defaults_test.go --------------------------------------------------------------------------
@@ -233,10 +240,10 @@ def test_prefer_no_eviction_pods_are_candidates_last_within_their_class() -> Non
     prefer = {"descheduler.alpha.kubernetes.io/prefer-no-eviction": ""}
     mutual = anti_affinity("app", "x")
     pods = [
-        build_pod("preferring", owner="Pod", labels={"app": "x"}, annotations=prefer, spec=mutual),
-        build_pod("plain", owner="Pod", labels={"app": "x"}, spec=mutual),
+        build_pod("preferring", owners=[up.NORMAL_OWNER], labels={"app": "x"}, annotations=prefer, spec=mutual),
+        build_pod("plain", owners=[up.NORMAL_OWNER], labels={"app": "x"}, spec=mutual),
     ]
-    assert s.harness(plugin.SPEC, plugin.Args(), [node1()], pods).run() == ["plain"]
+    assert up.harness(plugin.SPEC, plugin.Args(), [node1()], pods).run() == ["plain"]
 
 
 def test_the_candidate_is_skipped_by_name_so_a_namesake_elsewhere_is_no_conflict() -> None:
@@ -244,9 +251,9 @@ def test_the_candidate_is_skipped_by_name_so_a_namesake_elsewhere_is_no_conflict
     # a pod of the same name in another namespace the term covers does not count.
     term = anti_affinity("app", "x", namespaces=("a", "b"))
     pods = [
-        build_pod("web", owner="Pod", namespace="a", labels={"app": "x"}, spec=term),
-        build_pod("web", owner="Pod", namespace="b", labels={"app": "x"}),
+        build_pod("web", owners=[up.NORMAL_OWNER], namespace="a", labels={"app": "x"}, spec=term),
+        build_pod("web", owners=[up.NORMAL_OWNER], namespace="b", labels={"app": "x"}),
     ]
-    assert s.harness(plugin.SPEC, plugin.Args(), [node1()], pods).run() == []
-    pods.append(build_pod("api", owner="Pod", namespace="b", labels={"app": "x"}))
-    assert s.harness(plugin.SPEC, plugin.Args(), [node1()], pods).run() == ["web"]
+    assert up.harness(plugin.SPEC, plugin.Args(), [node1()], pods).run() == []
+    pods.append(build_pod("api", owners=[up.NORMAL_OWNER], namespace="b", labels={"app": "x"}))
+    assert up.harness(plugin.SPEC, plugin.Args(), [node1()], pods).run() == ["web"]

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from descheduler.errors import Problem
+from descheduler.evictor import limits
 from descheduler.plugins import common
 from descheduler.plugins import remove_pods_violating_node_affinity as plugin
 from tests.descheduler import factories as f
-from tests.descheduler.parity import node_support as up
+from tests.descheduler.parity import upstream as up
 
 REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
@@ -33,26 +34,33 @@ AFFINITY = {
 }
 
 
+def build_test_node(name: str, **kw: Any) -> Any:
+    """buildTestNode: test.BuildTestNode(name, 2000, 3000, 10, apply)."""
+    return up.build_node(name, 2000, 3000, 10, **kw)
+
+
 def without_labels() -> Any:
-    return up.build_node(WITHOUT_LABELS)
+    return build_test_node(WITHOUT_LABELS)
 
 
 def with_labels() -> Any:
-    return up.build_node(WITH_LABELS, labels=NODE_LABEL)
+    return build_test_node(WITH_LABELS, labels=NODE_LABEL)
 
 
 def unschedulable_with_labels() -> Any:
     """buildUnschedulableNodeWithLabels()."""
-    return up.build_node("unschedulableNodeWithLabels", labels=NODE_LABEL, unschedulable=True)
+    return build_test_node("unschedulableNodeWithLabels", labels=NODE_LABEL, unschedulable=True)
 
 
 def pods_on(node: str, affinity_type: str, *, terminating: bool = False) -> list[Any]:
-    """addPodsToNode: one pod with the node affinity of ``affinity_type`` and two plain pods."""
+    """addPodsToNode: one pod with the node affinity of ``affinity_type`` and two plain pods, each
+    buildTestPod(name, node, ...) (100m CPU) with test.GetNormalPodOwnerRefList()."""
     spec = {"affinity": AFFINITY[affinity_type]}
+    owned = {"owners": [up.NORMAL_OWNER], "deleting": terminating}
     return [
-        up.build_pod("podWithNodeAffinity", node, spec=spec, terminating=terminating),
-        up.build_pod("pod1", node, terminating=terminating),
-        up.build_pod("pod2", node, terminating=terminating),
+        up.build_pod("podWithNodeAffinity", 100, 0, node, spec=spec, **owned),
+        up.build_pod("pod1", 100, 0, node, **owned),
+        up.build_pod("pod2", 100, 0, node, **owned),
     ]
 
 
@@ -68,8 +76,8 @@ def case(
     total: int | None = None,
     node_fit: bool = False,
 ) -> Any:
-    limits = {"max_per_node": per_node, "max_per_namespace": per_namespace, "max_total": total}
-    return pytest.param(types, pods, nodes, limits, node_fit, expected, id=description)
+    limit = limits.Limits(per_node=per_node, per_namespace=per_namespace, total=total)
+    return pytest.param(types, pods, nodes, limit, node_fit, expected, id=description)
 
 
 EVICTED = ["podWithNodeAffinity"]
@@ -271,13 +279,13 @@ DESCHEDULE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("types", "pods", "nodes", "limits", "node_fit", "expected"), DESCHEDULE_CASES)
+@pytest.mark.parametrize(("types", "pods", "nodes", "limit", "node_fit", "expected"), DESCHEDULE_CASES)
 def test_deschedule_evicts_what_upstream_evicts(
-    types: list[str], pods: list[Any], nodes: list[Any], limits: dict[str, Any], node_fit: bool, expected: list[str]
+    types: list[str], pods: list[Any], nodes: list[Any], limit: limits.Limits, node_fit: bool, expected: list[str]
 ) -> None:
     # Upstream asserts the count only; with one candidate pod per case its name is implied.
     args = f.decode_args(plugin.Args, nodeAffinityType=types)
-    evicted = up.run_upstream_case(plugin.SPEC, args, nodes, pods, nodeFit=node_fit, **limits)
+    evicted = up.harness(plugin.SPEC, args, nodes, pods, evictor_args={"nodeFit": node_fit}, limit=limit).run()
     assert evicted == expected
 
 
@@ -295,7 +303,7 @@ def test_unknown_type_is_skipped_while_the_known_ones_run() -> None:
     args = f.decode_args(plugin.Args, nodeAffinityType=[INVALID, PREFERRED])
     assert [(p.path, p.warning) for p in plugin.validate(args)] == [("nodeAffinityType[0]", True)]
     pods = pods_on(WITHOUT_LABELS, PREFERRED)
-    assert up.run_upstream_case(plugin.SPEC, args, [without_labels(), with_labels()], pods) == EVICTED
+    assert up.harness(plugin.SPEC, args, [without_labels(), with_labels()], pods).run() == EVICTED
 
 
 # -- upstream TestValidateRemovePodsViolatingNodeAffinityArgs ----------------------------
@@ -320,7 +328,7 @@ def test_unknown_type_is_skipped_while_the_known_ones_run() -> None:
     ],
 )
 def test_validation_refuses_what_upstream_refuses(wire: dict[str, Any], expected_errors: list[str]) -> None:
-    problems = up.problems_for(plugin.Args, plugin.validate, wire)
+    problems = f.args_problems(plugin.SPEC, **wire)
     assert up.errors(problems) == expected_errors
     assert not [p for p in problems if p.warning]
 
@@ -334,14 +342,14 @@ def test_validation_refuses_what_upstream_refuses(wire: dict[str, Any], expected
 )
 def test_unknown_types_are_accepted_like_upstream(wire: dict[str, Any]) -> None:
     # upstream ValidateRemovePodsViolatingNodeAffinityArgs checks len(NodeAffinityType) only.
-    problems = up.problems_for(plugin.Args, plugin.validate, wire)
+    problems = f.args_problems(plugin.SPEC, **wire)
     assert up.errors(problems) == []
     assert [p.path for p in problems if p.warning] == [f"nodeAffinityType[{len(wire['nodeAffinityType']) - 1}]"]
 
 
 def test_null_type_list_is_unset_and_refused_like_upstream() -> None:
     # JSON null decodes to a nil slice upstream: "nodeAffinityType needs to be set".
-    assert up.errors(up.problems_for(plugin.Args, plugin.validate, {"nodeAffinityType": None})) == ["nodeAffinityType"]
+    assert up.errors(f.args_problems(plugin.SPEC, nodeAffinityType=None)) == ["nodeAffinityType"]
 
 
 # -- upstream TestSetDefaults_RemovePodsViolatingNodeAffinityArgs -------------------------

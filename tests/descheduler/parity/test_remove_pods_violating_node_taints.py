@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 
 from descheduler import matching
+from descheduler.evictor import limits
 from descheduler.model import Taint
 from descheduler.plugins import common
 from descheduler.plugins import remove_pods_violating_node_taints as plugin
 from tests.descheduler import factories as f
-from tests.descheduler.parity import node_support as up
+from tests.descheduler.parity import upstream as up
 
 # Upstream's createNoScheduleTaint/createPreferNoScheduleTaint ignore their key and value
 # arguments: every taint they make is testTaint1=test1, so withTestingTaint1 and
@@ -36,8 +37,11 @@ TEST_TAINT_TOLERATION_1 = [toleration("testTaint", "test", 1, "NoSchedule")]
 TEST_TAINT_X_TOLERATION_1 = [toleration("testTaintX", "testX", 1, "NoSchedule")]
 
 
-def node(name: str, *taints: dict[str, str], **kw: Any) -> Any:
-    return up.build_node(name, taints=taints, **kw)
+def node(
+    name: str, *taints: dict[str, str], millicpu: int = 2000, memory: int = 3000, pods: int = 10, **kw: Any
+) -> Any:
+    """buildTestNode: test.BuildTestNode(name, 2000, 3000, 10, apply), with these taints."""
+    return up.build_node(name, millicpu, memory, pods, taints=taints, **kw)
 
 
 def owned(
@@ -50,7 +54,7 @@ def owned(
 ) -> Any:
     """buildTestPodWithNormalOwnerRef(name, node, apply)."""
     full_spec = {**({"tolerations": tolerations} if tolerations is not None else {}), **(spec or {})}
-    return up.build_pod(name, node_name, spec=full_spec, **kw)
+    return up.build_pod(name, 100, 0, node_name, owners=[up.NORMAL_OWNER], spec=full_spec, **kw)
 
 
 def kube_system_critical(name: str, node_name: str) -> Any:
@@ -60,7 +64,7 @@ def kube_system_critical(name: str, node_name: str) -> Any:
 
 def local_storage(name: str, node_name: str) -> Any:
     """withLocalStorageVolume."""
-    return owned(name, node_name, spec={"volumes": up.HOST_PATH_EMPTY_DIR})
+    return owned(name, node_name, spec=up.HOST_PATH_EMPTY_DIR)
 
 
 def mirror(name: str, node_name: str) -> Any:
@@ -70,7 +74,7 @@ def mirror(name: str, node_name: str) -> Any:
 
 def daemonset(name: str, node_name: str) -> Any:
     """buildTestPod(name, node, test.SetDSOwnerRef)."""
-    return up.build_pod(name, node_name, owners=[up.DAEMONSET_OWNER])
+    return up.build_pod(name, 100, 0, node_name, owners=[up.DS_OWNER])
 
 
 def case(
@@ -87,7 +91,7 @@ def case(
     total: int | None = None,
 ) -> Any:
     """One row: upstream's expectedEvictedPodCount and the pods its comment says may go."""
-    run = {"max_per_node": per_node, "max_per_namespace": per_namespace, "max_total": total, **(evictor or {})}
+    run = {"limit": limits.Limits(per_node=per_node, per_namespace=per_namespace, total=total), "evictor_args": evictor}
     return pytest.param(pods, nodes, args or {}, run, count, candidates, id=description)
 
 
@@ -330,7 +334,7 @@ def test_deschedule_evicts_what_upstream_evicts(
     # Upstream asserts the count; where its comment allows either of two pods, so does this.
     decoded = f.decode_args(plugin.Args, **args)
     assert plugin.validate(decoded) == []
-    evicted = up.run_upstream_case(plugin.SPEC, decoded, nodes, pods, **run)
+    evicted = up.harness(plugin.SPEC, decoded, nodes, pods, **run).run()
     assert len(evicted) == count
     assert set(evicted) <= set(candidates)
 
@@ -362,10 +366,10 @@ def test_lenient_args_are_accepted_and_mean_what_upstream_makes_of_them(
     args: dict[str, Any], expected: list[str]
 ) -> None:
     # upstream New(): includeTaint is "IncludedTaints == nil || key listed || key=value listed".
-    assert up.errors(up.problems_for(plugin.Args, plugin.validate, args)) == []
+    assert up.errors(f.args_problems(plugin.SPEC, **args)) == []
     decoded = f.decode_args(plugin.Args, **args)
     nodes = [node("n1", {"key": "dedicated", "value": "db=x", "effect": "NoSchedule"})]
-    assert up.run_upstream_case(plugin.SPEC, decoded, nodes, [owned("p", "n1")]) == expected
+    assert up.harness(plugin.SPEC, decoded, nodes, [owned("p", "n1")]).run() == expected
 
 
 # -- upstream TestToleratesTaint ---------------------------------------------------------
@@ -464,7 +468,7 @@ def test_toleration_tolerates_as_upstream_source(tol: dict[str, str], taint_valu
 def test_gt_toleration_is_compared_by_the_plugin(threshold: str, expected: list[str]) -> None:
     pods = [owned("p", "n1", tolerations=[{"key": "gpus", "operator": "Gt", "value": threshold}])]
     nodes = [node("n1", {"key": "gpus", "value": "8", "effect": "NoSchedule"})]
-    assert up.run_upstream_case(plugin.SPEC, plugin.Args(), nodes, pods) == expected
+    assert up.harness(plugin.SPEC, plugin.Args(), nodes, pods).run() == expected
 
 
 # -- upstream TestValidateRemovePodsViolatingNodeTaintsArgs -----------------------------
@@ -498,7 +502,7 @@ def test_gt_toleration_is_compared_by_the_plugin(threshold: str, expected: list[
     ],
 )
 def test_validation_refuses_what_upstream_refuses(wire: dict[str, Any], expected_errors: list[str]) -> None:
-    problems = up.problems_for(plugin.Args, plugin.validate, wire)
+    problems = f.args_problems(plugin.SPEC, **wire)
     assert up.errors(problems) == expected_errors
     assert not [p for p in problems if p.warning]
 

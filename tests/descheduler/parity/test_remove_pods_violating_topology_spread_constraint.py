@@ -21,7 +21,7 @@ from descheduler import model
 from descheduler.plugins import common
 from descheduler.plugins import remove_pods_violating_topology_spread_constraint as plugin
 from tests.descheduler import factories as f
-from tests.descheduler.parity import spread_support as s
+from tests.descheduler.parity import upstream as up
 
 FOO_BAR = {"foo": "bar"}
 HASH_KEY = "pod-template-hash"  # appsv1.DefaultDeploymentUniqueLabelKey
@@ -67,13 +67,13 @@ def create_pods(*groups: Group) -> list[model.Pod]:
             if group.tolerations:
                 spec["tolerations"] = [dict(t) for t in group.tolerations]
             made.append(
-                s.pod(
+                up.build_pod(
                     f"pod-{len(made)}",
                     100,
                     0,
                     group.node,
                     namespace="ns1",
-                    owner=None if group.no_owners else "ReplicaSet",
+                    owners=() if group.no_owners else [up.RS_OWNER],
                     labels=group.labels,
                     deleting=group.deleting,
                     spec=spec,
@@ -86,7 +86,7 @@ def zones(
     *specs: tuple[str, str], millicpu: int = 2000, memory: int = 3000, pods: int = 10, **kw: Any
 ) -> list[model.Node]:
     """Nodes (name, zone) labelled ``zone``."""
-    return [s.node(name, millicpu, memory, pods, labels={"zone": zone}, **kw) for name, zone in specs]
+    return [up.build_node(name, millicpu, memory, pods, labels={"zone": zone}, **kw) for name, zone in specs]
 
 
 def two_zones() -> list[model.Node]:
@@ -98,7 +98,7 @@ def os_nodes(*extra: str) -> list[model.Node]:
     names = [("n1", "linNodeA", "linux"), ("n2", "linNodeB", "linux"), ("n3", "linNodeC", "linux")]
     names += [("n4", "winNodeA", "windows"), ("n5", "winNodeB", "windows"), ("n6", "winNodeC", "windows")]
     names += [(f"n{7 + i}", value, "windows") for i, value in enumerate(extra)]
-    return [s.node(name, 2000, 3000, 10, labels={"node": value, "os": os}) for name, value, os in names]
+    return [up.build_node(name, 2000, 3000, 10, labels={"node": value, "os": os}) for name, value, os in names]
 
 
 def node_affinity(key: str, operator: str, values: Sequence[str] = ()) -> dict[str, Any]:
@@ -165,7 +165,7 @@ IGNORE_AFFINITY = constraint(nodeAffinityPolicy="Ignore")
 def whoami_nodes() -> list[model.Node]:
     zone_of = {"n1": "zoneA", "n2": "zoneA", "n3": "zoneA", "n4": "zoneB", "n5": "zoneB", "n6": "zoneB"}
     return [
-        s.node(n, 2000, 3000, 10, labels={"topology.kubernetes.io/zone": z, "kubernetes.io/hostname": n})
+        up.build_node(n, 2000, 3000, 10, labels={"topology.kubernetes.io/zone": z, "kubernetes.io/hostname": n})
         for n, z in zone_of.items()
     ]
 
@@ -176,10 +176,10 @@ def issue_839_nodes() -> list[model.Node]:
         {"effect": "NoSchedule", "key": "node-role.kubernetes.io/etcd", "value": "true"},
     ]
     return [
-        s.node(
+        up.build_node(
             "controlplane1", 2000, 3000, 10, labels={"zone": "zoneA", "kubernetes.io/hostname": "cp-1"}, taints=both
         ),
-        s.node(
+        up.build_node(
             "infraservices1",
             2000,
             3000,
@@ -187,10 +187,10 @@ def issue_839_nodes() -> list[model.Node]:
             labels={"zone": "zoneA", "infra_service": "true", "kubernetes.io/hostname": "infra-1"},
             taints=[{"effect": "NoSchedule", "key": "infra_service", "value": ""}],
         ),
-        s.node(
+        up.build_node(
             "app1", 2000, 3000, 10, labels={"zone": "zoneA", "app_service": "true", "kubernetes.io/hostname": "app-1"}
         ),
-        s.node(
+        up.build_node(
             "app2", 2000, 3000, 10, labels={"zone": "zoneB", "app_service": "true", "kubernetes.io/hostname": "app-2"}
         ),
     ]
@@ -198,7 +198,7 @@ def issue_839_nodes() -> list[model.Node]:
 
 def arm_nodes() -> list[model.Node]:
     return [
-        s.node(n, 1000, 2000, 9, labels={"zone": z, ARCH: "arm64"})
+        up.build_node(n, 1000, 2000, 9, labels={"zone": z, ARCH: "arm64"})
         for n, z in (("A1", "zoneA"), ("B1", "zoneB"), ("C1", "zoneC"))
     ]
 
@@ -322,8 +322,8 @@ CASES = [
     Case(
         "2 domains, sizes [4,0], maxSkew=1, move 2 pods since selector matches multiple nodes",
         lambda: [
-            s.node("n1", 2000, 3000, 10, labels={"zone": "zoneA", "region": "boston"}),
-            s.node("n2", 2000, 3000, 10, labels={"zone": "zoneB", "region": "boston"}),
+            up.build_node("n1", 2000, 3000, 10, labels={"zone": "zoneA", "region": "boston"}),
+            up.build_node("n2", 2000, 3000, 10, labels={"zone": "zoneB", "region": "boston"}),
         ],
         lambda: create_pods(
             Group(1, "n1", constraints=constraint(), node_selector={"region": "boston"}),
@@ -352,7 +352,7 @@ CASES = [
     Case(
         "2 domains size [2 6], maxSkew=2, can't move any because of node taints",
         lambda: [
-            s.node(
+            up.build_node(
                 "n1",
                 2000,
                 3000,
@@ -360,7 +360,7 @@ CASES = [
                 labels={"zone": "zoneA"},
                 taints=[{"key": "hardware", "value": "gpu", "effect": "NoSchedule"}],
             ),
-            s.node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}),
+            up.build_node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}),
         ],
         lambda: create_pods(Group(1, "n1", constraints=constraint(2)), Group(1, "n1"), Group(6, "n2")),
         0,
@@ -369,8 +369,8 @@ CASES = [
     Case(
         "2 domains size [2 6], maxSkew=2, can't move any because node1 does not have enough CPU",
         lambda: [
-            s.node("n1", 200, 3000, 10, labels={"zone": "zoneA"}),
-            s.node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}),
+            up.build_node("n1", 200, 3000, 10, labels={"zone": "zoneA"}),
+            up.build_node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}),
         ],
         lambda: create_pods(Group(1, "n1", constraints=constraint(2)), Group(1, "n1"), Group(6, "n2")),
         0,
@@ -401,8 +401,8 @@ CASES = [
     Case(
         "2 domains, sizes [2,0], maxSkew=1, move 1 pod since pod tolerates the node with taint",
         lambda: [
-            s.node("n1", 2000, 3000, 10, labels={"zone": "zoneA"}),
-            s.node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}, taints=[TAINT_TEST]),
+            up.build_node("n1", 2000, 3000, 10, labels={"zone": "zoneA"}),
+            up.build_node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}, taints=[TAINT_TEST]),
         ],
         lambda: create_pods(
             Group(
@@ -419,8 +419,8 @@ CASES = [
     Case(
         "2 domains, sizes [2,0], maxSkew=1, move 0 pods since pod does not tolerate the tainted node",
         lambda: [
-            s.node("n1", 2000, 3000, 10, labels={"zone": "zoneA"}),
-            s.node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}, taints=[TAINT_TEST]),
+            up.build_node("n1", 2000, 3000, 10, labels={"zone": "zoneA"}),
+            up.build_node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}, taints=[TAINT_TEST]),
         ],
         lambda: create_pods(Group(1, "n1", constraints=constraint()), Group(1, "n1", node_selector=ZONE_A_SELECTOR)),
         0,
@@ -429,8 +429,8 @@ CASES = [
         "2 domains, sizes [2,0], maxSkew=1, move 0 pods since pod does not tolerate the tainted node, "
         "and NodeFit is enabled",
         lambda: [
-            s.node("n1", 2000, 3000, 10, labels={"zone": "zoneA"}),
-            s.node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}, taints=[TAINT_TEST]),
+            up.build_node("n1", 2000, 3000, 10, labels={"zone": "zoneA"}),
+            up.build_node("n2", 2000, 3000, 10, labels={"zone": "zoneB"}, taints=[TAINT_TEST]),
         ],
         lambda: create_pods(Group(1, "n1", constraints=constraint()), Group(1, "n1", node_selector=ZONE_A_SELECTOR)),
         0,
@@ -439,8 +439,8 @@ CASES = [
     Case(
         "2 domains, sizes [2,0], maxSkew=1, move 1 pod for node with PreferNoSchedule Taint",
         lambda: [
-            s.node("n1", 2000, 3000, 10, labels={"zone": "zoneA"}),
-            s.node(
+            up.build_node("n1", 2000, 3000, 10, labels={"zone": "zoneA"}),
+            up.build_node(
                 "n2", 2000, 3000, 10, labels={"zone": "zoneB"}, taints=[{**TAINT_TEST, "effect": "PreferNoSchedule"}]
             ),
         ],
@@ -510,9 +510,9 @@ CASES = [
     Case(
         "3 domains, sizes [2,3,4], maxSkew=1, NodeFit is enabled, and not enough cpu on zoneA; nothing should be moved",
         lambda: [
-            s.node("n1", 250, 2000, 9, labels={"zone": "zoneA"}),
-            s.node("n2", 1000, 2000, 9, labels={"zone": "zoneB"}),
-            s.node("n3", 1000, 2000, 9, labels={"zone": "zoneC"}),
+            up.build_node("n1", 250, 2000, 9, labels={"zone": "zoneA"}),
+            up.build_node("n2", 1000, 2000, 9, labels={"zone": "zoneB"}),
+            up.build_node("n3", 1000, 2000, 9, labels={"zone": "zoneC"}),
         ],
         lambda: create_pods(*[Group(k, n, constraints=constraint()) for k, n in ((2, "n1"), (3, "n2"), (4, "n3"))]),
         0,
@@ -522,9 +522,9 @@ CASES = [
         "3 domains, sizes [2,3,4], maxSkew=1, args.NodeFit is false, and not enough cpu on zoneA; "
         "1 should be moved to force scale-up",
         lambda: [
-            s.node("n1", 250, 2000, 9, labels={"zone": "zoneA"}),
-            s.node("n2", 1000, 2000, 9, labels={"zone": "zoneB"}),
-            s.node("n3", 1000, 2000, 9, labels={"zone": "zoneC"}),
+            up.build_node("n1", 250, 2000, 9, labels={"zone": "zoneA"}),
+            up.build_node("n2", 1000, 2000, 9, labels={"zone": "zoneB"}),
+            up.build_node("n3", 1000, 2000, 9, labels={"zone": "zoneC"}),
         ],
         lambda: create_pods(*[Group(k, n, constraints=constraint()) for k, n in ((2, "n1"), (3, "n2"), (4, "n3"))]),
         1,
@@ -535,7 +535,7 @@ CASES = [
         "3 domains, sizes [[1,0], [1,1], [2,1]], maxSkew=1, NodeFit is enabled, and not enough cpu on ZoneA; "
         "nothing should be moved",
         lambda: [
-            s.node(name, cpu, 2000, 9, labels={"zone": f"zone{name[0]}"})
+            up.build_node(name, cpu, 2000, 9, labels={"zone": f"zone{name[0]}"})
             for name, cpu in (("A1", 150), ("B1", 1000), ("C1", 1000), ("A2", 50), ("B2", 1000), ("C2", 1000))
         ],
         lambda: create_pods(
@@ -546,7 +546,9 @@ CASES = [
     ),
     Case(
         "2 domains, sizes [[1,4], [2,1]], maxSkew=1, NodeFit is enabled; should move 1",
-        lambda: [s.node(name, 1000, 2000, 9, labels={"zone": f"zone{name[0]}"}) for name in ("A1", "A2", "B1", "B2")],
+        lambda: [
+            up.build_node(name, 1000, 2000, 9, labels={"zone": f"zone{name[0]}"}) for name in ("A1", "A2", "B1", "B2")
+        ],
         lambda: create_pods(
             *[Group(k, n, constraints=constraint()) for k, n in ((1, "A1"), (4, "A2"), (2, "B1"), (1, "B2"))]
         ),
@@ -590,7 +592,7 @@ CASES = [
 def test_upstream_topology_spread_constraint_table(case: Case) -> None:
     # upstream TestTopologySpreadConstraint: DefaultEvictorArgs{NodeFit: nodeFit}, pods listed by name.
     pods = sorted(case.pods(), key=lambda p: p.name)
-    h = s.harness(plugin.SPEC, case.args, case.nodes(), pods, evictor={"nodeFit": case.node_fit})
+    h = up.harness(plugin.SPEC, case.args, case.nodes(), pods, evictor_args={"nodeFit": case.node_fit})
     evicted = h.run()
     assert len(evicted) == case.expected
     if case.evicted:
@@ -601,7 +603,9 @@ def test_upstream_topology_spread_constraint_table(case: Case) -> None:
 
 
 def domain_pod(name: str, priority: int | None = None, *, affinity: dict[str, Any] | None = None) -> model.Pod:
-    return s.pod(name, 0, 0, "", priority=priority, spec={"affinity": affinity} if affinity is not None else None)
+    return up.build_pod(
+        name, 0, 0, "", priority=priority, spec={"affinity": affinity} if affinity is not None else None
+    )
 
 
 SORT_CASES: list[tuple[str, dict[str, list[model.Pod]], dict[str, list[str]]]] = [
@@ -670,7 +674,7 @@ def test_an_empty_node_affinity_still_counts_as_affinity() -> None:
 )
 def test_upstream_check_identical_constraints(new: dict[str, Any], identical: bool) -> None:
     # upstream TestCheckIdenticalConstraints: existing {maxSkew 2, zone, foo=bar}.
-    owner = s.pod("p", 100, 0, "n1", labels=FOO_BAR)
+    owner = up.build_pod("p", 100, 0, "n1", labels=FOO_BAR)
     base = {"whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": FOO_BAR}}
     existing = plugin.resolve_constraint({**base, "maxSkew": 2, "topologyKey": "zone"}, owner)
     assert (plugin.resolve_constraint({**base, **new}, owner).identity == existing.identity) is identical
@@ -707,7 +711,7 @@ VALIDATION: list[tuple[str, dict[str, Any], bool]] = [
 )
 def test_upstream_validation_table(wire: dict[str, Any], refused: bool) -> None:
     # upstream TestValidateRemovePodsViolatingTopologySpreadConstraintArgs
-    assert bool(s.errors(plugin.SPEC, **wire)) is refused
+    assert bool(up.errors(f.args_problems(plugin.SPEC, **wire))) is refused
 
 
 # -- defaults_test.go --------------------------------------------------------------------------
@@ -755,4 +759,4 @@ def test_an_empty_constraints_list_defaults_to_do_not_schedule() -> None:
     decoded = f.decode_args(plugin.Args, constraints=[])
     assert plugin.effective_constraints(decoded) == ("DoNotSchedule",)
     pods = create_pods(Group(1, "n1", constraints=constraint()), Group(2, "n1"), Group(1, "n2"))
-    assert len(s.harness(plugin.SPEC, decoded, two_zones(), pods).run()) == 1
+    assert len(up.harness(plugin.SPEC, decoded, two_zones(), pods).run()) == 1
