@@ -80,6 +80,12 @@ def _setup_logging(verbosity: int, fmt: str = "text") -> None:
     show_default=True,
     help="Run a cycle every DURATION (Go syntax: 30s, 5m, 1h30m) in one long-lived process; 0 runs once.",
 )
+@click.option(
+    "--cycle-timeout",
+    default="30s",
+    show_default=True,
+    help="Deadline of each cycle (Go duration): a silent API server fails the cycle after it.",
+)
 @click.option("--schedule", help='Run cycles on a 5-field cron schedule in UTC (e.g. "*/10 * * * *"), long-lived.')
 @click.option("--leader-elect", is_flag=True, help="Run cycles only while holding the Lease (several replicas).")
 @click.option("--leader-elect-lease-duration", default="137s", show_default=True, help="Lease duration.")
@@ -111,6 +117,7 @@ def main(
     verbose: int,
     logging_format: str,
     descheduling_interval: str,
+    cycle_timeout: str,
     schedule: str | None,
     leader_elect: bool,
     leader_elect_lease_duration: str,
@@ -131,6 +138,9 @@ def main(
     if snapshot and not dry_run:
         _fail("--snapshot plans against files and cannot evict: add --dry-run", EXIT_INPUT)
     trigger = _trigger(descheduling_interval, schedule)
+    deadline = _check(daemon.parse_duration, cycle_timeout, "--cycle-timeout")
+    if deadline <= 0:
+        _fail(f"--cycle-timeout {cycle_timeout}: must be more than 0", EXIT_INPUT)
     if trigger is not None and verbose == 0:
         _setup_logging(1, logging_format)  # a daemon's log is its report: one line per cycle and eviction
     election = _election(
@@ -159,7 +169,7 @@ def main(
         if election is not None:
             writer = FencedWriter(writer, allowed=leading.is_set)
         _run_daemon(
-            lambda: _logged_cycle(run_cycle(policy, registry, source, writer, metrics=metrics)),
+            lambda: _logged_cycle(run_cycle(policy, registry, source, writer, metrics=metrics, timeout=deadline)),
             trigger,
             metrics=metrics,
             metrics_address=metrics_address,
@@ -169,7 +179,7 @@ def main(
         )
         return
     try:
-        result = run_cycle(policy, registry, source, writer, metrics=metrics)
+        result = run_cycle(policy, registry, source, writer, metrics=metrics, timeout=deadline)
     except InputError as exc:
         _fail(str(exc), EXIT_INPUT)
     except TensileError as exc:

@@ -21,6 +21,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from descheduler.errors import TensileError
 from descheduler.kube import leaderelection
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ class Daemon:
         try:
             logger.info("cycle %d starting", number)
             self._cycle()
+        except TensileError as exc:
+            # Expected failures (an API server that does not answer in time) are one line each.
+            logger.error("cycle %d failed: %s; the next one runs as scheduled", number, exc)
         except Exception:
             logger.exception("cycle %d failed; the next one runs as scheduled", number)
         finally:
