@@ -10,15 +10,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from descheduler.kube import retry, streaming
+from descheduler.kube import errors, retry, streaming
 
 CHUNK_SIZE = 256 * 1024
 # A socket timeout fires at or just after the time it was given; never ask for less than this.
 _TOLERANCE = 0.05
-
-
-class BodyTooSlowError(Exception):
-    """The attempt's time ran out while its response body was still arriving."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +26,7 @@ class Attempt:
     total: float | None
     ends_at: float | None
     deadline: retry.Deadline | None
+    started: float
 
     @classmethod
     def start(cls, timeout: streaming.Timeout, deadline: retry.Deadline | None) -> Attempt:
@@ -44,8 +41,8 @@ class Attempt:
         if total is not None:
             connect = min(connect, total)
             read = total if read is None else min(read, total)
-        ends_at = None if total is None else time.monotonic() + total
-        return cls(connect, read, total, ends_at, deadline)
+        now = time.monotonic()
+        return cls(connect, read, total, None if total is None else now + total, deadline, now)
 
     def left(self) -> float | None:
         return None if self.ends_at is None else self.ends_at - time.monotonic()
@@ -53,6 +50,13 @@ class Attempt:
     def expired(self) -> bool:
         left = self.left()
         return left is not None and left <= 0
+
+    def waited(self) -> float:
+        """The timeout that fired: connecting (the TLS handshake counts) or reading."""
+        elapsed = time.monotonic() - self.started
+        if self.read is None or elapsed < self.read - _TOLERANCE:
+            return self.connect
+        return self.read
 
     def cut_by_deadline(self) -> bool:
         return self.deadline is not None and self.deadline.remaining() < _TOLERANCE
@@ -70,7 +74,7 @@ def read_body(response: Any, attempt: Attempt) -> bytes:
             left = attempt.left()
             if left is not None:
                 if left <= 0:
-                    raise BodyTooSlowError
+                    raise errors.BodyTooSlowError
                 _bound_socket(response, min(left, attempt.read or left))
             chunk: bytes = response.read1(CHUNK_SIZE)
             if not chunk:

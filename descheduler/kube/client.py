@@ -149,29 +149,24 @@ class Kube:
             ).response
             self._answered = True
             data = attempts.read_body(response, attempt)
-        except (urllib3.exceptions.HTTPError, OSError, k8s_client.ApiException, attempts.BodyTooSlowError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError, k8s_client.ApiException, errors.BodyTooSlowError) as exc:
             raise self._transport_error(exc, attempt, what) from exc
         if not 200 <= response.status < 300:
             raise errors.from_response(response.status, data, response.headers)
         return data
 
     def _transport_error(self, exc: BaseException, attempt: attempts.Attempt, what: str) -> errors.ApiError:
-        if isinstance(exc, attempts.BodyTooSlowError):
-            return self._deadline_error(attempt, what) if attempt.cut_by_deadline() else self._no_answer(attempt, what)
         failure = errors.classify_transport(exc)
         if failure.timed_out and attempt.cut_by_deadline():
             return self._deadline_error(attempt, what)
+        # Before the server has ever answered, waiting only delays the one-line error.
+        cls = errors.ConnectionFailedError if self._answered else errors.UnreachableError
+        if failure.timed_out and failure.connected:
+            return cls.saying(f"API server {self.host} did not answer within {attempt.waited():g}s ({what})")
         if not failure.connected:
             reason = f"no connection within {attempt.connect:g}s" if failure.timed_out else failure.reason
-            cls = errors.ConnectionFailedError if self._answered else errors.UnreachableError
             return cls.saying(f"cannot reach the API server {self.host}: {reason}")
-        if failure.timed_out:
-            return self._no_answer(attempt, what)
-        return errors.ConnectionFailedError.saying(f"{what} on {self.host}: {failure.reason}")
-
-    def _no_answer(self, attempt: attempts.Attempt, what: str) -> errors.ApiError:
-        waited = attempt.total if attempt.read is None else attempt.read
-        return errors.NoAnswerError.saying(f"API server {self.host} did not answer within {waited:g}s ({what})")
+        return cls.saying(f"{what} on {self.host}: {failure.reason}")
 
     def _deadline_error(self, attempt: attempts.Attempt, what: str) -> errors.ApiError:
         seconds = attempt.deadline.seconds if attempt.deadline is not None else 0.0

@@ -42,14 +42,10 @@ class ConnectionFailedError(ApiError):
 
 
 class UnreachableError(ConnectionFailedError):
-    """No connection to a server that has never answered this client: a wrong address, a
-    closed port, an untrusted certificate, or a server down at start. Never retried: waiting
-    would only delay the one-line error. Once a server has answered, the same failure is an
-    outage and raises a plain :class:`ConnectionFailedError`, which reads retry."""
-
-
-class NoAnswerError(ConnectionFailedError):
-    """Connected and asked, but no response within the read timeout."""
+    """No response from a server that has never answered this client: a wrong address, a
+    closed port, an untrusted certificate, a server down or silent at start. Never retried:
+    waiting would only delay the one-line error. Once a server has answered, the same failure
+    is an outage and raises a plain :class:`ConnectionFailedError`, which reads retry."""
 
 
 class DeadlineExceededError(ConnectionFailedError):
@@ -128,6 +124,10 @@ def _default_reason(status: int) -> str:
     return {429: "TooManyRequests", 404: "NotFound", 403: "Forbidden", 401: "Unauthorized"}.get(status, "Error")
 
 
+class BodyTooSlowError(Exception):
+    """An attempt's time ran out while its response body was still arriving."""
+
+
 @dataclass(frozen=True)
 class TransportFailure:
     """What a failed request's exception means, in the user's terms."""
@@ -141,7 +141,7 @@ class TransportFailure:
 def classify_transport(exc: BaseException) -> TransportFailure:
     """Read the chain of a urllib3/socket/ssl failure for its root cause (by type, never by text)."""
     for err in _chain(exc):
-        if isinstance(err, urllib3.exceptions.ReadTimeoutError | socket.timeout):
+        if isinstance(err, BodyTooSlowError | urllib3.exceptions.ReadTimeoutError | socket.timeout):
             return TransportFailure(connected=True, timed_out=True, reason="no answer")
         if isinstance(err, urllib3.exceptions.NameResolutionError | socket.gaierror):
             return TransportFailure(connected=False, timed_out=False, reason="the host name does not resolve")

@@ -56,7 +56,9 @@ class Selection:
 
     def as_config(self) -> dict[str, Any]:
         """A one-context kubeconfig document for the client library's loader."""
-        context = {"cluster": self.cluster.name, **({"user": self.user.name} if self.user else {})}
+        context = {**self.context.body, "cluster": self.cluster.name}
+        if self.user is not None:
+            context["user"] = self.user.name
         return {
             "apiVersion": "v1",
             "kind": "Config",
@@ -100,7 +102,9 @@ def load(paths: Sequence[str], label: str, *, only: bool) -> Merged:
         if doc is not None:
             docs.append((path, doc))
     if not docs:
-        raise InputError(f"{label}: file is empty" if len(present) == 1 else f"{label}: every file is empty")
+        raise InputError(
+            f"kubeconfig {present[0]}: file is empty" if len(present) == 1 else f"{label}: every file is empty"
+        )
     return merge(docs)
 
 

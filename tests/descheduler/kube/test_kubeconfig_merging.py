@@ -175,3 +175,14 @@ def test_kubeconfig_flag_means_exactly_that_file_and_ignores_the_environment(
     with pytest.raises(InputError) as caught:
         client.load_configuration(joined)
     assert str(caught.value) == f"kubeconfig {joined}: file not found"
+
+
+def test_a_list_of_only_empty_files_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("")
+    b.write_text("# nothing here\n")
+    with pytest.raises(InputError) as caught:
+        load(monkeypatch, a, b, tmp_path / "absent.yaml")
+    assert (
+        str(caught.value) == f"KUBECONFIG={a}{os.pathsep}{b}{os.pathsep}{tmp_path / 'absent.yaml'}: every file is empty"
+    )
