@@ -117,7 +117,7 @@ class Daemon:
             self._cycle()
         except TensileError as exc:
             # Expected failures (an API server that does not answer in time) are one line each.
-            logger.error("cycle %d failed: %s; the next one runs as scheduled", number, exc)
+            logger.error("cycle %d failed; the next one runs as scheduled: %s", number, exc)
         except Exception:
             logger.exception("cycle %d failed; the next one runs as scheduled", number)
         finally:
