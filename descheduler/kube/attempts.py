@@ -1,4 +1,5 @@
-"""The time one request attempt may take, and reading a response body within it.
+"""The time one request attempt may take, reading a response body within it, and the error
+an attempt that got no response ends with.
 
 Used by ``Kube.request`` only: the attempt's own timeouts, cut to what a
 :func:`descheduler.kube.retry.deadline` in force leaves.
@@ -60,6 +61,28 @@ class Attempt:
 
     def cut_by_deadline(self) -> bool:
         return self.deadline is not None and self.deadline.remaining() < _TOLERANCE
+
+    def failed(self, exc: BaseException, what: str, *, host: str, answered: bool) -> errors.ApiError:
+        """The one-line error for ``exc``; ``answered``: the server has answered this client before."""
+        failure = errors.classify_transport(exc)
+        if failure.timed_out and self.cut_by_deadline():
+            seconds = self.deadline.seconds if self.deadline is not None else 0.0
+            return errors.DeadlineExceededError.saying(f"API server {host} did not answer within {seconds:g}s ({what})")
+        # Before the server has ever answered, waiting only delays the one-line error.
+        cls = errors.ConnectionFailedError if answered else errors.UnreachableError
+        if failure.timed_out and failure.connected:
+            return cls.saying(f"API server {host} did not answer within {self.waited():g}s ({what})")
+        if not failure.connected:
+            reason = f"no connection within {self.connect:g}s" if failure.timed_out else failure.reason
+            return cls.saying(f"cannot reach the API server {host}: {reason}")
+        return cls.saying(f"{what} on {host}: {failure.reason}")
+
+    def too_late(self, what: str, *, host: str) -> errors.ApiError:
+        """The error for an attempt the deadline forbids to start."""
+        seconds = self.deadline.seconds if self.deadline is not None else 0.0
+        return errors.DeadlineExceededError.saying(
+            f"{what} on {host} not started: the {seconds:g}s deadline has passed"
+        )
 
     def socket_timeouts(self) -> tuple[float, float | None]:
         return max(self.connect, _TOLERANCE), None if self.read is None else max(self.read, _TOLERANCE)

@@ -134,10 +134,7 @@ class Kube:
         what = f"{method} {path}"
         attempt = attempts.Attempt.start(self.timeout if timeout is None else timeout, retry.current_deadline())
         if attempt.expired():
-            seconds = attempt.deadline.seconds if attempt.deadline is not None else 0.0
-            raise errors.DeadlineExceededError.saying(
-                f"{what} on {self.host} not started: the {seconds:g}s deadline has passed"
-            )
+            raise attempt.too_late(what, host=self.host)
         headers = {"Accept": "application/json", "Content-Type": content_type}
         url_path = path + ("?" + urlencode(query) if query else "")
         _method, url, headers, _body, _post = self._api.param_serialize(
@@ -150,29 +147,10 @@ class Kube:
             self._answered = True
             data = attempts.read_body(response, attempt)
         except (urllib3.exceptions.HTTPError, OSError, k8s_client.ApiException, errors.BodyTooSlowError) as exc:
-            raise self._transport_error(exc, attempt, what) from exc
+            raise attempt.failed(exc, what, host=self.host, answered=self._answered) from exc
         if not 200 <= response.status < 300:
             raise errors.from_response(response.status, data, response.headers)
         return data
-
-    def _transport_error(self, exc: BaseException, attempt: attempts.Attempt, what: str) -> errors.ApiError:
-        failure = errors.classify_transport(exc)
-        if failure.timed_out and attempt.cut_by_deadline():
-            return self._deadline_error(attempt, what)
-        # Before the server has ever answered, waiting only delays the one-line error.
-        cls = errors.ConnectionFailedError if self._answered else errors.UnreachableError
-        if failure.timed_out and failure.connected:
-            return cls.saying(f"API server {self.host} did not answer within {attempt.waited():g}s ({what})")
-        if not failure.connected:
-            reason = f"no connection within {attempt.connect:g}s" if failure.timed_out else failure.reason
-            return cls.saying(f"cannot reach the API server {self.host}: {reason}")
-        return cls.saying(f"{what} on {self.host}: {failure.reason}")
-
-    def _deadline_error(self, attempt: attempts.Attempt, what: str) -> errors.ApiError:
-        seconds = attempt.deadline.seconds if attempt.deadline is not None else 0.0
-        return errors.DeadlineExceededError.saying(
-            f"API server {self.host} did not answer within {seconds:g}s ({what})"
-        )
 
     def stream(
         self,

@@ -91,6 +91,19 @@ def test_a_body_that_trickles_in_cannot_stretch_an_attempt_past_the_deadline(tmp
     assert time.monotonic() - started < 3
 
 
+def test_no_request_starts_once_the_deadline_has_passed(tmp_path: Path) -> None:
+    with failing_servers.SilentServer() as silent:
+        url = f"http://127.0.0.1:{silent.port}"
+        kube = client.Kube(client.load_configuration(str(write_kubeconfig(tmp_path / "kc", url))))
+        with retry.deadline(0.0), pytest.raises(errors.DeadlineExceededError) as caught:
+            kube.post("/api/v1/namespaces/ns/pods/p/eviction", {}, policy=retry.EVICTIONS)
+    assert (
+        str(caught.value)
+        == f"POST /api/v1/namespaces/ns/pods/p/eviction on {url} not started: the 0s deadline has passed"
+    )
+    assert silent.accepted == 0
+
+
 # -- a closed port ------------------------------------------------------------------------------
 
 
