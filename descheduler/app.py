@@ -65,7 +65,7 @@ def run(options: RunOptions) -> int:
         writer = FencedWriter(writer, allowed=leading.is_set)
 
     def cycle() -> None:
-        report = run_cycle(policy, registry, source, writer, metrics=metrics)
+        report = run_cycle(policy, registry, source, writer, metrics=metrics, timeout=options.cycle_timeout)
         logger.info("cycle done: %s", reporting.summary_line(report))
 
     trigger = (
@@ -80,7 +80,7 @@ def run(options: RunOptions) -> int:
 def _run_once(
     policy: Policy, source: StateSource, writer: EvictionWriter, metrics: metering.Metrics, options: RunOptions
 ) -> int:
-    result = run_cycle(policy, default_registry(), source, writer, metrics=metrics)
+    result = run_cycle(policy, default_registry(), source, writer, metrics=metrics, timeout=options.cycle_timeout)
     print(reporting.render(result, options.output), flush=True)
     _export_metrics(metrics, options.metrics_file, options.pushgateway)
     if result.plugin_errors or any(d.result is Result.FAILED for d in result.decisions):

@@ -86,6 +86,12 @@ class OneLineErrors(click.Group):
     show_default=True,
     help="Run a cycle every DURATION (Go syntax: 30s, 5m, 1h30m; at least 1s) in one long-lived process; 0 runs once.",
 )
+@click.option(
+    "--cycle-timeout",
+    default="30s",
+    show_default=True,
+    help="Deadline of each cycle (Go duration), listing and evictions included: a silent API server fails it.",
+)
 @click.option("--schedule", help='Run cycles on a 5-field cron schedule in UTC (e.g. "*/10 * * * *"), long-lived.')
 @click.option("--leader-elect", is_flag=True, help="Run cycles only while holding the Lease (several replicas).")
 @click.option("--leader-elect-lease-duration", default="137s", show_default=True, help="Lease duration.")

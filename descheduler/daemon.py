@@ -20,6 +20,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from descheduler.errors import TensileError
 from descheduler.kube import leaderelection
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ class Daemon:
         try:
             logger.info("cycle %d starting", number)
             self._cycle()
+        except TensileError as exc:
+            # Expected failures (an API server that does not answer in time) are one line each.
+            logger.error("cycle %d failed; the next one runs as scheduled: %s", number, exc)
         except Exception:
             logger.exception("cycle %d failed; the next one runs as scheduled", number)
         finally:

@@ -43,6 +43,7 @@ class Flags:
     snapshot: str | None = None
     output: str = "table"
     descheduling_interval: str = "0"
+    cycle_timeout: str = "30s"
     schedule: str | None = None
     leader_elect: bool = False
     leader_elect_lease_duration: str = "137s"
@@ -66,6 +67,8 @@ class RunOptions:
     snapshot: str | None
     output: Output
     interval_seconds: float
+    cycle_timeout: float
+    """Each cycle's deadline in seconds: no API request starts after it."""
     schedule: str | None
     election: leaderelection.ElectionConfig | None
     metrics_address: tuple[str, int] | None
@@ -88,6 +91,9 @@ def build(flags: Flags) -> tuple[RunOptions, list[str]]:
     if flags.output not in OUTPUTS:
         raise InputError(f"-o/--output: must be one of {', '.join(OUTPUTS)}, got {wording.shown(flags.output)}")
     interval = check_interval(flags.descheduling_interval)
+    cycle_timeout = check_duration(flags.cycle_timeout, "--cycle-timeout")
+    if cycle_timeout <= 0:
+        raise InputError(f"--cycle-timeout {flags.cycle_timeout}: must be more than 0")
     if flags.schedule is not None and interval > 0:
         raise InputError("--descheduling-interval and --schedule are mutually exclusive: pass one")
     if flags.schedule is not None:
@@ -113,6 +119,7 @@ def build(flags: Flags) -> tuple[RunOptions, list[str]]:
         snapshot=flags.snapshot,
         output=flags.output,  # narrowed to Output by the check against OUTPUTS above
         interval_seconds=interval,
+        cycle_timeout=cycle_timeout,
         schedule=flags.schedule,
         election=election,
         metrics_address=address,

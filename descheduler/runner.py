@@ -20,11 +20,16 @@ from descheduler.evictor import limits
 from descheduler.evictor.evictor import EvictionWriter, Evictor
 from descheduler.framework.profile import run_profiles
 from descheduler.framework.registry import Registry
+from descheduler.kube import retry
 from descheduler.model import Node
 from descheduler.policy.types import Policy
 from descheduler.report import Report
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_CYCLE_TIMEOUT = 30.0
+"""Seconds a cycle may take, API calls and evictions included: a silent API server fails the
+cycle instead of hanging it. A live dry run on 20k pods takes about 6 s."""
 
 
 def eligible_nodes(state: ClusterState, policy: Policy) -> list[Node]:
@@ -60,9 +65,15 @@ def run_cycle(
     *,
     now: float | None = None,
     metrics: metering.Metrics | None = None,
+    timeout: float | None = DEFAULT_CYCLE_TIMEOUT,
 ) -> Report:
-    """One cycle on freshly read state; its decisions and timings go to ``metrics`` when given."""
-    with paused_gc():
+    """One cycle on freshly read state; its decisions and timings go to ``metrics`` when given.
+
+    ``timeout`` is the cycle's own deadline (None: none): no API request starts after it, and
+    each one is cut to the time left (:func:`descheduler.kube.retry.deadline`), so a silent
+    server raises ``DeadlineExceededError`` instead of hanging the cycle.
+    """
+    with paused_gc(), retry.deadline(timeout):
         report = _run_cycle(policy, registry, source, writer, now=now, metrics=metrics)
     if metrics is not None:
         metrics.record_report(report)

@@ -196,7 +196,7 @@ class TrackedKube(Kube):
         query: dict[str, Any] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-        timeout: float | None = None,
+        timeout: streaming.Timeout | None = None,
     ) -> bytes:
         try:
             data = super().request(method, path, query=query, body=body, content_type=content_type, timeout=timeout)

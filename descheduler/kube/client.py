@@ -22,7 +22,8 @@ from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
 from descheduler.errors import InputError
-from descheduler.kube import errors, retry, streaming
+from descheduler.kube import attempts, errors, retry, streaming
+from descheduler.kube import kubeconfig as kubeconfigs
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,41 +31,54 @@ T = TypeVar("T")
 USER_AGENT = "tensile/0.1"
 DEFAULT_PAGE_SIZE = 500
 JsonObject = dict[str, Any]
+DEFAULT_TIMEOUT: streaming.Timeout = (10.0, 60.0)
+"""Per attempt: 10 s to connect, 60 s of silence; a 500-pod LIST page needs well under that."""
 
 
 def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Any:
-    """Kubeconfig file (flag, then $KUBECONFIG), else in-cluster, else ~/.kube/config.
+    """``--kubeconfig FILE`` (that file only), else $KUBECONFIG (a list, merged as kubectl
+    merges it), else in-cluster, else ~/.kube/config.
 
-    Raises InputError with one line naming the file and what is wrong.
+    Everything is checked before any request; a problem raises InputError with one line
+    naming the file, the entry and the bad value.
     """
     cfg = k8s_client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
+    files = kubeconfigs.candidate_files(kubeconfig, os.environ.get("KUBECONFIG"))
     in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-    if path is None and not in_cluster:
+    if files is None and not in_cluster:
         default = Path.home() / ".kube" / "config"
-        path = str(default) if default.exists() else None
-    try:
-        if path is not None:
-            if not Path(path).is_file():
-                raise InputError(f"kubeconfig {path}: file not found")
-            k8s_config.load_kube_config(
-                config_file=path, context=context, client_configuration=cfg, persist_config=False
-            )
-        elif in_cluster:
-            k8s_config.load_incluster_config(client_configuration=cfg)
-        else:
-            raise InputError("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster")
-    except InputError:
-        raise
-    except ConfigException as exc:
-        where = f"kubeconfig {path}" if path else "in-cluster configuration"
-        raise InputError(f"{where}: {_one_line(str(exc))}") from exc
-    except (ValueError, TypeError, KeyError, OSError) as exc:
-        # yaml errors subclass ValueError in the client's loader; anything else is a malformed file.
-        raise InputError(f"kubeconfig {path}: cannot be used: {_one_line(str(exc))}") from exc
-    except Exception as exc:
-        raise InputError(f"kubeconfig {path}: cannot be parsed: {_one_line(str(exc))}") from exc
+        files = ([str(default)], f"kubeconfig {default}") if default.exists() else None
+    if files is not None:
+        _load_kubeconfig(cfg, files, context, only=kubeconfig is not None)
+    elif in_cluster:
+        _load_in_cluster(cfg)
+    else:
+        raise InputError("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster")
     return cfg
+
+
+def _load_kubeconfig(cfg: Any, files: tuple[list[str], str], context: str | None, *, only: bool) -> None:
+    paths, label = files
+    selection = kubeconfigs.select(kubeconfigs.load(paths, label, only=only), context)
+    kubeconfigs.check_files(selection)
+    try:
+        k8s_config.load_kube_config_from_dict(selection.as_config(), client_configuration=cfg, persist_config=False)
+    except (ConfigException, ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+        # What the checks above do not cover: bad base64 data, a malformed auth-provider.
+        where = f'kubeconfig {selection.context.source}: context "{selection.context.name}"'
+        raise InputError(f"{where}: cannot be used: {_one_line(str(exc))}") from exc
+    kubeconfigs.check_tls_material(selection, ca_file=cfg.ssl_ca_cert, cert_file=cfg.cert_file, key_file=cfg.key_file)
+
+
+def _load_in_cluster(cfg: Any) -> None:
+    where = "in-cluster configuration (KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT)"
+    try:
+        k8s_config.load_incluster_config(client_configuration=cfg)
+    except ConfigException as exc:
+        raise InputError(f"{where}: {_one_line(str(exc))}") from exc
+    problem = kubeconfigs.check_server_url(cfg.host)
+    if problem is not None:
+        raise InputError(f"{where}: {problem}")
 
 
 def _one_line(text: str) -> str:
@@ -72,16 +86,28 @@ def _one_line(text: str) -> str:
 
 
 class Kube:
-    """Raw JSON requests with tensile errors and the retry loop."""
+    """Raw JSON requests with tensile errors and the retry loop.
 
-    def __init__(self, configuration: Any, *, timeout: float = 60.0, connections: int = 32) -> None:
+    ``timeout`` is per attempt: ``(connect, read)`` seconds, read being the longest silence
+    while waiting for the response or between its chunks, or one number bounding the whole
+    attempt. A :func:`retry.deadline` in force cuts both to the time it leaves.
+    """
+
+    def __init__(
+        self, configuration: Any, *, timeout: streaming.Timeout = DEFAULT_TIMEOUT, connections: int = 32
+    ) -> None:
         # One pooled connection per concurrent caller (watches, workers); the client's default
         # of 5 x cores would make parallel workers queue for sockets or open throwaway ones.
         configuration.connection_pool_maxsize = connections
+        # retry.call_with_retry is the one retry loop: urllib3's own would repeat each attempt
+        # up to 3 more times, each with the full timeout, and log a warning for every one.
+        configuration.retries = False
         self._api = k8s_client.ApiClient(configuration)
         self._api.user_agent = USER_AGENT
         self.host = str(configuration.host)
         self.timeout = timeout
+        self._answered = False
+        """Set once the server has answered anything: from then on, no connection is an outage."""
 
     @classmethod
     def from_kubeconfig(
@@ -102,8 +128,13 @@ class Kube:
         query: dict[str, Any] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-        timeout: float | None = None,
+        timeout: streaming.Timeout | None = None,
     ) -> bytes:
+        """One attempt, no retry: the body of a 2xx response, else the mapped error."""
+        what = f"{method} {path}"
+        attempt = attempts.Attempt.start(self.timeout if timeout is None else timeout, retry.current_deadline())
+        if attempt.expired():
+            raise attempt.too_late(what, host=self.host)
         headers = {"Accept": "application/json", "Content-Type": content_type}
         url_path = path + ("?" + urlencode(query) if query else "")
         _method, url, headers, _body, _post = self._api.param_serialize(
@@ -111,11 +142,12 @@ class Kube:
         )
         try:
             response = self._api.rest_client.request(
-                method, url, headers=headers, body=body, _request_timeout=timeout or self.timeout
-            )
-            data: bytes = response.read()
-        except (urllib3.exceptions.HTTPError, OSError, k8s_client.ApiException) as exc:
-            raise errors.ConnectionFailedError(0, "ConnectionFailed", f"{method} {self.host}{path}: {exc}") from exc
+                method, url, headers=headers, body=body, _request_timeout=attempt.socket_timeouts()
+            ).response
+            self._answered = True
+            data = attempts.read_body(response, attempt)
+        except (urllib3.exceptions.HTTPError, OSError, k8s_client.ApiException, errors.BodyTooSlowError) as exc:
+            raise attempt.failed(exc, what, host=self.host, answered=self._answered) from exc
         if not 200 <= response.status < 300:
             raise errors.from_response(response.status, data, response.headers)
         return data

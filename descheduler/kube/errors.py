@@ -1,13 +1,22 @@
-"""API errors as tensile types: one mapping from HTTP status, Status body kept.
+"""API errors as tensile types: one mapping from HTTP status (Status body kept), one from
+transport failures (:func:`classify_transport`).
 
 Callers catch these, never the client library's exceptions.
 """
 
 from __future__ import annotations
 
+import errno
+import http.client
+import os
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import urllib3
 
 from descheduler.errors import TensileError
 
@@ -25,6 +34,22 @@ class ApiError(TensileError):
 
 class ConnectionFailedError(ApiError):
     """No HTTP response: connection refused, reset, TLS failure or timeout."""
+
+    @classmethod
+    def saying(cls, message: str) -> ConnectionFailedError:
+        """The error with status 0 (no response) and ``message`` as its whole text."""
+        return cls(0, "ConnectionFailed", message)
+
+
+class UnreachableError(ConnectionFailedError):
+    """No response from a server that has never answered this client: a wrong address, a
+    closed port, an untrusted certificate, a server down or silent at start. Never retried:
+    waiting would only delay the one-line error. Once a server has answered, the same failure
+    is an outage and raises a plain :class:`ConnectionFailedError`, which reads retry."""
+
+
+class DeadlineExceededError(ConnectionFailedError):
+    """The deadline of the cycle (see :func:`descheduler.kube.retry.deadline`) has passed."""
 
 
 class BadRequestError(ApiError):
@@ -97,3 +122,64 @@ def from_response(status: int, body: bytes, headers: Any) -> ApiError:
 
 def _default_reason(status: int) -> str:
     return {429: "TooManyRequests", 404: "NotFound", 403: "Forbidden", 401: "Unauthorized"}.get(status, "Error")
+
+
+class BodyTooSlowError(Exception):
+    """An attempt's time ran out while its response body was still arriving."""
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    """What a failed request's exception means, in the user's terms."""
+
+    connected: bool
+    """False when no connection was made (refused, unknown host, connect timeout, TLS)."""
+    timed_out: bool
+    reason: str
+
+
+def classify_transport(exc: BaseException) -> TransportFailure:
+    """Read the chain of a urllib3/socket/ssl failure for its root cause (by type, never by text)."""
+    for err in _chain(exc):
+        if isinstance(err, BodyTooSlowError | urllib3.exceptions.ReadTimeoutError | socket.timeout):
+            return TransportFailure(connected=True, timed_out=True, reason="no answer")
+        if isinstance(err, urllib3.exceptions.NameResolutionError | socket.gaierror):
+            return TransportFailure(connected=False, timed_out=False, reason="the host name does not resolve")
+        if isinstance(err, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+            err, urllib3.exceptions.NewConnectionError
+        ):
+            return TransportFailure(connected=False, timed_out=True, reason="no connection")
+        if isinstance(err, ssl.SSLCertVerificationError):
+            why = err.verify_message or "not trusted"
+            return TransportFailure(connected=False, timed_out=False, reason=f"TLS: server certificate {why}")
+        if isinstance(err, ssl.SSLError):
+            why = (err.reason or err.strerror or "failed").replace("_", " ").lower()
+            return TransportFailure(connected=False, timed_out=False, reason=f"TLS handshake failed: {why}")
+        if isinstance(err, ConnectionRefusedError):
+            return TransportFailure(connected=False, timed_out=False, reason="connection refused")
+        if isinstance(err, ConnectionResetError | BrokenPipeError | http.client.HTTPException):
+            return TransportFailure(connected=True, timed_out=False, reason="the server closed the connection")
+        if isinstance(err, OSError) and err.errno in _NO_ROUTE:
+            return TransportFailure(connected=False, timed_out=False, reason=os.strerror(err.errno).lower())
+    connected = not isinstance(exc, urllib3.exceptions.NewConnectionError)
+    return TransportFailure(connected=connected, timed_out=False, reason=_one_line(str(exc)))
+
+
+_NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ECONNABORTED}
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        # urllib3 keeps the cause in args too (ProtocolError("Connection broken", cause)).
+        for arg in current.args:
+            if isinstance(arg, BaseException) and id(arg) not in seen:
+                yield from _chain(arg)
+        current = current.__cause__ or current.__context__
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]

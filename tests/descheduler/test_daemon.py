@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from descheduler import daemon
+from descheduler.kube import errors
 
 
 def test_a_five_field_cron_schedule_parses() -> None:
@@ -41,6 +42,21 @@ def test_a_failed_cycle_is_logged_and_the_next_one_still_runs(caplog: pytest.Log
     assert runner.run() is True
     assert len(calls) >= 3
     assert "cycle 1 failed; the next one runs as scheduled" in caplog.text
+
+
+def test_a_cycle_failing_with_a_tensile_error_is_one_line_without_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    def cycle() -> None:
+        runner.request_stop()
+        raise errors.DeadlineExceededError.saying("API server https://h did not answer within 30s (GET /api/v1/nodes)")
+
+    runner = daemon.Daemon(cycle, daemon.interval_trigger(60), grace_period=5)
+    assert runner.run() is True
+    (failure,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert failure.getMessage() == (
+        "cycle 1 failed; the next one runs as scheduled: "
+        "API server https://h did not answer within 30s (GET /api/v1/nodes)"
+    )
+    assert failure.exc_info is None
 
 
 def test_stop_cycles_schedules_no_more() -> None:
