@@ -1,6 +1,9 @@
 """API errors as tensile types: one mapping from HTTP status (Status body kept), one from
 transport failures (:func:`classify_transport`).
 
+Three families under :class:`ApiError`, so callers catch a family rather than a tuple:
+:class:`ClientError` (4xx: the request itself was refused; retrying it unchanged rarely
+helps), :class:`ServerError` (5xx) and :class:`ConnectionFailedError` (no response at all).
 Callers catch these, never the client library's exceptions.
 """
 
@@ -52,35 +55,39 @@ class DeadlineExceededError(ConnectionFailedError):
     """The deadline of the cycle (see :func:`descheduler.kube.retry.deadline`) has passed."""
 
 
-class BadRequestError(ApiError):
+class ClientError(ApiError):
+    """4xx: the API server refused the request as it is (not found, forbidden, invalid, conflict, throttled)."""
+
+
+class BadRequestError(ClientError):
     pass
 
 
-class UnauthorizedError(ApiError):
+class UnauthorizedError(ClientError):
     pass
 
 
-class ForbiddenError(ApiError):
+class ForbiddenError(ClientError):
     pass
 
 
-class NotFoundError(ApiError):
+class NotFoundError(ClientError):
     pass
 
 
-class ConflictError(ApiError):
+class ConflictError(ClientError):
     pass
 
 
-class GoneError(ApiError):
+class GoneError(ClientError):
     """410: a watch or list continue token expired; relist."""
 
 
-class UnprocessableError(ApiError):
+class UnprocessableError(ClientError):
     pass
 
 
-class TooManyRequestsError(ApiError):
+class TooManyRequestsError(ClientError):
     """429: throttled, or for an eviction, blocked by a PodDisruptionBudget."""
 
 
@@ -116,7 +123,7 @@ def from_response(status: int, body: bytes, headers: Any) -> ApiError:
             retry_after = float(raw_retry)
         except ValueError:
             retry_after = None
-    cls = _BY_STATUS.get(status, ServerError if status >= 500 else ApiError)
+    cls = _BY_STATUS.get(status, ServerError if status >= 500 else ClientError if status >= 400 else ApiError)
     return cls(status, reason or _default_reason(status), message or "(no message)", retry_after=retry_after)
 
 
