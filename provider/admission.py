@@ -19,14 +19,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
 from descheduler import avoidance, keys, matching, model
 from descheduler.errors import InputError, TensileError
-from descheduler.evictor.writers import OWNER_API_PATHS
-from descheduler.kube import errors
+from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
 from provider import certs, watching, webhook
 from provider.admission_server import MUTATE_PATH, AdmissionServer, Reply, text_reply
@@ -81,22 +79,16 @@ def controller_ref(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
-def _api_group(template: str) -> str:
-    # "/apis/apps/v1/..." -> "apps"; "/api/v1/..." -> "" (the core group).
-    parts = template.split("/")
-    return parts[2] if parts[1] == "apis" else ""
-
-
 def owner_path(ref: Mapping[str, Any], namespace: str) -> str | None:
     """The API path of the owner ``ref`` names, or None for a kind the descheduler never records on.
 
     The group is compared too: a custom resource that happens to be called ``Job`` is not a batch Job.
     """
-    template = OWNER_API_PATHS.get(str(ref.get("kind")))
+    known = paths.OWNERS.get(str(ref.get("kind")))
     group = str(ref.get("apiVersion") or "").rpartition("/")[0]
-    if template is None or group != _api_group(template) or not namespace:
+    if known is None or group != paths.group_of(known[0]) or not namespace:
         return None
-    return template.format(ns=quote(namespace, safe=""), name=quote(str(ref["name"]), safe=""))
+    return paths.owner(str(ref["kind"]), namespace, str(ref["name"]))
 
 
 def pod_label(request: Mapping[str, Any]) -> str:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 
 from descheduler.errors import InputError
-from descheduler.kube import client, errors, retry
+from descheduler.kube import client, errors, paths, retry
 from provider import https
 
 logger = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class LowerLogs:
         # A followed log may be silent for hours: no read timeout then.
         read_timeout = None if follow else self._read_timeout
         return self._kube.stream(
-            client.pod_path(namespace, pod, "log"),
+            paths.pod(namespace, pod, "log"),
             query=lower_query(options),
             timeout=(self._connect_timeout, read_timeout),
             policy=OPEN_POLICY,

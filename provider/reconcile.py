@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from descheduler import keys
-from descheduler.kube import errors, retry
+from descheduler.kube import errors, paths, retry
 from descheduler.kube.client import Kube
 from provider import capacity, deps, mirror, node, reachability, status
 from provider.config import ProviderConfig
@@ -42,12 +42,6 @@ def now_rfc3339() -> str:
 
 def now_micro() -> str:
     return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def pod_path(namespace: str, name: str = "", sub: str = "") -> str:
-    base = f"/api/v1/namespaces/{namespace}/pods"
-    path = f"{base}/{name}" if name else base
-    return f"{path}/{sub}" if sub else path
 
 
 def _split(key: str) -> tuple[str, str]:
@@ -246,14 +240,14 @@ class Provider:
             assert upper is not None
             return self._create(namespace, action.body, upper)
         if isinstance(action, mirror.Update):
-            self.lower.patch(pod_path(namespace, name), action.patch)
+            self.lower.patch(paths.pod(namespace, name), action.patch)
         elif isinstance(action, mirror.Delete):
             body: dict[str, Any] = {"preconditions": {"uid": action.uid}}
             if action.grace_period_seconds is not None:
                 body["gracePeriodSeconds"] = action.grace_period_seconds
             # Already gone, or replaced by a pod that is not the one we meant: nothing to do.
             with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
-                self.lower.delete(pod_path(namespace, name), body=body)
+                self.lower.delete(paths.pod(namespace, name), body=body)
         elif isinstance(action, mirror.Conflict):
             logger.warning("pod %s: %s; leaving it alone", key, action.reason)
         return None
@@ -262,7 +256,7 @@ class Provider:
         try:
             self._ensure_namespace(namespace)
             self._ensure_copies(upper)
-            self.lower.post(pod_path(namespace), body)
+            self.lower.post(paths.pod(namespace), body)
         except errors.ConflictError:
             self.metrics.mirror_creates.labels(result="conflict").inc()
             return 0.5  # our cache is behind: the next event tells what is there
@@ -289,7 +283,7 @@ class Provider:
                 # The kubelet's last word: the containers are gone, the API object may go.
                 body = {"gracePeriodSeconds": 0, "preconditions": {"uid": meta.get("uid")}}
                 with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
-                    self.upper.delete(pod_path(namespace, name), body=body)
+                    self.upper.delete(paths.pod(namespace, name), body=body)
             return False
         if same and lower is not None:
             if not copy_status:
@@ -310,7 +304,7 @@ class Provider:
     def _patch_upper_status(self, key: str, patch: dict[str, Any]) -> None:
         namespace, name = _split(key)
         with contextlib.suppress(errors.NotFoundError):
-            self.upper.patch(pod_path(namespace, name, "status"), patch)
+            self.upper.patch(paths.pod(namespace, name, "status"), patch)
 
     def _ensure_namespace(self, namespace: str) -> None:
         if namespace in self._lower_namespaces:

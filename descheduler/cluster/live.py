@@ -15,17 +15,18 @@ from descheduler import wire_errors
 from descheduler.cluster import decoding
 from descheduler.cluster.sources import build_state
 from descheduler.cluster.state import ClusterState
+from descheduler.kube import paths
 from descheduler.kube.client import Kube
 
 logger = logging.getLogger(__name__)
 
 LIST_PATHS = {
-    "Node": "/api/v1/nodes",
-    "Pod": "/api/v1/pods",
-    "Namespace": "/api/v1/namespaces",
-    "PodDisruptionBudget": "/apis/policy/v1/poddisruptionbudgets",
-    "PriorityClass": "/apis/scheduling.k8s.io/v1/priorityclasses",
-    "PersistentVolumeClaim": "/api/v1/persistentvolumeclaims",
+    "Node": paths.resource(paths.CORE, "nodes"),
+    "Pod": paths.resource(paths.CORE, "pods"),
+    "Namespace": paths.resource(paths.CORE, "namespaces"),
+    "PodDisruptionBudget": paths.resource(paths.POLICY, "poddisruptionbudgets"),
+    "PriorityClass": paths.resource(paths.SCHEDULING, "priorityclasses"),
+    "PersistentVolumeClaim": paths.resource(paths.CORE, "persistentvolumeclaims"),
 }
 
 

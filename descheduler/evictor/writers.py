@@ -14,21 +14,14 @@ from typing import Any
 
 from descheduler import avoidance, keys
 from descheduler.evictor.evictor import Outcome, Undo
-from descheduler.kube import errors, retry
-from descheduler.kube.client import Kube, pod_path
+from descheduler.kube import errors, paths, retry
+from descheduler.kube.client import Kube
 from descheduler.model import OwnerRef, Pod
 from descheduler.report import Result
 
 logger = logging.getLogger(__name__)
 
 REPORTING_CONTROLLER = "tensile.io/descheduler"
-OWNER_API_PATHS = {
-    "ReplicaSet": "/apis/apps/v1/namespaces/{ns}/replicasets/{name}",
-    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
-    "StatefulSet": "/apis/apps/v1/namespaces/{ns}/statefulsets/{name}",
-    "Job": "/apis/batch/v1/namespaces/{ns}/jobs/{name}",
-    "ReplicationController": "/api/v1/namespaces/{ns}/replicationcontrollers/{name}",
-}
 
 
 class ApiWriter:
@@ -50,7 +43,7 @@ class ApiWriter:
         if grace_period_seconds is not None:
             body["deleteOptions"] = {"gracePeriodSeconds": grace_period_seconds}
         try:
-            self.kube.post(pod_path(pod.namespace, pod.name, "eviction"), body, policy=retry.EVICTIONS)
+            self.kube.post(paths.pod(pod.namespace, pod.name, "eviction"), body, policy=retry.EVICTIONS)
         except errors.TooManyRequestsError as exc:
             return self._failed(pod, Outcome(Result.BLOCKED, exc.message))
         except errors.NotFoundError:
@@ -90,17 +83,17 @@ class ApiWriter:
             },
         }
         try:
-            self.kube.post(f"/apis/events.k8s.io/v1/namespaces/{pod.namespace}/events", event, policy=retry.NO_RETRY)
+            self.kube.post(paths.events(pod.namespace), event, policy=retry.NO_RETRY)
         except errors.ApiError as exc:
             logger.warning("could not record an Event for %s: %s", pod.key, exc)
 
     def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
         """Write "avoid ``node`` until ``until``" on the pod's owner; the returned call takes it back."""
         owner = pod.controller
-        if owner is None or owner.kind not in OWNER_API_PATHS:
+        path = paths.owner(owner.kind, pod.namespace, owner.name) if owner is not None else None
+        if owner is None or path is None:
             logger.info("no avoidance recorded for %s: owner kind is not supported", pod.key)
             return None
-        path = OWNER_API_PATHS[owner.kind].format(ns=pod.namespace, name=owner.name)
         previous: list[float | None] = []
 
         def add(record: avoidance.Record) -> avoidance.Record:

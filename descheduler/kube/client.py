@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import msgspec
 import orjson
@@ -278,8 +278,3 @@ class _Page(msgspec.Struct):
 
 
 _PAGE = msgspec.json.Decoder(_Page)
-
-
-def pod_path(namespace: str, name: str, subresource: str = "") -> str:
-    base = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(name)}"
-    return f"{base}/{subresource}" if subresource else base

@@ -16,9 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
-from descheduler.kube import errors, retry
+from descheduler.kube import errors, paths, retry
 from descheduler.kube.client import JsonObject, Kube
 
 logger = logging.getLogger(__name__)
@@ -121,7 +120,7 @@ class LeaderElector:
         self._last_renewed = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="leader-election", daemon=True)
-        self._path = f"/apis/coordination.k8s.io/v1/namespaces/{quote(config.namespace)}/leases/{quote(config.name)}"
+        self._path = paths.lease(config.namespace, config.name)
 
     @property
     def leading(self) -> bool:

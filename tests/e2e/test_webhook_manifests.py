@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from descheduler.evictor.writers import OWNER_API_PATHS
+from descheduler.kube import paths
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK = ROOT / "cronjobs" / "webhook"
@@ -39,12 +39,7 @@ def rules() -> list[tuple[str, dict[str, Any]]]:
 
 def owner_resources() -> set[tuple[str, str]]:
     """(group, plural) of every owner kind the descheduler records avoidances on."""
-    found = set()
-    for template in OWNER_API_PATHS.values():
-        parts = template.split("/")
-        group = parts[2] if parts[1] == "apis" else ""
-        found.add((group, parts[-2]))
-    return found
+    return {(paths.group_of(api), plural) for api, plural in paths.OWNERS.values()}
 
 
 def test_webhook_role_is_not_cluster_admin() -> None:
