@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from descheduler.errors import TensileError
 from descheduler.model import Pod
+from descheduler.policy.types import Limits
 
 
 class LimitError(TensileError):
@@ -24,13 +24,6 @@ class NamespaceLimitError(LimitError):
 
 class TotalLimitError(LimitError):
     """maxNoOfPodsToEvictTotal reached: strategies stop."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    per_node: int | None = None
-    per_namespace: int | None = None
-    total: int | None = None
 
 
 class LimitCounter:

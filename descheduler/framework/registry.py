@@ -6,30 +6,22 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from descheduler.errors import Problem
-from descheduler.framework.types import ExtensionPoint, Handle
+from descheduler.framework.types import Handle
+from descheduler.policy.types import ArgsSpec
 
 PluginFactory = Callable[[Any, Handle], object]
-Validator = Callable[[Any], list[Problem]]
 
 
-def no_problems(_args: Any) -> list[Problem]:
-    return []
+@dataclass(frozen=True, kw_only=True)
+class PluginSpec(ArgsSpec):
+    """A plugin: its args spec (what the policy loader reads) plus the factory the profile runner builds it with."""
 
-
-@dataclass(frozen=True)
-class PluginSpec:
-    """Everything the policy loader, the profile runner and the docs need about a plugin."""
-
-    name: str
-    args_type: type
     factory: PluginFactory
-    extension_points: frozenset[ExtensionPoint]
-    validate: Validator = no_problems
-    description: str = ""
 
 
 class Registry:
+    """The plugins of one run by name; passed explicitly, and registering a name twice is an error."""
+
     def __init__(self, specs: Iterable[PluginSpec] = ()) -> None:
         self._specs: dict[str, PluginSpec] = {}
         for spec in specs:

@@ -8,14 +8,11 @@ whichever writer (API or dry-run recorder) the runner chose. No plugin sees dry-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from descheduler.cluster.state import ClusterState
 from descheduler.evictor.budgets import DisruptionBudgets
 from descheduler.model import Node, Pod
-
-ExtensionPoint = Literal["deschedule", "balance", "filter", "preEvictionFilter"]
-EXTENSION_POINTS: tuple[ExtensionPoint, ...] = ("deschedule", "balance", "filter", "preEvictionFilter")
 
 
 class Handle(Protocol):

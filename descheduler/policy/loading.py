@@ -15,11 +15,8 @@ from typing import Any
 
 from descheduler import documents, matching, wording
 from descheduler.errors import PolicyError, Problem
-from descheduler.evictor.limits import Limits
-from descheduler.framework.registry import Registry
-from descheduler.framework.types import EXTENSION_POINTS
 from descheduler.policy import argspec
-from descheduler.policy.types import Policy, Profile
+from descheduler.policy.types import EXTENSION_POINTS, Limits, Policy, Profile, Specs
 
 API_VERSION = "descheduler/v1alpha2"
 KIND = "DeschedulerPolicy"
@@ -51,7 +48,7 @@ INT_LIMITS = {
 }
 
 
-def load_policy_file(path: str | Path, *, registry: Registry) -> Policy:
+def load_policy_file(path: str | Path, *, registry: Specs) -> Policy:
     """Read and parse a policy file (at most 1 MiB, UTF-8 or UTF-16/32 with a byte-order mark)."""
     source = str(path)
     try:
@@ -61,7 +58,7 @@ def load_policy_file(path: str | Path, *, registry: Registry) -> Policy:
     return parse_policy(text, registry=registry, source=source)
 
 
-def parse_policy(text: str, *, registry: Registry, source: str = "") -> Policy:
+def parse_policy(text: str, *, registry: Specs, source: str = "") -> Policy:
     """The policy, with its warnings; PolicyError lists every error (and the warnings) when there is one."""
     try:
         docs = [doc for doc in documents.load_yaml(text, limits=documents.POLICY_LIMITS) if doc is not None]
@@ -83,7 +80,7 @@ def _type_problem(value: Any, path: str, expected: str) -> Problem:
     return Problem(path, f"must be {expected}, got {wording.type_word(value)}")
 
 
-def _policy(raw: Any, registry: Registry, problems: list[Problem]) -> Policy | None:
+def _policy(raw: Any, registry: Specs, problems: list[Problem]) -> Policy | None:
     if raw is None:
         problems.append(Problem("", "the policy is empty; it needs apiVersion, kind and profiles"))
         return None
@@ -162,7 +159,7 @@ def _node_selector(value: Any, problems: list[Problem]) -> dict[str, Any] | None
         return None
 
 
-def _profiles(value: Any, registry: Registry, problems: list[Problem]) -> list[Profile]:
+def _profiles(value: Any, registry: Specs, problems: list[Problem]) -> list[Profile]:
     if not isinstance(value, list) or not value:
         problems.append(Problem("profiles", "must be a non-empty list of profiles"))
         return []
@@ -185,7 +182,7 @@ def _profiles(value: Any, registry: Registry, problems: list[Problem]) -> list[P
     return profiles
 
 
-def _profile(raw: Any, path: str, registry: Registry, problems: list[Problem]) -> Profile | None:
+def _profile(raw: Any, path: str, registry: Specs, problems: list[Problem]) -> Profile | None:
     if not isinstance(raw, Mapping):
         problems.append(Problem(path, "must be a mapping with name, pluginConfig and plugins"))
         return None
@@ -238,11 +235,11 @@ def _join_path(base: str, rel: str) -> str:
     return f"{base}{rel}" if rel.startswith("[") else f"{base}.{rel}"
 
 
-def _unknown_plugin(name: Any, path: str, registry: Registry) -> Problem:
+def _unknown_plugin(name: Any, path: str, registry: Specs) -> Problem:
     return Problem(path, f"unknown plugin {wording.shown(name)}; known plugins: {', '.join(registry.names())}")
 
 
-def _plugin_sets(raw: Any, path: str, registry: Registry, problems: list[Problem]) -> dict[str, list[str]]:
+def _plugin_sets(raw: Any, path: str, registry: Specs, problems: list[Problem]) -> dict[str, list[str]]:
     enabled: dict[str, list[str]] = {point: [] for point in EXTENSION_POINTS}
     if raw is None:
         return enabled
@@ -300,7 +297,7 @@ class _PluginConfig:
     broken: bool = False
 
 
-def _plugin_configs(raw: Any, path: str, registry: Registry, problems: list[Problem]) -> dict[str, _PluginConfig]:
+def _plugin_configs(raw: Any, path: str, registry: Specs, problems: list[Problem]) -> dict[str, _PluginConfig]:
     configs: dict[str, _PluginConfig] = {}
     if raw is None:
         return configs

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from descheduler.framework.registry import Registry
-from descheduler.framework.types import EXTENSION_POINTS
 from descheduler.policy import argspec
 from descheduler.policy.loading import API_VERSION, KIND
+from descheduler.policy.types import EXTENSION_POINTS, Specs
 
 SCHEMA_ID = "https://tensile.io/schemas/deschedulerpolicy.schema.json"
 
@@ -24,7 +23,7 @@ def _plugin_set(names: list[str]) -> dict[str, Any]:
     }
 
 
-def _plugin_config(registry: Registry) -> dict[str, Any]:
+def _plugin_config(registry: Specs) -> dict[str, Any]:
     variants = []
     for spec in registry:
         args = argspec.json_schema(spec.args_type)
@@ -44,7 +43,7 @@ def _plugin_config(registry: Registry) -> dict[str, Any]:
     }
 
 
-def policy_schema(registry: Registry) -> dict[str, Any]:
+def policy_schema(registry: Specs) -> dict[str, Any]:
     points = {
         point: _plugin_set(sorted(s.name for s in registry if point in s.extension_points))
         for point in EXTENSION_POINTS

@@ -16,6 +16,7 @@ from descheduler.evictor.evictor import DryRunRecorder, Evictor
 from descheduler.framework.profile import PluginHandle
 from descheduler.framework.registry import PluginSpec
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from descheduler.report import Decision
 
 T = TypeVar("T")
@@ -194,11 +195,11 @@ def harness(
     args: Any,
     cluster: ClusterState,
     *,
-    limit: limits.Limits | None = None,
+    limit: Limits | None = None,
     evictor_filter: Any = None,
 ) -> Harness:
     """``evictor_filter`` (a Pod -> bool) stands in for DefaultEvictor; default allows all."""
-    evictor = Evictor(cluster, DryRunRecorder(), limits.LimitCounter(limit or limits.Limits()))
+    evictor = Evictor(cluster, DryRunRecorder(), limits.LimitCounter(limit or Limits()))
     handle = PluginHandle(cluster, evictor, spec.name, "test-profile")
     if evictor_filter is not None:
         handle.filters.append(evictor_filter)

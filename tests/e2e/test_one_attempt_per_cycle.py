@@ -20,6 +20,7 @@ from descheduler.evictor import limits
 from descheduler.evictor.evictor import Evictor
 from descheduler.evictor.writers import ApiWriter
 from descheduler.kube.client import Kube, load_configuration
+from descheduler.policy.types import Limits
 from descheduler.report import Result
 from tests.cluster import clusters
 from tests.cluster.test_smoke import wait_for
@@ -118,7 +119,7 @@ def test_a_refused_eviction_leaves_no_avoidance_record(cluster: clusters.Cluster
     cluster.kubectl("annotate", "replicaset", owner.name, "-n", ns, f"{keys.AVOID_NODES_ANNOTATION}={earlier}")
     state = _state(cluster, pods)
     kube = Kube(load_configuration(str(cluster.kubeconfig)))
-    evictor = Evictor(state, ApiWriter(kube), limits.LimitCounter(limits.Limits()))
+    evictor = Evictor(state, ApiWriter(kube), limits.LimitCounter(Limits()))
 
     assert not evictor.evict(pods[0], plugin="P", profile="p", reason="r", avoid_node="vk-a", avoid_seconds=600)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from descheduler.evictor import limits
 from descheduler.evictor.evictor import DryRunRecorder, Evictor, FencedWriter, Outcome
 from descheduler.model import Pod
+from descheduler.policy.types import Limits
 from descheduler.report import Result
 from tests.descheduler import factories as f
 
@@ -29,7 +30,7 @@ def test_writes_stop_the_moment_leadership_is_lost() -> None:
     inner = CountingWriter()
     pods = [f.pod(f"p{i}", node="n1") for i in range(3)]
     evictor = Evictor(
-        f.state([f.node("n1")], pods), FencedWriter(inner, lambda: leading[0]), limits.LimitCounter(limits.Limits())
+        f.state([f.node("n1")], pods), FencedWriter(inner, lambda: leading[0]), limits.LimitCounter(Limits())
     )
 
     assert evictor.evict(pods[0], plugin="P", profile="x", reason="r", avoid_node="vk", avoid_seconds=60)

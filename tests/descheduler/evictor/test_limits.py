@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from descheduler.evictor import limits
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 
 def counter(**kw: int) -> limits.LimitCounter:
-    return limits.LimitCounter(limits.Limits(**kw))
+    return limits.LimitCounter(Limits(**kw))
 
 
 def test_an_unlimited_counter_allows_any_set() -> None:

@@ -12,6 +12,7 @@ from descheduler import model
 from descheduler.evictor import limits
 from descheduler.evictor.evictor import DryRunRecorder, Evictor, Outcome
 from descheduler.framework.profile import PluginHandle
+from descheduler.policy.types import Limits
 from descheduler.report import Result
 from tests.descheduler import factories as f
 
@@ -40,7 +41,7 @@ def pdb(name: str, allowed: int, app: str = "db") -> model.PodDisruptionBudget:
 
 def evictor_for(pods: list[model.Pod], writer: Any, pdbs: Sequence[model.PodDisruptionBudget] = ()) -> Evictor:
     state = f.state([f.node("n1"), f.node("n2")], pods, pdbs=pdbs)
-    return Evictor(state, writer, limits.LimitCounter(limits.Limits()))
+    return Evictor(state, writer, limits.LimitCounter(Limits()))
 
 
 @pytest.mark.parametrize("answer", [Result.BLOCKED, Result.FAILED, Result.EVICTED, Result.GONE])

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from descheduler import model
-from descheduler.evictor import limits
 from descheduler.plugins import high_node_utilization as plugin
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 from tests.descheduler.parity import upstream as up
 
@@ -263,7 +263,7 @@ def test_upstream_taints_table(names: list[str], pods: Callable[[], list[model.P
     tainted = "n2" not in names
     nodes = [up.build_node(n, 1000, 3000, 10, taints=[TAINT] if tainted and n == "n3" else ()) for n in names]
     args = plugin.Args(thresholds={"cpu": 40.0})
-    h = up.harness(plugin.SPEC, args, nodes, pods(), limit=limits.Limits(per_node=expected))
+    h = up.harness(plugin.SPEC, args, nodes, pods(), limit=Limits(per_node=expected))
     assert len(h.run()) == expected
 
 

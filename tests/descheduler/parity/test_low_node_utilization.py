@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from descheduler import model, plugins
-from descheduler.evictor import limits
 from descheduler.plugins import common
 from descheduler.plugins import low_node_utilization as plugin
 from descheduler.plugins import node_utilization as nu
 from descheduler.policy import loading
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 from tests.descheduler.parity import upstream as up
 
@@ -384,9 +384,7 @@ def test_upstream_taints_table(tainted: bool, pods: Callable[[], list[model.Pod]
         else [up.build_node("n1", 2000, 3000, 10), up.build_node("n2", 1000, 3000, 10), n3]
     )
     args = plugin.Args(thresholds={"pods": 20.0}, target_thresholds={"pods": 70.0})
-    h = up.harness(
-        plugin.SPEC, args, nodes, pods(), evictor_args={"nodeFit": True}, limit=limits.Limits(per_node=expected)
-    )
+    h = up.harness(plugin.SPEC, args, nodes, pods(), evictor_args={"nodeFit": True}, limit=Limits(per_node=expected))
     assert len(h.run()) == expected
 
 

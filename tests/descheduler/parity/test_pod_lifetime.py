@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from descheduler import model
-from descheduler.evictor import limits
 from descheduler.plugins import pod_lifetime as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 from tests.descheduler.parity import upstream as up
 
@@ -77,7 +77,7 @@ class Case:
     names: Sequence[str] | None = None
     nodes: Sequence[model.Node] = field(default_factory=lambda: [node1()])
     ignore_pvc_pods: bool = False
-    limit: limits.Limits = field(default_factory=limits.Limits)
+    limit: Limits = field(default_factory=Limits)
 
     def run(self) -> list[str]:
         args = f.decode_args(plugin.Args, **self.wire)
@@ -151,7 +151,7 @@ CASES = [
         [rs_for_node1("p1", NEWER), rs_for_node1("p2", OLDER)],
         1,
         ["p2"],
-        limit=limits.Limits(per_namespace=1),
+        limit=Limits(per_namespace=1),
     ),
     case(
         "TestPodLifeTime_EvictionLimits",
@@ -160,7 +160,7 @@ CASES = [
         [rs_for_node1("p1", NEWER), rs_for_node1("p2", OLDER)],
         1,
         ["p2"],
-        limit=limits.Limits(per_namespace=2, total=1),
+        limit=Limits(per_namespace=2, total=1),
     ),
     case(
         "TestPodLifeTime_EvictionLimits",
@@ -169,7 +169,7 @@ CASES = [
         [rs_for_node1("p1", NEWER), rs_for_node1("p2", OLDER)],
         1,
         ["p2"],
-        limit=limits.Limits(per_node=1),
+        limit=Limits(per_node=1),
     ),
     # -- upstream TestPodLifeTime_ContainerWaitingReasons
     case(
@@ -582,9 +582,9 @@ def test_limits_keep_the_oldest_evictions_across_nodes() -> None:
         rs_for_node1("n1-old", f.ts(5000)),
         up.build_pod("n2-middle", 400, 0, "n2", owners=[up.RS_OWNER], created=f.ts(3000)),
     ]
-    per_node = Case(MAX_LIFE_TIME, pods, 2, nodes=[node1("n1"), node1("n2")], limit=limits.Limits(per_node=1))
+    per_node = Case(MAX_LIFE_TIME, pods, 2, nodes=[node1("n1"), node1("n2")], limit=Limits(per_node=1))
     assert per_node.run() == ["n2-oldest", "n1-old"]
-    total = Case(MAX_LIFE_TIME, pods, 3, nodes=[node1("n1"), node1("n2")], limit=limits.Limits(total=3))
+    total = Case(MAX_LIFE_TIME, pods, 3, nodes=[node1("n1"), node1("n2")], limit=Limits(total=3))
     assert total.run() == ["n2-oldest", "n1-old", "n2-middle"]
 
 

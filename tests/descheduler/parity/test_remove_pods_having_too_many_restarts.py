@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from descheduler import model
-from descheduler.evictor import limits
 from descheduler.plugins import remove_pods_having_too_many_restarts as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 from tests.descheduler.parity import upstream as up
 
@@ -201,7 +201,7 @@ def test_evicts_as_many_pods_as_upstream(
         make_pods(),
         nodes,
         evictor_args={"nodeFit": node_fit},
-        limit=limits.Limits(per_node=per_node, per_namespace=per_namespace),
+        limit=Limits(per_node=per_node, per_namespace=per_namespace),
     )
     # Upstream's Deschedule is given the case's nodes; the evictor counts successful evictions.
     assert len(h.run(nodes)) == expected
@@ -214,9 +214,9 @@ def test_evicts_as_many_pods_as_upstream(
 @pytest.mark.parametrize(
     ("wire", "limit", "expected"),
     [
-        (restarts_args(1, True), limits.Limits(per_node=3), ["pod-9", "pod-5", "pod-4"]),
-        (restarts_args(1, True), limits.Limits(per_namespace=3), ["pod-9", "pod-5", "pod-4"]),
-        (restarts_args(1, True), limits.Limits(total=1), ["pod-9"]),
+        (restarts_args(1, True), Limits(per_node=3), ["pod-9", "pod-5", "pod-4"]),
+        (restarts_args(1, True), Limits(per_namespace=3), ["pod-9", "pod-5", "pod-4"]),
+        (restarts_args(1, True), Limits(total=1), ["pod-9"]),
     ],
     ids=[
         "maxPodsToEvictPerNode=3 -> the 3 most-restarted evictable pods",
@@ -224,7 +224,7 @@ def test_evicts_as_many_pods_as_upstream(
         "maxNoOfPodsToEvictTotal=1 -> the most-restarted evictable pod",
     ],
 )
-def test_most_restarted_pods_are_evicted_first(wire: dict[str, Any], limit: limits.Limits, expected: list[str]) -> None:
+def test_most_restarted_pods_are_evicted_first(wire: dict[str, Any], limit: Limits, expected: list[str]) -> None:
     # Listed in upstream's fixture order, fewest restarts first.
     h = harness_for(wire, init_pods(), [node1()], limit=limit)
     assert h.run() == expected
@@ -250,7 +250,7 @@ def test_init_container_restarts_order_pods_only_when_included() -> None:
         up.build_pod("plain", 100, 0, "node1", owners=[up.RS_OWNER], status=plain),
     ]
     for including, first in ((False, "plain"), (True, "init-heavy")):
-        h = harness_for(restarts_args(1, including), pods, [node1()], limit=limits.Limits(per_node=1))
+        h = harness_for(restarts_args(1, including), pods, [node1()], limit=Limits(per_node=1))
         assert h.run() == [first], including
 
 

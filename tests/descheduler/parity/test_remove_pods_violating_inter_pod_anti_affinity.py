@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from descheduler import model
-from descheduler.evictor import limits
 from descheduler.plugins import common
 from descheduler.plugins import remove_pods_violating_inter_pod_anti_affinity as plugin
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 from tests.descheduler.parity import upstream as up
 
@@ -79,26 +79,26 @@ class Case:
     pods: Callable[[], list[model.Pod]]
     nodes: Callable[[], list[model.Node]]
     expected: int
-    limit: limits.Limits = field(default_factory=limits.Limits)
+    limit: Limits = field(default_factory=Limits)
     node_fit: bool = False
 
 
 CASES = [
     Case("Maximum pods to evict - 0", four_pods, lambda: [node1()], 3),
-    Case("Maximum pods to evict - 3", four_pods, lambda: [node1()], 3, limits.Limits(per_node=3)),
+    Case("Maximum pods to evict - 3", four_pods, lambda: [node1()], 3, Limits(per_node=3)),
     Case(
         "Maximum pods to evict (maxPodsToEvictPerNamespace=3) - 3",
         four_pods,
         lambda: [node1()],
         3,
-        limits.Limits(per_namespace=3),
+        Limits(per_namespace=3),
     ),
     Case(
         "Maximum pods to evict (maxNoOfPodsToEvictTotal)",
         four_pods,
         lambda: [node1()],
         1,
-        limits.Limits(per_namespace=3, total=1),
+        Limits(per_namespace=3, total=1),
     ),
     Case(
         # p7 (priority 0) goes first; with it gone, p5 and p6 violate nothing.
@@ -124,7 +124,7 @@ CASES = [
             lambda: [with_anti_affinity("p1"), non_evictable()],
             lambda: [node1()],
             1,
-            limits.Limits(per_node=1),
+            Limits(per_node=1),
         )
         for _ in range(2)
     ],
@@ -133,7 +133,7 @@ CASES = [
         lambda: [p8(), non_evictable()],
         lambda: [node1(), build_node("n2", labels={"datacenter": "east"})],
         0,
-        limits.Limits(per_node=1),
+        Limits(per_node=1),
         node_fit=True,
     ),
     Case(
@@ -141,7 +141,7 @@ CASES = [
         lambda: [p8(), non_evictable()],
         lambda: [node1(), build_node("n3", unschedulable=True)],
         0,
-        limits.Limits(per_node=1),
+        Limits(per_node=1),
         node_fit=True,
     ),
     Case(
@@ -158,7 +158,7 @@ CASES = [
         four_pods,
         lambda: [node1(), up.build_node("n4", 2, 2, 1)],
         0,
-        limits.Limits(per_node=3),
+        Limits(per_node=3),
         node_fit=True,
     ),
     Case(

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from descheduler.errors import Problem
-from descheduler.evictor import limits
 from descheduler.plugins import common
 from descheduler.plugins import remove_pods_violating_node_affinity as plugin
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 from tests.descheduler.parity import upstream as up
 
@@ -76,7 +76,7 @@ def case(
     total: int | None = None,
     node_fit: bool = False,
 ) -> Any:
-    limit = limits.Limits(per_node=per_node, per_namespace=per_namespace, total=total)
+    limit = Limits(per_node=per_node, per_namespace=per_namespace, total=total)
     return pytest.param(types, pods, nodes, limit, node_fit, expected, id=description)
 
 
@@ -281,7 +281,7 @@ DESCHEDULE_CASES = [
 
 @pytest.mark.parametrize(("types", "pods", "nodes", "limit", "node_fit", "expected"), DESCHEDULE_CASES)
 def test_deschedule_evicts_what_upstream_evicts(
-    types: list[str], pods: list[Any], nodes: list[Any], limit: limits.Limits, node_fit: bool, expected: list[str]
+    types: list[str], pods: list[Any], nodes: list[Any], limit: Limits, node_fit: bool, expected: list[str]
 ) -> None:
     # Upstream asserts the count only; with one candidate pod per case its name is implied.
     args = f.decode_args(plugin.Args, nodeAffinityType=types)

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from descheduler import matching
-from descheduler.evictor import limits
 from descheduler.model import Taint
 from descheduler.plugins import common
 from descheduler.plugins import remove_pods_violating_node_taints as plugin
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 from tests.descheduler.parity import upstream as up
 
@@ -91,7 +91,7 @@ def case(
     total: int | None = None,
 ) -> Any:
     """One row: upstream's expectedEvictedPodCount and the pods its comment says may go."""
-    run = {"limit": limits.Limits(per_node=per_node, per_namespace=per_namespace, total=total), "evictor_args": evictor}
+    run = {"limit": Limits(per_node=per_node, per_namespace=per_namespace, total=total), "evictor_args": evictor}
     return pytest.param(pods, nodes, args or {}, run, count, candidates, id=description)
 
 

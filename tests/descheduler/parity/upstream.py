@@ -19,9 +19,9 @@ from typing import Any, Literal
 from descheduler import model
 from descheduler.cluster.state import ClusterState
 from descheduler.errors import Problem
-from descheduler.evictor import limits
 from descheduler.framework.registry import PluginSpec
 from descheduler.plugins import default_evictor
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 SYSTEM_CRITICAL_PRIORITY = 2_000_000_000
@@ -180,7 +180,7 @@ def harness(
     pods: Sequence[model.Pod],
     *,
     evictor_args: Mapping[str, Any] | None = None,
-    limit: limits.Limits | None = None,
+    limit: Limits | None = None,
 ) -> f.Harness:
     """``frameworktesting.InitFrameworkHandle``: the plugin over these nodes and pods, behind a
     DefaultEvictor built from ``evictor_args`` (e.g. ``{"nodeFit": True}``; both its filter and

@@ -8,12 +8,12 @@ import pytest
 
 from descheduler import keys, model
 from descheduler.errors import InputError, PolicyError
-from descheduler.evictor import limits
 from descheduler.framework.registry import Registry
 from descheduler.plugins import default_evictor as plugin
 from descheduler.plugins import pod_protections
 from descheduler.plugins import remove_pods_having_too_many_restarts as restarts
 from descheduler.policy import argspec, loading
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 EMPTY_DIR = {"volumes": [{"name": "scratch", "emptyDir": {}}]}
@@ -553,7 +553,7 @@ def test_limits_still_apply_after_the_filter() -> None:
         restarts.SPEC,
         restarts.Args(pod_restart_threshold=1),
         cluster,
-        limit=limits.Limits(per_node=2),
+        limit=Limits(per_node=2),
         evictor_filter=default.filter,
     )
     assert h.run() == ["p0", "p1"]

@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 
 from descheduler import model
-from descheduler.evictor import limits
 from descheduler.plugins import high_node_utilization as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 from tests.descheduler.plugins import utilization as u
 
@@ -173,13 +173,13 @@ def two_sparse_nodes() -> tuple[list[model.Node], list[model.Pod]]:
 
 
 def test_node_limit_moves_to_next_node() -> None:
-    h = harness(*two_sparse_nodes(), limit=limits.Limits(per_node=1))
+    h = harness(*two_sparse_nodes(), limit=Limits(per_node=1))
     assert h.run() == ["a-0", "b-0"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "planned", "limit"]
 
 
 def test_total_limit_stops_the_run() -> None:
-    h = harness(*two_sparse_nodes(), limit=limits.Limits(total=1))
+    h = harness(*two_sparse_nodes(), limit=Limits(total=1))
     assert h.run() == ["a-0"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit"]
 
@@ -187,7 +187,7 @@ def test_total_limit_stops_the_run() -> None:
 def test_namespace_limit_skips_that_namespace_only() -> None:
     nodes = [u.node("sparse"), u.node("full")]
     sparse = [*u.pods("sparse", 2, prefix="x", namespace="x"), *u.pods("sparse", 1, prefix="y", namespace="y")]
-    h = harness(nodes, [*sparse, *u.pods("full", 5)], thresholds={"cpu": 30}, limit=limits.Limits(per_namespace=1))
+    h = harness(nodes, [*sparse, *u.pods("full", 5)], thresholds={"cpu": 30}, limit=Limits(per_namespace=1))
     assert h.run() == ["x-0", "y-0"]
 
 

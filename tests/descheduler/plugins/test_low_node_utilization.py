@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 
 from descheduler import model
-from descheduler.evictor import limits
 from descheduler.plugins import low_node_utilization as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 from tests.descheduler.plugins import utilization as u
 
@@ -257,13 +257,13 @@ def test_eviction_limits_node_zero_evicts_nothing() -> None:
 
 
 def test_node_limit_moves_to_next_node() -> None:
-    h = harness(*two_busy_nodes(), limit=limits.Limits(per_node=2))
+    h = harness(*two_busy_nodes(), limit=Limits(per_node=2))
     assert h.run() == ["a-0", "a-1", "b-0", "b-1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "planned", "limit"] * 2
 
 
 def test_total_limit_stops_the_run() -> None:
-    h = harness(*two_busy_nodes(), limit=limits.Limits(total=2))
+    h = harness(*two_busy_nodes(), limit=Limits(total=2))
     assert h.run() == ["a-0", "a-1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "planned", "limit"]
 
@@ -271,7 +271,7 @@ def test_total_limit_stops_the_run() -> None:
 def test_namespace_limit_skips_that_namespace_only() -> None:
     nodes = [u.node("busy"), u.node("idle"), u.node("middle")]
     busy = [*u.pods("busy", 4, prefix="x", namespace="x"), *u.pods("busy", 4, prefix="y", namespace="y")]
-    h = harness(nodes, [*busy, *u.pods("idle", 1), *u.pods("middle", 4)], limit=limits.Limits(per_namespace=1))
+    h = harness(nodes, [*busy, *u.pods("idle", 1), *u.pods("middle", 4)], limit=Limits(per_namespace=1))
     assert h.run() == ["x-0", "y-0"]
 
 

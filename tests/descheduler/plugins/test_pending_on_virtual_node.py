@@ -12,6 +12,7 @@ from descheduler.framework.profile import PluginHandle
 from descheduler.model import Pod
 from descheduler.plugins import pending_on_virtual_node as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 VIRTUAL = {"type": "virtual-kubelet"}
@@ -36,13 +37,11 @@ def unschedulable(
     return f.pod(name, node=node, phase="Pending", status=status, **kw)
 
 
-def run(
-    wire: dict[str, Any], pods: list[Pod], *, limit: limits.Limits | None = None
-) -> tuple[list[str], f.RecordingWriter]:
+def run(wire: dict[str, Any], pods: list[Pod], *, limit: Limits | None = None) -> tuple[list[str], f.RecordingWriter]:
     nodes = [f.node("vk-a", labels=VIRTUAL), f.node("vk-b", labels=VIRTUAL), f.node("real-1")]
     state = f.state(nodes, pods)
     writer = f.RecordingWriter()
-    evictor = Evictor(state, writer, limits.LimitCounter(limit or limits.Limits()))
+    evictor = Evictor(state, writer, limits.LimitCounter(limit or Limits()))
     handle = PluginHandle(state, evictor, plugin.NAME, "test-profile")
     plugin.PendingOnVirtualNode(args(**wire), handle).deschedule(list(state.nodes.values()))
     return [d.pod for d in evictor.decisions if d.result.succeeded], writer
@@ -107,7 +106,7 @@ def test_namespace_and_label_filters_apply() -> None:
 
 def test_total_limit_stops_the_plugin() -> None:
     pods = [unschedulable("a"), unschedulable("b", node="vk-b")]
-    evicted, _writer = run({}, pods, limit=limits.Limits(total=1))
+    evicted, _writer = run({}, pods, limit=Limits(total=1))
     assert evicted == ["a"]
 
 

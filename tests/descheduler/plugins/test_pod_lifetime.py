@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 
 from descheduler import model
-from descheduler.evictor import limits
 from descheduler.plugins import pod_lifetime as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 
@@ -268,7 +268,7 @@ def test_node_limit_skips_that_nodes_pods_but_continues_in_age_order() -> None:
         plugin.SPEC,
         args(maxPodLifeTimeSeconds=60),
         f.state([f.node("a"), f.node("b")], pods),
-        limit=limits.Limits(per_node=1),
+        limit=Limits(per_node=1),
     )
     assert h.run() == ["a1", "b1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit", "planned"]
@@ -281,16 +281,14 @@ def test_namespace_limit_skips_only_that_namespace() -> None:
         f.pod("y1", node="n1", namespace="y", age_seconds=7000),
     ]
     h = f.harness(
-        plugin.SPEC, args(maxPodLifeTimeSeconds=60), f.state([f.node("n1")], pods), limit=limits.Limits(per_namespace=1)
+        plugin.SPEC, args(maxPodLifeTimeSeconds=60), f.state([f.node("n1")], pods), limit=Limits(per_namespace=1)
     )
     assert h.run() == ["x1", "y1"]
 
 
 def test_total_limit_stops_the_plugin() -> None:
     pods = [f.pod(f"p{i}", node="n1", age_seconds=9000 - i) for i in range(4)]
-    h = f.harness(
-        plugin.SPEC, args(maxPodLifeTimeSeconds=60), f.state([f.node("n1")], pods), limit=limits.Limits(total=2)
-    )
+    h = f.harness(plugin.SPEC, args(maxPodLifeTimeSeconds=60), f.state([f.node("n1")], pods), limit=Limits(total=2))
     assert h.run() == ["p0", "p1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "planned", "limit"]
 

@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 
 from descheduler import model
-from descheduler.evictor import limits
 from descheduler.plugins import remove_duplicates as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 TAINT = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
@@ -182,21 +182,21 @@ def test_node_limit_moves_to_next_node() -> None:
     # 8 copies over 8 nodes: one per node, so n1 and n2 each have three surplus copies.
     pods = [*copies("n1", 4), *copies("n2", 4)]
     nodes = [f.node(f"n{i}") for i in range(1, 9)]
-    h = harness(pods, nodes=nodes, limit=limits.Limits(per_node=1))
+    h = harness(pods, nodes=nodes, limit=Limits(per_node=1))
     assert h.run() == ["n1-1", "n2-1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit", "planned", "limit"]
 
 
 def test_namespace_limit_skips_only_that_namespace() -> None:
     pods = [*copies("n1", 3, prefix="x", namespace="x"), *copies("n1", 2, prefix="y", namespace="y")]
-    h = harness(pods, limit=limits.Limits(per_namespace=1))
+    h = harness(pods, limit=Limits(per_namespace=1))
     assert h.run() == ["x-1", "y-1"]
 
 
 def test_total_limit_stops_the_plugin() -> None:
     pods = [*copies("n1", 3), *copies("n2", 3)]
     nodes = [f.node(n) for n in ("n1", "n2", "n3", "n4", "n5", "n6")]
-    h = harness(pods, nodes=nodes, limit=limits.Limits(total=1))
+    h = harness(pods, nodes=nodes, limit=Limits(total=1))
     assert h.run() == ["n1-1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit"]
 

@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 
 from descheduler import model
-from descheduler.evictor import limits
 from descheduler.plugins import remove_failed_pods as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 
@@ -147,20 +147,20 @@ def test_reason_lists_the_failure_reasons() -> None:
 
 def test_node_limit_moves_to_next_node() -> None:
     pods = [failed("a1", node="a"), failed("a2", node="a"), failed("a3", node="a"), failed("b1", node="b")]
-    h = f.harness(plugin.SPEC, args(), f.state([f.node("a"), f.node("b")], pods), limit=limits.Limits(per_node=1))
+    h = f.harness(plugin.SPEC, args(), f.state([f.node("a"), f.node("b")], pods), limit=Limits(per_node=1))
     assert h.run() == ["a1", "b1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit", "planned"]
 
 
 def test_namespace_limit_skips_only_that_namespace() -> None:
     pods = [failed("x1", namespace="x"), failed("x2", namespace="x"), failed("y1", namespace="y")]
-    h = f.harness(plugin.SPEC, args(), f.state([f.node("n1")], pods), limit=limits.Limits(per_namespace=1))
+    h = f.harness(plugin.SPEC, args(), f.state([f.node("n1")], pods), limit=Limits(per_namespace=1))
     assert h.run() == ["x1", "y1"]
 
 
 def test_total_limit_stops_the_plugin() -> None:
     pods = [failed("a1", node="a"), failed("a2", node="a"), failed("b1", node="b")]
-    h = f.harness(plugin.SPEC, args(), f.state([f.node("a"), f.node("b")], pods), limit=limits.Limits(total=1))
+    h = f.harness(plugin.SPEC, args(), f.state([f.node("a"), f.node("b")], pods), limit=Limits(total=1))
     assert h.run() == ["a1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit"]
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from descheduler.evictor import limits
 from descheduler.plugins import remove_pods_having_too_many_restarts as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 
@@ -47,7 +47,7 @@ def test_node_limit_moves_to_next_node() -> None:
         plugin.SPEC,
         args(podRestartThreshold=1),
         f.state([f.node("a"), f.node("b")], pods),
-        limit=limits.Limits(per_node=1),
+        limit=Limits(per_node=1),
     )
     assert h.run() == ["a1", "b1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit", "planned"]

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from descheduler.evictor import limits
 from descheduler.plugins import remove_pods_violating_inter_pod_anti_affinity as plugin
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 HOST = "kubernetes.io/hostname"
@@ -164,12 +164,12 @@ def violations_on(*nodes: str) -> list[Any]:
 
 def test_node_limit_moves_to_next_node() -> None:
     nodes = [f.node("a"), f.node("b")]
-    assert run(nodes, violations_on("a", "b"), limit=limits.Limits(per_node=1)) == ["a1", "b1"]
+    assert run(nodes, violations_on("a", "b"), limit=Limits(per_node=1)) == ["a1", "b1"]
 
 
 def test_total_limit_stops() -> None:
     h = f.harness(
-        plugin.SPEC, args(), f.state([f.node("a"), f.node("b")], violations_on("a", "b")), limit=limits.Limits(total=1)
+        plugin.SPEC, args(), f.state([f.node("a"), f.node("b")], violations_on("a", "b")), limit=Limits(total=1)
     )
     assert h.run() == ["a1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit"]
@@ -178,7 +178,7 @@ def test_total_limit_stops() -> None:
 def test_namespace_limit_skips_only_that_namespace() -> None:
     mutual = avoiding({"app": "x"})
     pods = [pod(n, namespace=n[0], labels={"app": "x"}, affinity=mutual) for n in ("x1", "x2", "x3", "y1", "y2")]
-    assert run([f.node("n1")], pods, limit=limits.Limits(per_namespace=1)) == ["x1", "y1"]
+    assert run([f.node("n1")], pods, limit=Limits(per_namespace=1)) == ["x1", "y1"]
 
 
 def test_reason_names_the_neighbour() -> None:

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from descheduler.evictor import limits
 from descheduler.plugins import remove_pods_violating_node_affinity as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 REQUIRED = plugin.REQUIRED
@@ -173,19 +173,19 @@ def violating_on_two_nodes() -> tuple[list[Any], list[Any]]:
 
 def test_node_limit_moves_to_next_node() -> None:
     nodes, pods = violating_on_two_nodes()
-    assert harness(args(REQUIRED), nodes, pods, limit=limits.Limits(per_node=1)).run() == ["a1", "b1"]
+    assert harness(args(REQUIRED), nodes, pods, limit=Limits(per_node=1)).run() == ["a1", "b1"]
 
 
 def test_total_limit_stops_every_type() -> None:
     nodes, pods = violating_on_two_nodes()
-    h = harness(args(REQUIRED, PREFERRED), nodes, pods, limit=limits.Limits(total=1))
+    h = harness(args(REQUIRED, PREFERRED), nodes, pods, limit=Limits(total=1))
     assert h.run() == ["a1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit"]
 
 
 def test_namespace_limit_skips_only_that_namespace() -> None:
     pods = [affine(n, required("disk", "ssd"), namespace=n[0]) for n in ("x1", "x2", "y1")]
-    h = harness(args(REQUIRED), [disk("n1", "hdd"), disk("n2", "ssd")], pods, limit=limits.Limits(per_namespace=1))
+    h = harness(args(REQUIRED), [disk("n1", "hdd"), disk("n2", "ssd")], pods, limit=Limits(per_namespace=1))
     assert h.run() == ["x1", "y1"]
 
 

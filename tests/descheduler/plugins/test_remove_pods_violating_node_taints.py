@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from descheduler.evictor import limits
 from descheduler.plugins import remove_pods_violating_node_taints as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 
@@ -141,12 +141,12 @@ def two_tainted_nodes() -> Any:
 
 
 def test_node_limit_moves_to_next_node() -> None:
-    h = f.harness(plugin.SPEC, args(), two_tainted_nodes(), limit=limits.Limits(per_node=1))
+    h = f.harness(plugin.SPEC, args(), two_tainted_nodes(), limit=Limits(per_node=1))
     assert h.run() == ["a1", "b1"]
 
 
 def test_total_limit_stops() -> None:
-    h = f.harness(plugin.SPEC, args(), two_tainted_nodes(), limit=limits.Limits(total=1))
+    h = f.harness(plugin.SPEC, args(), two_tainted_nodes(), limit=Limits(total=1))
     assert h.run() == ["a1"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit"]
 
@@ -154,7 +154,7 @@ def test_total_limit_stops() -> None:
 def test_namespace_limit_skips_only_that_namespace() -> None:
     pods = [tolerating("x1", namespace="x"), tolerating("x2", namespace="x"), tolerating("y1", namespace="y")]
     cluster = f.state([f.node("n1", taints=[taint("k")])], pods)
-    h = f.harness(plugin.SPEC, args(), cluster, limit=limits.Limits(per_namespace=1))
+    h = f.harness(plugin.SPEC, args(), cluster, limit=Limits(per_namespace=1))
     assert h.run() == ["x1", "y1"]
 
 

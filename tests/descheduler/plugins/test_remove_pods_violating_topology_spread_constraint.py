@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from descheduler.evictor import limits
 from descheduler.plugins import remove_pods_violating_topology_spread_constraint as plugin
 from descheduler.policy import argspec
+from descheduler.policy.types import Limits
 from tests.descheduler import factories as f
 
 ZONE = "zone"
@@ -251,7 +251,7 @@ def test_identical_constraints_are_deduplicated(policy: dict[str, str], distinct
 def test_node_limit_skips_that_node_only() -> None:
     # The plan moves p5 and p4 off n-b, then p2 off n-a; n-b allows one eviction.
     cluster = f.state(zone_nodes("a", "b", "c", "d"), pods_in({"a": 3, "b": 3, "c": 0, "d": 0}))
-    h = f.harness(plugin.SPEC, args(), cluster, limit=limits.Limits(per_node=1))
+    h = f.harness(plugin.SPEC, args(), cluster, limit=Limits(per_node=1))
     assert h.run() == ["p5", "p2"]
     assert [(d.pod, d.result.value) for d in h.evictor.decisions] == [
         ("p5", "planned"),
@@ -261,14 +261,14 @@ def test_node_limit_skips_that_node_only() -> None:
 
 
 def test_total_limit_stops() -> None:
-    h = f.harness(plugin.SPEC, args(), f.state(zone_nodes("a", "b"), pods_in({"a": 4})), limit=limits.Limits(total=1))
+    h = f.harness(plugin.SPEC, args(), f.state(zone_nodes("a", "b"), pods_in({"a": 4})), limit=Limits(total=1))
     assert h.run() == ["p2"]
     assert [d.result.value for d in h.evictor.decisions] == ["planned", "limit"]
 
 
 def test_namespace_limit_skips_the_namespace() -> None:
     pods = [*pods_in({"a": 4}, namespace="x"), *pods_in({"a": 4}, start=10, namespace="y")]
-    assert run(zone_nodes("a", "b"), pods, limit=limits.Limits(per_namespace=1)) == ["p2", "p12"]
+    assert run(zone_nodes("a", "b"), pods, limit=Limits(per_namespace=1)) == ["p2", "p12"]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from descheduler.evictor.evictor import Evictor
 from descheduler.framework.profile import PluginHandle
 from descheduler.model import Pod
 from descheduler.plugins import virtual_node_fragmentation as plugin
+from descheduler.policy.types import Limits
 from descheduler.report import Decision
 from tests.descheduler import factories as f
 
@@ -50,14 +51,14 @@ class Run:
         nodes: list[model.Node],
         pods: list[Pod],
         *,
-        limit: limits.Limits | None = None,
+        limit: Limits | None = None,
         pdbs: list[model.PodDisruptionBudget] | None = None,
         evictable: Any = None,
         **wire: Any,
     ) -> None:
         self.state = f.state(nodes, pods, pdbs=pdbs or [])
         self.writer = f.RecordingWriter()
-        self.evictor = Evictor(self.state, self.writer, limits.LimitCounter(limit or limits.Limits()))
+        self.evictor = Evictor(self.state, self.writer, limits.LimitCounter(limit or Limits()))
         handle = PluginHandle(self.state, self.evictor, plugin.NAME, "test-profile")
         if evictable is not None:
             handle.filters.append(evictable)
@@ -243,9 +244,9 @@ def test_pdb_room_is_counted_across_the_set() -> None:
 def test_eviction_limits_are_all_or_nothing() -> None:
     nodes = [vnode("vk-a", cpu="2"), f.node("n-real", cpu="4")]
     pods = [*filled("vk-a", ["1", "1"]), pending("big", cpu="2")]
-    assert Run(nodes, pods, limit=limits.Limits(total=1)).evicted == []
-    assert Run(nodes, pods, limit=limits.Limits(per_node=1)).evicted == []
-    assert Run(nodes, pods, limit=limits.Limits(total=2)).evicted == ["vk-a-0", "vk-a-1"]
+    assert Run(nodes, pods, limit=Limits(total=1)).evicted == []
+    assert Run(nodes, pods, limit=Limits(per_node=1)).evicted == []
+    assert Run(nodes, pods, limit=Limits(total=2)).evicted == ["vk-a-0", "vk-a-1"]
 
 
 def test_evictor_filters_apply() -> None:
