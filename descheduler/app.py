@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from descheduler import daemon
+from descheduler import daemon, errors
 from descheduler import metrics as metering
 from descheduler import report as reporting
 from descheduler.cluster.live import LiveSource
@@ -34,10 +34,6 @@ from descheduler.report import Result
 from descheduler.runner import run_cycle
 
 logger = logging.getLogger("descheduler")
-
-EXIT_OK = 0
-EXIT_RUNTIME = 1
-EXIT_INPUT = 2
 
 
 def warn(message: str) -> None:
@@ -74,7 +70,7 @@ def run(options: RunOptions) -> int:
         else daemon.interval_trigger(options.interval_seconds)
     )
     _run_daemon(cycle, trigger, metrics=metrics, options=options, kube=election_kube, leading=leading)
-    return EXIT_OK
+    return errors.EXIT_OK
 
 
 def _run_once(
@@ -84,8 +80,8 @@ def _run_once(
     print(reporting.render(result, options.output), flush=True)
     _export_metrics(metrics, options.metrics_file, options.pushgateway)
     if result.plugin_errors or any(d.result is Result.FAILED for d in result.decisions):
-        return EXIT_RUNTIME
-    return EXIT_OK
+        return errors.EXIT_RUNTIME
+    return errors.EXIT_OK
 
 
 def _source_and_writer(options: RunOptions, policy: Policy) -> tuple[StateSource, EvictionWriter]:
@@ -145,7 +141,7 @@ def _run_daemon(
         # The abandoned cycle's worker thread would block interpreter exit: leave now.
         logging.shutdown()
         sys.stdout.flush()
-        os._exit(EXIT_OK)
+        os._exit(errors.EXIT_OK)
 
 
 def _export_metrics(metrics: metering.Metrics, path: str | None, pushgateway: str | None) -> None:

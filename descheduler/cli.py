@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import click
 import yaml
 
-from descheduler import app, logsetup, options
+from descheduler import app, errors, logsetup, options
 from descheduler.errors import InputError, ProblemsError, TensileError
 from descheduler.framework.registry import Registry
 from descheduler.plugins import default_registry
@@ -59,7 +59,7 @@ class OneLineErrors(click.Group):
             sys.exit(exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
             click.echo("error: interrupted", err=True)
-            sys.exit(app.EXIT_RUNTIME)
+            sys.exit(errors.EXIT_RUNTIME)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -120,7 +120,7 @@ def main(ctx: click.Context, /, verbose: int, logging_format: str, metrics_addr:
     try:
         checked, warnings = options.build(options.Flags(**flags))
     except InputError as exc:
-        _fail(exc, app.EXIT_INPUT)
+        _fail(exc, errors.EXIT_INPUT)
     for warning in warnings:
         app.warn(warning)
     if checked.long_lived and verbose == 0:
@@ -128,9 +128,9 @@ def main(ctx: click.Context, /, verbose: int, logging_format: str, metrics_addr:
     try:
         code = app.run(checked)
     except InputError as exc:
-        _fail(exc, app.EXIT_INPUT)
+        _fail(exc, errors.EXIT_INPUT)
     except TensileError as exc:
-        _fail(exc, app.EXIT_RUNTIME)
+        _fail(exc, errors.EXIT_RUNTIME)
     sys.exit(code)
 
 
@@ -161,7 +161,7 @@ def validate(files: Sequence[str], strict: bool) -> None:
         else:
             click.echo(f"{file}: ok")
     if bad:
-        sys.exit(app.EXIT_INPUT)
+        sys.exit(errors.EXIT_INPUT)
 
 
 @main.command()

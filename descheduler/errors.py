@@ -1,8 +1,15 @@
-"""Root of tensile's error types; callers catch these, never library exceptions."""
+"""Root of tensile's error types (callers catch these, never library exceptions) and the exit
+statuses both commands share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+"""A runtime failure: an API error, a failed plugin or eviction, a port already taken."""
+EXIT_INPUT = 2
+"""Bad input (policy, snapshot, flags, kubeconfig): nothing was sent to any cluster."""
 
 
 class TensileError(Exception):

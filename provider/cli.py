@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import click
 
-from descheduler import keys, logsetup
+from descheduler import errors, keys, logsetup
 from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
 from descheduler.metrics import MetricsServer
@@ -168,7 +168,7 @@ def provider_command(
         )  # fmt: skip
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(errors.EXIT_INPUT)
     run(
         cfg,
         clusters,
@@ -234,7 +234,7 @@ def run(
         )
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(errors.EXIT_INPUT)
     _listen(f"--listen-address {listen_address} --kubelet-port {cfg.kubelet_port}", server.start)
     metrics_server = None
     if metrics_addr:
@@ -356,11 +356,11 @@ def webhook_command(
         server.start()
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(errors.EXIT_INPUT)
     except (TensileError, OSError) as exc:
         # The API is unreachable or the port is taken: nothing to serve with; let the Deployment restart us.
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(errors.EXIT_RUNTIME)
     stop.wait()
     server.stop()
     logger.info("stopped")

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from descheduler import addresses
+from descheduler import addresses, errors
 from descheduler.errors import InputError
 from provider import certs, config
 
@@ -39,7 +39,7 @@ class OneLineErrors(click.Command):
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             click.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(2)
+            sys.exit(errors.EXIT_INPUT)
 
 
 class Seconds(click.ParamType[float, Any]):
