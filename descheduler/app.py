@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from descheduler import daemon, errors
+from descheduler import daemon, errors, serving
 from descheduler import metrics as metering
 from descheduler import report as reporting
 from descheduler.cluster.live import LiveSource
@@ -130,7 +130,7 @@ def _run_daemon(
     if options.metrics_address is not None:
         host, port = options.metrics_address
         try:
-            server = metering.MetricsServer(metrics, f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+            server = serving.MetricsServer(metrics, f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
         except OSError as exc:
             raise TensileError(f"--metrics-address {host}:{port}: cannot listen: {exc.strerror or exc}") from exc
         server.start()

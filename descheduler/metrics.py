@@ -7,17 +7,12 @@ a textfile-collector file or a Pushgateway push after a single run.
 
 from __future__ import annotations
 
-import http.server
 import logging
-import socket
-import threading
 from importlib import metadata
-from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, push_to_gateway, write_to_textfile
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from descheduler import addresses
 from descheduler.report import Report
 
 logger = logging.getLogger(__name__)
@@ -73,6 +68,9 @@ class Metrics:
             ).inc()
         self.loop_duration.observe(report.duration_seconds)
 
+    content_type = CONTENT_TYPE_LATEST
+    """Served with the text of :meth:`render` (see :class:`descheduler.serving.MetricsServer`)."""
+
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))
 
@@ -82,63 +80,3 @@ class Metrics:
 
     def push(self, url: str, *, job: str = "descheduler") -> None:
         push_to_gateway(url, job=job, registry=self.registry)
-
-
-class Renders(Protocol):
-    """Anything with metrics in the Prometheus text format: these Metrics, the provider's."""
-
-    def render(self) -> bytes: ...
-
-
-class MetricsServer:
-    """A plain HTTP listener serving ``/metrics`` and ``/healthz`` from a daemon thread."""
-
-    def __init__(self, metrics: Renders, address: str) -> None:
-        host, port = addresses.parse_address(address)
-        handler = _handler_for(metrics)
-        server_class = _IPv6Server if ":" in host else http.server.ThreadingHTTPServer
-        self._server = server_class((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-http", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-        logger.info("serving /metrics and /healthz on port %d", self.port)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-class _IPv6Server(http.server.ThreadingHTTPServer):
-    """The stock server binds IPv4 sockets only; parse_address hands IPv6 hosts over without brackets."""
-
-    address_family = socket.AF_INET6
-
-
-def _handler_for(metrics: Renders) -> type[http.server.BaseHTTPRequestHandler]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._send(200, metrics.render(), CONTENT_TYPE_LATEST)
-            elif path in ("/healthz", "/livez", "/readyz"):
-                self._send(200, b"ok", "text/plain; charset=utf-8")
-            else:
-                self._send(404, b"not found", "text/plain; charset=utf-8")
-
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            logger.debug("metrics http: " + format, *args)
-
-    return Handler

@@ -24,7 +24,7 @@ import click
 from descheduler import errors, keys, logsetup
 from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
-from descheduler.metrics import MetricsServer
+from descheduler.serving import MetricsServer
 from provider import admission, certs, config, flags, kubelet
 from provider.config import ProviderConfig
 from provider.metrics import ProviderMetrics

@@ -8,7 +8,7 @@ change takes to be written upstairs, and the mirrors it created. Served by ``--m
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -84,6 +84,8 @@ class ProviderMetrics:
 
     def queue(self, name: str) -> QueueMetrics:
         return QueueMetrics(self, name)
+
+    content_type = CONTENT_TYPE_LATEST
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from descheduler import addresses
+from descheduler import addresses, serving
 from descheduler import metrics as metering
 from descheduler.report import Decision, Report, Result
 
@@ -136,7 +136,7 @@ def test_bad_listen_addresses_are_refused_with_the_reason(address: str, problem:
 
 
 def test_the_server_listens_on_an_ipv6_address() -> None:
-    server = metering.MetricsServer(metering.Metrics(), "[::1]:0")
+    server = serving.MetricsServer(metering.Metrics(), "[::1]:0")
     server.start()
     try:
         with urllib.request.urlopen(f"http://[::1]:{server.port}/healthz", timeout=10) as response:
