@@ -22,8 +22,7 @@ from descheduler.cluster.live import LiveSource
 from descheduler.cluster.snapshot import SnapshotSource
 from descheduler.cluster.sources import StateSource
 from descheduler.errors import Problem, TensileError
-from descheduler.evictor.evictor import DryRunRecorder, EvictionWriter, FencedWriter
-from descheduler.evictor.writers import ApiWriter
+from descheduler.evictor.writers import ApiWriter, DryRunRecorder, EvictionWriter, FencedWriter
 from descheduler.kube import leaderelection
 from descheduler.kube.client import Kube, load_configuration
 from descheduler.options import RunOptions

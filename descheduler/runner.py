@@ -17,7 +17,8 @@ from descheduler import metrics as metering
 from descheduler.cluster.sources import StateSource
 from descheduler.cluster.state import ClusterState
 from descheduler.evictor import limits
-from descheduler.evictor.evictor import EvictionWriter, Evictor
+from descheduler.evictor.evictor import Evictor
+from descheduler.evictor.writers import EvictionWriter
 from descheduler.framework.profile import run_profiles
 from descheduler.framework.registry import Registry
 from descheduler.kube import retry

@@ -1,4 +1,4 @@
-"""The one door through which every plugin evicts.
+"""The one door through which every plugin evicts (the writers it asks are in :mod:`descheduler.evictor.writers`).
 
 ``Evictor.evict`` checks limits, asks the writer (API or dry-run recorder) and records a
 :class:`~descheduler.report.Decision`. On success it updates the cluster state the same
@@ -8,76 +8,17 @@ way in both modes, so a dry-run plan equals the real run's plan.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from descheduler import placement
 from descheduler.cluster.state import ClusterState
 from descheduler.evictor import limits
 from descheduler.evictor.budgets import DisruptionBudgets
+from descheduler.evictor.writers import EvictionWriter, Outcome
 from descheduler.model import Node, Pod
 from descheduler.report import Decision, Result
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    result: Result
-    message: str = ""
-
-
-Undo = Callable[[], None]
-"""Takes back what a writer just recorded (an avoidance whose eviction did not happen)."""
-
-
-class EvictionWriter(Protocol):
-    """Carries out (or only records) evictions and avoidance records."""
-
-    dry_run: bool
-
-    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome: ...
-
-    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
-        """Record "avoid ``node`` until ``until``" on the pod's owner; a way to take it back, if written."""
-
-
-class DryRunRecorder:
-    """Plans evictions without any I/O."""
-
-    dry_run = True
-
-    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome:
-        return Outcome(Result.PLANNED)
-
-    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
-        logger.debug("dry run: would avoid node %s for %s until %s", node, pod.key, until)
-        return None
-
-
-class FencedWriter:
-    """Passes writes on only while ``allowed()`` says so.
-
-    With leader election, a replica that loses the lease in the middle of a cycle must stop
-    evicting at once, or it and the new leader would evict side by side; the rest of its
-    cycle is reported as failed, and nothing more is written.
-    """
-
-    def __init__(self, inner: EvictionWriter, allowed: Callable[[], bool]) -> None:
-        self.inner = inner
-        self.allowed = allowed
-        self.dry_run = inner.dry_run
-
-    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome:
-        if not self.allowed():
-            return Outcome(Result.FAILED, "not evicted: this replica is no longer the leader")
-        return self.inner.evict(pod, reason=reason, grace_period_seconds=grace_period_seconds)
-
-    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
-        if not self.allowed():
-            return None
-        return self.inner.record_avoidance(pod, node=node, until=until)
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""The API writer: evictions through policy/v1 Eviction, Events, avoidance records.
+"""Every eviction writer: what the evictor asks to carry out (or only record) an eviction.
 
-A 429 from the Eviction API means a PodDisruptionBudget refused: reported as blocked and
-never retried in the cycle. A 404 means the pod is already gone.
+:class:`ApiWriter` evicts through policy/v1 Eviction, writes Events and avoidance records;
+a 429 from the Eviction API means a PodDisruptionBudget refused (reported as blocked, never
+retried in the cycle), a 404 that the pod is already gone. :class:`DryRunRecorder` does no
+I/O; :class:`FencedWriter` stops writing the moment a replica loses leadership.
 """
 
 from __future__ import annotations
@@ -10,16 +12,75 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from descheduler import avoidance, keys
-from descheduler.evictor.evictor import Outcome, Undo
 from descheduler.kube import errors, paths, retry
 from descheduler.kube.client import Kube
 from descheduler.model import OwnerRef, Pod
 from descheduler.report import Result
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    message: str = ""
+
+
+Undo = Callable[[], None]
+"""Takes back what a writer just recorded (an avoidance whose eviction did not happen)."""
+
+
+class EvictionWriter(Protocol):
+    """Carries out (or only records) evictions and avoidance records."""
+
+    dry_run: bool
+
+    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome: ...
+
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
+        """Record "avoid ``node`` until ``until``" on the pod's owner; a way to take it back, if written."""
+
+
+class DryRunRecorder:
+    """Plans evictions without any I/O."""
+
+    dry_run = True
+
+    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome:
+        return Outcome(Result.PLANNED)
+
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
+        logger.debug("dry run: would avoid node %s for %s until %s", node, pod.key, until)
+        return None
+
+
+class FencedWriter:
+    """Passes writes on only while ``allowed()`` says so.
+
+    With leader election, a replica that loses the lease in the middle of a cycle must stop
+    evicting at once, or it and the new leader would evict side by side; the rest of its
+    cycle is reported as failed, and nothing more is written.
+    """
+
+    def __init__(self, inner: EvictionWriter, allowed: Callable[[], bool]) -> None:
+        self.inner = inner
+        self.allowed = allowed
+        self.dry_run = inner.dry_run
+
+    def evict(self, pod: Pod, *, reason: str, grace_period_seconds: int | None) -> Outcome:
+        if not self.allowed():
+            return Outcome(Result.FAILED, "not evicted: this replica is no longer the leader")
+        return self.inner.evict(pod, reason=reason, grace_period_seconds=grace_period_seconds)
+
+    def record_avoidance(self, pod: Pod, *, node: str, until: float) -> Undo | None:
+        if not self.allowed():
+            return None
+        return self.inner.record_avoidance(pod, node=node, until=until)
+
 
 REPORTING_CONTROLLER = "tensile.io/descheduler"
 

@@ -12,7 +12,8 @@ from descheduler import model
 from descheduler.cluster.state import ClusterState
 from descheduler.errors import Problem
 from descheduler.evictor import limits
-from descheduler.evictor.evictor import DryRunRecorder, Evictor
+from descheduler.evictor.evictor import Evictor
+from descheduler.evictor.writers import DryRunRecorder
 from descheduler.framework.profile import PluginHandle
 from descheduler.framework.registry import PluginSpec
 from descheduler.policy import argspec

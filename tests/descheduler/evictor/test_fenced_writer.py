@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from descheduler.evictor import limits
-from descheduler.evictor.evictor import DryRunRecorder, Evictor, FencedWriter, Outcome
+from descheduler.evictor.evictor import Evictor
+from descheduler.evictor.writers import DryRunRecorder, FencedWriter, Outcome
 from descheduler.model import Pod
 from descheduler.policy.types import Limits
 from descheduler.report import Result

@@ -10,7 +10,8 @@ import pytest
 
 from descheduler import model
 from descheduler.evictor import limits
-from descheduler.evictor.evictor import DryRunRecorder, Evictor, Outcome
+from descheduler.evictor.evictor import Evictor
+from descheduler.evictor.writers import DryRunRecorder, Outcome
 from descheduler.framework.profile import PluginHandle
 from descheduler.policy.types import Limits
 from descheduler.report import Result
