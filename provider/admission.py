@@ -2,7 +2,7 @@
 
 ``tensile-virtual-node webhook`` (:mod:`provider.cli`) builds a :class:`Webhook`. Per request it reads the
 avoidance record on the pod's controlling owner (one short GET without retries: a pod create must never wait
-long for us) and the virtual nodes (an :class:`~provider.watching.Informer`), then answers with the decision.
+long for us) and the virtual nodes (an :class:`~provider.kube.informer.Informer`), then answers with the decision.
 It also keeps its serving certificate and the MutatingWebhookConfiguration's caBundle current
 (:mod:`provider.webhook_tls`) and serves over HTTPS (:mod:`provider.admission_server`). Every failure admits
 the pod unchanged.
@@ -26,8 +26,9 @@ from descheduler import avoidance, keys, matching, model
 from descheduler.errors import InputError, TensileError
 from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
-from provider import certs, watching, webhook
+from provider import certs, webhook
 from provider.admission_server import MUTATE_PATH, AdmissionServer, Reply, text_reply
+from provider.kube import informer as watching
 from provider.webhook_tls import CaBundleSync, CertSource, FileCerts, GeneratedCerts, SecretCerts, subject_names
 
 logger = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from descheduler.kube.client import Kube
 from descheduler.serving import MetricsServer
 from provider import admission, certs, config, flags, kubelet
 from provider.config import ProviderConfig
+from provider.kube.reachability import TrackedKube
 from provider.metrics import ProviderMetrics
-from provider.reachability import TrackedKube
 from provider.reconcile import Clusters, Provider
 
 logger = logging.getLogger("provider")
@@ -183,7 +183,7 @@ def _configure_logging(logging_format: str, verbose: int) -> None:
     logsetup.configure(logging_format, logging.DEBUG if verbose else logging.INFO)
     if not verbose:
         # urllib3 warns about each of its own quick retries of a connection; the provider's
-        # trackers say once what is wrong with a cluster instead (provider.reachability).
+        # trackers say once what is wrong with a cluster instead (provider.kube.reachability).
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 

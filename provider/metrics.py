@@ -14,7 +14,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 
 class QueueMetrics:
-    """What one work queue reports; see :class:`provider.workqueue.QueueObserver`."""
+    """What one work queue reports; see :class:`provider.kube.workqueue.QueueObserver`."""
 
     def __init__(self, metrics: ProviderMetrics, queue: str) -> None:
         self._depth = metrics.queue_depth.labels(queue=queue)

@@ -22,11 +22,12 @@ from typing import Any
 from descheduler import keys
 from descheduler.kube import errors, paths, retry
 from descheduler.kube.client import Kube
-from provider import capacity, deps, mirror, node, reachability, status
+from provider import capacity, deps, mirror, node, status
 from provider.config import ProviderConfig
+from provider.kube import reachability
+from provider.kube.informer import Informer, RawObject, object_key
+from provider.kube.workqueue import WorkQueue
 from provider.metrics import ProviderMetrics
-from provider.watching import Informer, RawObject, object_key
-from provider.workqueue import WorkQueue
 
 logger = logging.getLogger(__name__)
 

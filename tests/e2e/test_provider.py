@@ -18,7 +18,7 @@ from descheduler import keys
 from descheduler.kube.client import Kube
 from descheduler.model import node_from_raw, pod_from_raw
 from provider.config import ProviderConfig
-from provider.watching import Informer
+from provider.kube.informer import Informer
 from tests.cluster import clusters
 from tests.e2e.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
 
@@ -374,7 +374,7 @@ def test_a_lower_outage_is_told_in_a_few_lines_and_its_end_in_one(
     about_lower = [line for line in during if "lower-e" in line or server in line]
     assert 1 <= len(about_lower) <= 5, "\n".join(during)
     assert (
-        f"WARNING provider.reachability: lower cluster lower-e at https://{server} unreachable for 0s: "
+        f"WARNING provider.kube.reachability: lower cluster lower-e at https://{server} unreachable for 0s: "
         in (about_lower[0])
     ), about_lower[0]
     # Killing the server may reset a connection in flight before new ones are refused.

@@ -5,7 +5,7 @@ heartbeat). During an outage each of them fails on its own, so logging each fail
 log without ever saying what is wrong. Instead every request reports its outcome to its cluster's
 :class:`Reachability` (through :class:`TrackedKube`, built by :mod:`provider.cli`); the tracker
 logs one WARNING per back-off step and one INFO line when the cluster answers again. The
-informers (:mod:`provider.watching`) wait the tracker's current back-off between attempts, and
+informers (:mod:`provider.kube.informer`) wait the tracker's current back-off between attempts, and
 individual failures are DEBUG lines.
 """
 

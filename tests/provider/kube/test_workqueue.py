@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from provider.kube.workqueue import WorkQueue
 from provider.metrics import ProviderMetrics
-from provider.workqueue import WorkQueue
 
 
 def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from descheduler.kube import errors
-from provider import reachability
+from provider.kube import reachability
 
 KUBECONFIG = """apiVersion: v1
 kind: Config

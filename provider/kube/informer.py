@@ -3,7 +3,7 @@
 The Python client's stock informer reconnects in a hot loop on errors; this one lists,
 watches from the list's resourceVersion with bookmarks, lists again on 410 Gone, backs
 off on errors (honouring Retry-After on 429; an unreachable cluster at the back-off of its
-:class:`~provider.reachability.Reachability`, which also does the logging) and treats a silent
+:class:`~provider.kube.reachability.Reachability`, which also does the logging) and treats a silent
 connection as dead after an inactivity timeout. Used by :mod:`provider.reconcile` for every resource.
 """
 
@@ -19,7 +19,7 @@ import orjson
 
 from descheduler.kube import errors
 from descheduler.kube.client import Kube
-from provider import reachability
+from provider.kube import reachability
 
 logger = logging.getLogger(__name__)
 
