@@ -1,7 +1,7 @@
 """The virtual node's kubelet API: ``kubectl logs`` on the upper cluster reads the lower pod's logs.
 
 The upper kube-apiserver connects to the node's InternalIP at
-``status.daemonEndpoints.kubeletEndpoint.Port`` (see ``provider.node``) and requests
+``status.daemonEndpoints.kubeletEndpoint.Port`` (see ``provider.node.builders``) and requests
 ``/containerLogs/<namespace>/<pod>/<container>``; :class:`KubeletServer` answers over HTTPS
 and streams the lower cluster's log through a :class:`LogSource` (:class:`LowerLogs` in
 production). ``provider.cli`` starts and stops it.

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from descheduler import keys
-from provider import status
+from provider.pods import status
 
 logger = logging.getLogger(__name__)
 

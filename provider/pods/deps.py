@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from descheduler import keys
-from provider import mirror
+from provider.pods import mirror
 
 Raw = dict[str, Any]
 ObjectKey = tuple[str, str, str]
@@ -41,7 +41,7 @@ class Refs:
 def references(pod: Mapping[str, Any]) -> Refs:
     """Everything the pod references, optional or not; the caller skips the missing optional ones.
 
-    Service-account token secrets (the volumes :mod:`provider.mirror` strips, and any secret
+    Service-account token secrets (the volumes :mod:`provider.pods.mirror` strips, and any secret
     named like one) and the lower cluster's own ``kube-root-ca.crt`` are left out.
     """
     spec = pod.get("spec") or {}
