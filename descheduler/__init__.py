@@ -12,7 +12,8 @@ How a run goes (top layer first; each imports only from layers below it, see .im
   validation, schema; a leaf every layer above may import);
 - ``kube/`` (the one door to the API server: client, kubeconfig, retries, errors, paths, leader
   election), ``serving`` (the /metrics and /healthz HTTP server);
-- plain data and parsing: ``model``, ``matching``, ``avoidance``, ``keys``, ``quantity``,
+- plain data and parsing: ``bodies`` (TypedDicts of raw API bodies), ``model``, ``matching``,
+  ``avoidance``, ``keys``, ``quantity``,
   ``durations``, ``addresses``, ``wire``/``wire_errors``/``documents`` (decoding input),
   ``errors``, ``wording``, ``logsetup``.
 
@@ -31,6 +32,7 @@ SHARED_SURFACE = (
     "descheduler.model",
     "descheduler.matching",
     "descheduler.avoidance",
+    "descheduler.bodies",
     "descheduler.logsetup",
     "descheduler.serving",
 )

@@ -14,10 +14,11 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
+from descheduler import bodies
 from descheduler.kube import errors, retry
 from descheduler.kube.client import Kube
 from provider.kube import objects, reachability
@@ -130,16 +131,20 @@ class Informer:
                 "allowWatchBookmarks": "true",
                 "timeoutSeconds": self.watch_timeout_seconds,
             }
-            for event_type, obj in self._events(query):
+            for event in self._events(query):
                 if stop.is_set():
                     return
-                if event_type == "ERROR":
-                    _raise_watch_error(obj)
+                event_type, obj = event.get("type"), event.get("object") or {}
                 resource_version = _rv(obj) or resource_version
-                if event_type in ("ADDED", "MODIFIED", "DELETED"):
-                    self._apply(cast(EventType, event_type), obj)
+                match event_type:
+                    case "ERROR":
+                        _raise_watch_error(obj)
+                    case "ADDED" | "MODIFIED" | "DELETED":
+                        self._apply(event_type, obj)
+                    case _:
+                        pass  # BOOKMARK: only its resourceVersion counts
 
-    def _events(self, query: dict[str, Any]) -> Iterator[tuple[str, RawObject]]:
+    def _events(self, query: dict[str, Any]) -> Iterator[bodies.RawWatchEvent]:
         """Events of one watch request. Failing to open it raises; a connection that breaks
         after it opened just ends the watch, and the caller watches again from the last
         resourceVersion (no relist): servers and proxies cut long requests routinely."""
@@ -151,8 +156,8 @@ class Informer:
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        event = orjson.loads(line)
-                        yield event.get("type", ""), event.get("object") or {}
+                        event: bodies.RawWatchEvent = orjson.loads(line)
+                        yield event
         except errors.ConnectionFailedError as exc:
             logger.debug("%s: watch connection ended: %s", self.name, exc)
         finally:
@@ -173,7 +178,7 @@ class Informer:
 
 
 def _rv(obj: RawObject) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    return str(bodies.metadata_of(obj).get("resourceVersion") or "")
 
 
 def _raise_watch_error(status: RawObject) -> None:

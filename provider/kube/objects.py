@@ -10,10 +10,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
-RawObject = dict[str, Any]
-"""A Kubernetes object as the API server sent it (decoded JSON)."""
+from descheduler import bodies
 
-EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+RawObject = dict[str, Any]
+"""A Kubernetes object as the API server sent it (decoded JSON).
+
+An open dict, not :class:`~descheduler.kube.bodies.RawObject`: the planners copy and forward
+whole bodies (a TypedDict is no ``Mapping[str, Any]``); fields are read through the typed
+views instead (:func:`metadata` gives a :class:`~descheduler.kube.bodies.RawMeta`)."""
+
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]  # the bodies.WatchEventType that reach handlers
 """A change of an informer's cache, as its handler is told (watch BOOKMARK and ERROR never reach handlers)."""
 
 
@@ -30,10 +36,7 @@ class ObjectKey(NamedTuple):
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
-def metadata(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """The object's metadata; an empty dict when it has none."""
-    meta: dict[str, Any] = obj.get("metadata") or {}
-    return meta
+metadata = bodies.metadata_of
 
 
 def object_key(obj: Mapping[str, Any]) -> ObjectKey:

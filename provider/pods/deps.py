@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from descheduler import keys
+from descheduler import bodies, keys
 from provider.pods import mirror
 
 Raw = dict[str, Any]
@@ -137,7 +137,7 @@ def copy_differs(upper_obj: Mapping[str, Any], lower_copy: Mapping[str, Any]) ->
 
 
 def _plain_labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    labels: Mapping[str, str] = (obj.get("metadata") or {}).get("labels") or {}
+    labels: Mapping[str, str] = bodies.metadata_of(obj).get("labels") or {}
     return {k: v for k, v in labels.items() if k not in _OWNERSHIP_LABELS}
 
 
