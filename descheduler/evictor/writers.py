@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a writer made of one eviction: the report's result and, for anything but success, why."""
+
     result: Result
     message: str = ""
 
@@ -86,6 +88,14 @@ REPORTING_CONTROLLER = "tensile.io/descheduler"
 
 
 class ApiWriter:
+    """The live writer: evicts through the policy/v1 Eviction API, records Events, and keeps the
+    avoidance records on controlling owners.
+
+    Chosen by :mod:`descheduler.app` for a run that is neither dry nor on a snapshot, and wrapped
+    in a :class:`FencedWriter` under leader election. API errors become outcomes, not exceptions
+    (429 is ``blocked``, 404 ``gone``); a failed Event or avoidance record is only logged.
+    """
+
     dry_run = False
 
     def __init__(self, kube: Kube, *, record_events: bool = True, failure_events: bool = False) -> None:
