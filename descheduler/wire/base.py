@@ -47,6 +47,8 @@ def check_resources(resources: ResourceList | None, where: str) -> None:
 
 
 class OwnerReference(Wire):
+    """``metadata.ownerReferences[]``: who owns the object; ``controller`` marks the one that replaces it."""
+
     kind: str
     name: str
     uid: str = ""
@@ -54,6 +56,8 @@ class OwnerReference(Wire):
 
 
 class ObjectMeta(Wire):
+    """``metadata``: identity, labels, annotations, owners, and when the object was created and deleted."""
+
     name: Name
     namespace: str = ""
     uid: str = ""

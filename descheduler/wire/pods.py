@@ -10,6 +10,8 @@ from descheduler.wire import base, scheduling
 
 
 class ResourceRequirements(base.Wire):
+    """A container's (or the pod's) ``resources``: requests and limits, every quantity checked."""
+
     requests: base.ResourceList | None = None
     limits: base.ResourceList | None = None
 
@@ -19,6 +21,8 @@ class ResourceRequirements(base.Wire):
 
 
 class Container(base.Wire):
+    """A container or init container: name, image, requests, and restart policy (``Always``: a sidecar)."""
+
     name: str = ""
     image: str = ""
     resources: ResourceRequirements | None = None
@@ -26,10 +30,14 @@ class Container(base.Wire):
 
 
 class ClaimSource(base.Wire):
+    """A volume's ``persistentVolumeClaim``: the claim's name."""
+
     claim_name: base.Name
 
 
 class Volume(base.Wire):
+    """``spec.volumes[]``: read only for whether it is emptyDir, hostPath or a claim."""
+
     name: str = ""
     empty_dir: dict[str, Any] | None = None
     host_path: dict[str, Any] | None = None
@@ -37,10 +45,14 @@ class Volume(base.Wire):
 
 
 class PodResourceClaim(base.Wire):
+    """``spec.resourceClaims[]``: a dynamic resource claim; only its presence is read."""
+
     name: str = ""
 
 
 class PodSpec(base.Wire):
+    """A pod's ``spec``: node, containers and requests, priority, scheduling constraints, volumes and claims."""
+
     node_name: str = ""
     containers: list[Container] | None = None
     init_containers: list[Container] | None = None
@@ -60,20 +72,28 @@ class PodSpec(base.Wire):
 
 
 class ContainerStateWaiting(base.Wire):
+    """A waiting container and why (``CrashLoopBackOff``, ``ImagePullBackOff``, ...)."""
+
     reason: str = ""
 
 
 class ContainerStateTerminated(base.Wire):
+    """A container that ended: why, and its exit code."""
+
     reason: str = ""
     exit_code: base.Int32 = 0
 
 
 class ContainerState(base.Wire):
+    """A container's state or last state: waiting or terminated (running is not read)."""
+
     waiting: ContainerStateWaiting | None = None
     terminated: ContainerStateTerminated | None = None
 
 
 class ContainerStatus(base.Wire):
+    """One entry of ``status.containerStatuses`` (or the init and ephemeral lists): restarts and states."""
+
     name: str = ""
     restart_count: base.Count = 0
     state: ContainerState | None = None
@@ -81,6 +101,8 @@ class ContainerStatus(base.Wire):
 
 
 class PodCondition(base.Wire):
+    """``status.conditions[]``, e.g. ``PodScheduled=False reason=Unschedulable``, and since when."""
+
     type: base.Name
     status: str = ""
     reason: str = ""
@@ -89,6 +111,8 @@ class PodCondition(base.Wire):
 
 
 class PodStatus(base.Wire):
+    """A pod's ``status``: phase, conditions, container statuses, start time, reason and QoS class."""
+
     phase: Literal["", "Pending", "Running", "Succeeded", "Failed", "Unknown"] = ""
     conditions: list[PodCondition] | None = None
     container_statuses: list[ContainerStatus] | None = None
@@ -100,5 +124,7 @@ class PodStatus(base.Wire):
 
 
 class Pod(base.Object):
+    """A pod as decoded; :func:`descheduler.model.pod_from_wire` keeps what the descheduler reads."""
+
     spec: PodSpec | None = None
     status: PodStatus | None = None
