@@ -15,6 +15,8 @@ from descheduler.model import resources
 
 @dataclass(slots=True, frozen=True)
 class OwnerRef:
+    """One owner reference of a pod; ``controller`` marks the owner that replaces an evicted pod."""
+
     kind: str
     name: str
     uid: str
@@ -23,6 +25,8 @@ class OwnerRef:
 
 @dataclass(slots=True, frozen=True)
 class Condition:
+    """One pod condition (``PodScheduled=False reason=Unschedulable`` ...), its transition as epoch seconds."""
+
     type: str
     status: str
     reason: str
@@ -33,6 +37,8 @@ class Condition:
 
 @dataclass(slots=True, frozen=True)
 class ContainerStatus:
+    """One container's restart count and the reasons and exit codes of its current and last state."""
+
     name: str
     restart_count: int
     waiting_reason: str
@@ -43,6 +49,8 @@ class ContainerStatus:
 
 @dataclass(slots=True, frozen=True)
 class Taint:
+    """One node taint: key, value and effect."""
+
     key: str
     value: str
     effect: str
@@ -114,6 +122,10 @@ class Pod:
 
 @dataclass(slots=True, eq=False)
 class Node:
+    """A node as the descheduler sees it: labels, taints, whether it is cordoned and Ready, and its
+    allocatable resources as integers. Identity is the object, as for :class:`Pod`.
+    """
+
     name: str
     labels: dict[str, str]
     annotations: dict[str, str]
@@ -128,6 +140,8 @@ class Node:
 
 @dataclass(slots=True, frozen=True)
 class PodDisruptionBudget:
+    """A PodDisruptionBudget: its selector (a plain mapping, as matching reads it) and the disruptions it allows now."""
+
     namespace: str
     name: str
     selector: dict[str, Any] | None
@@ -136,18 +150,24 @@ class PodDisruptionBudget:
 
 @dataclass(slots=True, frozen=True)
 class Namespace:
+    """A namespace: its labels, for DefaultEvictor's ``namespaceLabelSelector``."""
+
     name: str
     labels: dict[str, str]
 
 
 @dataclass(slots=True, frozen=True)
 class PriorityClass:
+    """A PriorityClass: the priority of pods that name it but carry no ``spec.priority``."""
+
     name: str
     value: int
 
 
 @dataclass(slots=True, frozen=True)
 class PersistentVolumeClaim:
+    """A claim: its storage class, for DefaultEvictor's PodsWithPVC protection."""
+
     namespace: str
     name: str
     storage_class: str = ""
