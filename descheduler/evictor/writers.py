@@ -37,7 +37,12 @@ Undo = Callable[[], None]
 
 
 class EvictionWriter(Protocol):
-    """Carries out (or only records) evictions and avoidance records."""
+    """Carries out (or only records) evictions and avoidance records.
+
+    The app picks the implementation, the evictor alone calls it: plugins never see which one,
+    and ``dry_run`` is read only by the evictor (to predict budget refusals) and by the runner
+    (for the report).
+    """
 
     dry_run: bool
 
@@ -48,7 +53,11 @@ class EvictionWriter(Protocol):
 
 
 class DryRunRecorder:
-    """Plans evictions without any I/O."""
+    """Plans evictions without any I/O: the writer of ``--dry-run`` and of every snapshot run.
+
+    Every eviction is ``planned``; the evictor still updates the cluster state, so the plan
+    matches what a live run would do.
+    """
 
     dry_run = True
 
