@@ -34,7 +34,7 @@ class RetryPolicy:
     :func:`call_with_retry` asks :meth:`delay` after each failure: connection errors, 5xx and
     (unless turned off) 429 are retried, anything else is raised at once. :data:`READS`,
     :data:`WRITES`, :data:`EVICTIONS` and :data:`NO_RETRY` cover the descheduler; the provider
-    builds its own for its kubelet API and its controllers' loops.
+    builds its own (its kubelet API's, its informers' relist backoff).
     """
 
     backoffs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
