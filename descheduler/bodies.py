@@ -15,6 +15,8 @@ WatchEventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
 
 
 class RawOwnerReference(TypedDict, total=False):
+    """One entry of ``metadata.ownerReferences`` as sent; ``controller`` marks the owner that manages the object."""
+
     apiVersion: str
     kind: str
     name: str

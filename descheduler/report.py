@@ -18,6 +18,11 @@ from tabulate import tabulate
 
 
 class Result(StrEnum):
+    """What became of one eviction, as the report's ``result`` (stable wire values): ``planned`` (dry
+    run), ``evicted``, ``blocked`` (a PodDisruptionBudget refused), ``failed``, ``limit`` (an eviction
+    limit stopped it) or ``gone`` (the pod no longer existed).
+    """
+
     PLANNED = "planned"
     EVICTED = "evicted"
     BLOCKED = "blocked"
@@ -32,6 +37,10 @@ class Result(StrEnum):
 
 @dataclass(frozen=True)
 class Decision:
+    """One row of the report: the pod and its node, the plugin and profile that chose it, why, and
+    what became of it. The evictor records one per attempt; :meth:`to_dict` is the document's row.
+    """
+
     namespace: str
     pod: str
     node: str
@@ -61,6 +70,12 @@ class Decision:
 
 @dataclass
 class Report:
+    """One cycle's outcome: its decisions, the size of the cluster it saw, plugin errors and duration.
+
+    Built by the runner, rendered by :func:`render` and recorded by the metrics; :meth:`to_dict` is
+    the document scripts rely on (DESIGN.md §4).
+    """
+
     dry_run: bool
     decisions: list[Decision] = field(default_factory=list)
     nodes: int = 0

@@ -55,6 +55,8 @@ class _IPv6Server(http.server.ThreadingHTTPServer):
 
 def _handler_for(metrics: Renders) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
+        """``/metrics`` from ``metrics``, ``ok`` on the health paths, 404 elsewhere; requests logged at DEBUG."""
+
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":

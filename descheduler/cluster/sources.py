@@ -12,6 +12,8 @@ from descheduler.cluster.state import ClusterState
 
 
 class StateSource(Protocol):
+    """Where a cycle's cluster state comes from: the runner calls ``load`` once per cycle, with the cycle's clock."""
+
     def load(self, *, now: float) -> ClusterState: ...
 
 

@@ -30,6 +30,15 @@ def holds_resources(pod: Pod) -> bool:
 
 @dataclass
 class ClusterState:
+    """Everything one cycle knows about the cluster: nodes by name, pods (indexed by node and by
+    controlling owner), budgets, priority classes, claims and the cycle's clock.
+
+    Built once per cycle by a source (:func:`descheduler.cluster.sources.build_state`) and read by
+    plugins through their handle. The evictor alone changes it, with ``mark_evicted`` and
+    ``reserve``, so every later plugin of the cycle, in a dry run too, sees the capacity earlier
+    evictions freed and their replacements are expected to take.
+    """
+
     nodes: dict[str, Node]
     pods: list[Pod]
     namespaces: dict[str, Namespace] = field(default_factory=dict)

@@ -23,6 +23,16 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Evictor:
+    """The cycle's one door to eviction: the runner builds one per cycle, and every plugin's
+    handle calls :meth:`evict` on it.
+
+    It owns what the whole cycle shares: the limit counter, the PodDisruptionBudgets with the
+    disruptions they have left, the pods already tried, and the decisions for the report. It
+    checks the limits, asks the writer (in a dry run after predicting the budgets' refusal),
+    records a :class:`~descheduler.report.Decision`, and on success updates the cluster state the
+    same way in both modes.
+    """
+
     state: ClusterState
     writer: EvictionWriter
     counter: limits.LimitCounter

@@ -27,6 +27,12 @@ class TotalLimitError(LimitError):
 
 
 class LimitCounter:
+    """The policy's eviction limits and the evictions counted against them, shared by every plugin of a cycle.
+
+    The evictor calls :meth:`check` before and :meth:`record` after each eviction; plugins that
+    evict whole sets ask :meth:`allows` (through their handle) first.
+    """
+
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self._node: Counter[str] = Counter()

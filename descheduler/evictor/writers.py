@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a writer made of one eviction: the report's result and, for anything but success, why."""
+
     result: Result
     message: str = ""
 
@@ -35,7 +37,12 @@ Undo = Callable[[], None]
 
 
 class EvictionWriter(Protocol):
-    """Carries out (or only records) evictions and avoidance records."""
+    """Carries out (or only records) evictions and avoidance records.
+
+    The app picks the implementation, the evictor alone calls it: plugins never see which one,
+    and ``dry_run`` is read only by the evictor (to predict budget refusals) and by the runner
+    (for the report).
+    """
 
     dry_run: bool
 
@@ -46,7 +53,11 @@ class EvictionWriter(Protocol):
 
 
 class DryRunRecorder:
-    """Plans evictions without any I/O."""
+    """Plans evictions without any I/O: the writer of ``--dry-run`` and of every snapshot run.
+
+    Every eviction is ``planned``; the evictor still updates the cluster state, so the plan
+    matches what a live run would do.
+    """
 
     dry_run = True
 
@@ -86,6 +97,14 @@ REPORTING_CONTROLLER = "tensile.io/descheduler"
 
 
 class ApiWriter:
+    """The live writer: evicts through the policy/v1 Eviction API, records Events, and keeps the
+    avoidance records on controlling owners.
+
+    Chosen by :mod:`descheduler.app` for a run that is neither dry nor on a snapshot, and wrapped
+    in a :class:`FencedWriter` under leader election. API errors become outcomes, not exceptions
+    (429 is ``blocked``, 404 ``gone``); a failed Event or avoidance record is only logged.
+    """
+
     dry_run = False
 
     def __init__(self, kube: Kube, *, record_events: bool = True, failure_events: bool = False) -> None:

@@ -74,6 +74,8 @@ class PluginHandle:
 
 @dataclass
 class BuiltProfile:
+    """One profile's plugins, built for this cycle: its Deschedule and its Balance plugins by name, in policy order."""
+
     name: str
     deschedulers: list[tuple[str, DeschedulePlugin]]
     balancers: list[tuple[str, BalancePlugin]]

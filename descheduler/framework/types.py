@@ -48,19 +48,27 @@ class Handle(Protocol):
 
 @runtime_checkable
 class DeschedulePlugin(Protocol):
+    """A plugin at the Deschedule extension point: evicts pods on ``nodes`` that should not stay where they are."""
+
     def deschedule(self, nodes: Sequence[Node]) -> None: ...
 
 
 @runtime_checkable
 class BalancePlugin(Protocol):
+    """A plugin at the Balance extension point: evens ``nodes`` out by evicting; runs after all Deschedule plugins."""
+
     def balance(self, nodes: Sequence[Node]) -> None: ...
 
 
 @runtime_checkable
 class FilterPlugin(Protocol):
+    """A plugin at the Filter extension point: whether ``pod`` may be evicted at all (DefaultEvictor is one)."""
+
     def filter(self, pod: Pod) -> bool: ...
 
 
 @runtime_checkable
 class PreEvictionFilterPlugin(Protocol):
+    """A plugin at the PreEvictionFilter extension point: the last check before ``pod`` is evicted (e.g. nodeFit)."""
+
     def pre_eviction_filter(self, pod: Pod) -> bool: ...

@@ -86,7 +86,12 @@ def _one_line(text: str) -> str:
 
 
 class Kube:
-    """Raw JSON requests with tensile errors and the retry loop.
+    """Raw JSON requests with tensile errors and the retry loop: the one client of one API server.
+
+    The descheduler's live source, eviction writer and leader elector each call it, and the
+    provider wraps it for every cluster it talks to (``provider.kube.reachability``); nothing
+    else touches the client library. Verbs take a :class:`~descheduler.kube.retry.RetryPolicy`;
+    ``list_objects`` pages a LIST and hands each item's JSON to a decoder without a dict tree.
 
     ``timeout`` is per attempt: ``(connect, read)`` seconds, read being the longest silence
     while waiting for the response or between its chunks, or one number bounding the whole

@@ -60,23 +60,23 @@ class ClientError(ApiError):
 
 
 class BadRequestError(ClientError):
-    pass
+    """400: the request is malformed (a bad query, patch or body); fix the caller, do not retry."""
 
 
 class UnauthorizedError(ClientError):
-    pass
+    """401: the credentials were refused (expired token, wrong client certificate)."""
 
 
 class ForbiddenError(ClientError):
-    pass
+    """403: the caller may not do this (RBAC), or not now (a quota exceeded, a namespace terminating)."""
 
 
 class NotFoundError(ClientError):
-    pass
+    """404: the object (or the namespace) does not exist; for an eviction, the pod is already gone."""
 
 
 class ConflictError(ClientError):
-    pass
+    """409: the object changed since it was read (resourceVersion) or already exists; read again."""
 
 
 class GoneError(ClientError):
@@ -84,7 +84,7 @@ class GoneError(ClientError):
 
 
 class UnprocessableError(ClientError):
-    pass
+    """422: the object is invalid; the API server's validation refused it."""
 
 
 class TooManyRequestsError(ClientError):

@@ -29,9 +29,20 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How one API call is retried, as a value passed with the call (``Kube.get(..., policy=...)``).
+
+    :func:`call_with_retry` asks :meth:`delay` after each failure: connection errors, 5xx and
+    (unless turned off) 429 are retried, anything else is raised at once. :data:`READS`,
+    :data:`WRITES`, :data:`EVICTIONS` and :data:`NO_RETRY` cover the descheduler; the provider
+    builds its own (its kubelet API's, its informers' relist backoff).
+    """
+
     backoffs: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    """Seconds to wait before the second, third, ... attempt; as many retries as entries."""
     retry_too_many_requests: bool = True
+    """False for evictions, where a 429 is a PodDisruptionBudget's refusal, not throttling."""
     max_retry_after: float = 30.0
+    """The longest ``Retry-After`` honoured, in seconds."""
 
     def delay(self, error: errors.ApiError, attempt: int) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or None to give up."""

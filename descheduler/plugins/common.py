@@ -15,6 +15,8 @@ from descheduler.policy.argspec import LabelSelector, doc
 
 @dataclass(frozen=True)
 class Namespaces:
+    """The ``namespaces`` argument of several upstream plugins: include or exclude, never both (``api.Namespaces``)."""
+
     include: tuple[str, ...] = field(default=(), metadata=doc("Only pods in these namespaces."))
     exclude: tuple[str, ...] = field(default=(), metadata=doc("Never pods in these namespaces."))
 

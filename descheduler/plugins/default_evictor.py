@@ -44,12 +44,16 @@ NO_EVICTION_POLICIES = ("Preferred", "Mandatory")
 
 @dataclass(frozen=True)
 class PriorityThreshold:
+    """``priorityThreshold``: a PriorityClass name or a value, not both; pods at or above it are kept."""
+
     name: str = field(default="", metadata=doc("PriorityClass whose value is the threshold."))
     value: Int32 | None = field(default=None, metadata=doc("Threshold priority value."))
 
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``DefaultEvictorArgs``)."""
+
     node_selector: str = field(default="", metadata=doc("nodeFit considers only nodes matching this selector."))
     label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching it are evicted."))
     namespace_label_selector: LabelSelector | None = field(

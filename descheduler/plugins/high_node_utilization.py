@@ -29,6 +29,8 @@ EVICTION_MODES = (ONLY_THRESHOLDING_RESOURCES,)
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``HighNodeUtilizationArgs``)."""
+
     thresholds: dict[str, float] = field(
         default_factory=dict, metadata=doc("Resource -> percent; a node at or under all of them is underutilized.")
     )
@@ -59,6 +61,10 @@ def requests_any(pod: Pod, names: Iterable[str]) -> bool:
 
 
 class HighNodeUtilization:
+    """Balance plugin: evicts the evictable pods of underutilized nodes, emptiest node first, while
+    the schedulable nodes have room for them, so the scheduler packs them onto fewer nodes.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

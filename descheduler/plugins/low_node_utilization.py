@@ -26,11 +26,15 @@ NAME = "LowNodeUtilization"
 
 @dataclass(frozen=True)
 class EvictionLimits:
+    """``evictionLimits``: this plugin's own cap on evictions per node, beside the policy's limits."""
+
     node: int | None = field(default=None, metadata=doc("Most pods this plugin evicts from one node per run."))
 
 
 @dataclass(frozen=True)
 class Prometheus:
+    """``metricsUtilization.prometheus``: decoded only to be refused (see :class:`MetricsUtilization`)."""
+
     query: str = field(default="", metadata=doc("Upstream only; not supported by tensile."))
 
 
@@ -45,6 +49,8 @@ class MetricsUtilization:
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``LowNodeUtilizationArgs``)."""
+
     use_deviation_thresholds: bool = field(
         default=False, metadata=doc("Thresholds are deviations (in points) from the mean node utilization.")
     )
@@ -103,6 +109,10 @@ def _validate_threshold_pairs(args: Args) -> list[Problem]:
 
 
 class LowNodeUtilization:
+    """Balance plugin: evicts pods from the busiest overutilized nodes while they stay over
+    ``targetThresholds`` and the underutilized nodes still have room for them up to that target.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

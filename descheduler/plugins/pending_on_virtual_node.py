@@ -29,6 +29,8 @@ STUCK_REASONS = ("Unschedulable", "SchedulerError")
 
 @dataclass(frozen=True)
 class Args:
+    """PendingOnVirtualNode's arguments (tensile's own plugin, so tensile's defaults), in the upstream shape."""
+
     node_selector: str = field(
         default="type=virtual-kubelet", metadata=doc("Label selector (string form) of the virtual nodes.")
     )
@@ -73,6 +75,10 @@ def stuck_reason(pod: Pod, args: Args, *, now: float) -> str | None:
 
 
 class PendingOnVirtualNode:
+    """Deschedule plugin: on each virtual node (``nodeSelector``), evicts the pods stuck Pending
+    behind it, and has each pod's owner avoid that node for ``avoidanceSeconds``.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

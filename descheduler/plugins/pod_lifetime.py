@@ -51,6 +51,8 @@ ALLOWED_STATES = tuple(sorted({*POD_PHASES, *POD_REASONS, *WAITING_REASONS, *TER
 
 @dataclass(frozen=True)
 class OwnerKinds:
+    """``ownerKinds``: owner kinds to include or exclude, never both."""
+
     include: tuple[str, ...] = field(default=(), metadata=doc("Only pods with an owner of one of these kinds."))
     exclude: tuple[str, ...] = field(default=(), metadata=doc("Never pods with an owner of one of these kinds."))
 
@@ -69,6 +71,8 @@ class PodConditionFilter:
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``PodLifeTimeArgs``)."""
+
     namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
     label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
     owner_kinds: OwnerKinds | None = field(default=None, metadata=doc("Owner kinds to include or exclude."))
@@ -174,6 +178,10 @@ def owner_kinds_allow(pod: Pod, kinds: OwnerKinds | None) -> bool:
 
 
 class PodLifeTime:
+    """Deschedule plugin: gathers the pods of all nodes that match every configured criterion and
+    evicts them oldest first, so the limits keep the oldest evictions.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

@@ -35,11 +35,15 @@ DEPRECATED_FIELDS = (*DEPRECATED_DISABLING, *DEPRECATED_ENABLING)
 
 @dataclass(frozen=True)
 class ProtectedStorageClass:
+    """One entry of ``protectedStorageClasses``: a StorageClass whose claims protect their pods."""
+
     name: str = field(default="", metadata=doc("StorageClass name."))
 
 
 @dataclass(frozen=True)
 class PodsWithPVCConfig:
+    """The PodsWithPVC protection's settings: which storage classes it protects (all when empty)."""
+
     protected_storage_classes: tuple[ProtectedStorageClass, ...] = field(
         default=(), metadata=doc("Protect only pods whose claims use these storage classes; empty protects all.")
     )
@@ -47,6 +51,8 @@ class PodsWithPVCConfig:
 
 @dataclass(frozen=True)
 class PodProtectionsConfig:
+    """``podProtections.config``: settings per protection, keyed by the protection's name."""
+
     pods_with_pvc: PodsWithPVCConfig | None = field(
         default=None, metadata=doc("Settings of the PodsWithPVC protection.", wire="PodsWithPVC")
     )
@@ -54,6 +60,11 @@ class PodProtectionsConfig:
 
 @dataclass(frozen=True)
 class PodProtections:
+    """DefaultEvictor's ``podProtections``: default protections to turn off and extra ones to turn on.
+
+    When it lists anything it replaces the deprecated booleans (:func:`effective`); setting both is refused.
+    """
+
     extra_enabled: tuple[str, ...] = field(
         default=(), metadata=doc("Extra protections to enable: " + ", ".join(EXTRA_PROTECTIONS) + ".")
     )

@@ -38,6 +38,8 @@ _SCHEDULING_EFFECTS = ("NoSchedule", "NoExecute")
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``RemoveDuplicatesArgs``)."""
+
     namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
     exclude_owner_kinds: tuple[str, ...] = field(
         default=(), metadata=doc("Pods with an owner of one of these kinds are never duplicates.")
@@ -123,6 +125,10 @@ def stacked_keys(pods_per_node: Iterable[list[Pod]]) -> set[OwnerKey]:
 
 
 class RemoveDuplicates:
+    """Balance plugin: per owner key, evicts the copies stacked on a node beyond an even spread over
+    the nodes those copies could run on.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

@@ -26,6 +26,8 @@ NAME = "RemoveFailedPods"
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``RemoveFailedPodsArgs``)."""
+
     namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
     label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
     exclude_owner_kinds: tuple[str, ...] = field(
@@ -72,6 +74,8 @@ def exit_codes(pod: Pod, *, init: bool) -> Iterator[int]:
 
 
 class RemoveFailedPods:
+    """Deschedule plugin: evicts each node's Failed pods that pass every configured filter."""
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

@@ -25,6 +25,8 @@ ALLOWED_STATES = ("CrashLoopBackOff", "Running")
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``RemovePodsHavingTooManyRestartsArgs``)."""
+
     pod_restart_threshold: Int32 = field(
         default=Int32(0), metadata=doc("Evict when restarts reach this number; must be > 0.")
     )
@@ -66,6 +68,10 @@ def in_states(pod: Pod, states: tuple[str, ...], *, including_init_containers: b
 
 
 class RemovePodsHavingTooManyRestarts:
+    """Deschedule plugin: evicts each node's pods whose restarts reach ``podRestartThreshold``,
+    most-restarted first.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

@@ -35,6 +35,8 @@ Domain = tuple[str, str]
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``RemovePodsViolatingInterPodAntiAffinityArgs``)."""
+
     namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
     label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
 
@@ -110,6 +112,10 @@ class PodIndex:
 
 
 class RemovePodsViolatingInterPodAntiAffinity:
+    """Deschedule plugin: node by node, lowest priority first, evicts pods whose own required
+    anti-affinity another pod in the same topology domain violates.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

@@ -39,6 +39,8 @@ Check = Callable[[Pod, Node, Sequence[Node]], str]
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``RemovePodsViolatingNodeAffinityArgs``)."""
+
     node_affinity_type: tuple[str, ...] = field(
         default=(),
         metadata=doc(
@@ -82,6 +84,11 @@ def preferred_weight(terms: Sequence[Mapping[str, Any]], node: Node) -> int:
 
 
 class RemovePodsViolatingNodeAffinity:
+    """Deschedule plugin: for each ``nodeAffinityType`` in order, evicts the pods whose node no longer
+    matches their required node affinity (or scores below another node on their preferred one),
+    when the pod fits some node.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

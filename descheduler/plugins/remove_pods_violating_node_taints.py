@@ -28,6 +28,8 @@ NAME = "RemovePodsViolatingNodeTaints"
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults (``RemovePodsViolatingNodeTaintsArgs``)."""
+
     namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
     label_selector: LabelSelector | None = field(default=None, metadata=doc("Only pods matching this selector."))
     include_prefer_no_schedule: bool = field(
@@ -55,6 +57,8 @@ def _listed(taint: Taint, names: frozenset[str]) -> bool:
 
 
 class RemovePodsViolatingNodeTaints:
+    """Deschedule plugin: evicts each node's pods that tolerate none of a considered taint of that node."""
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

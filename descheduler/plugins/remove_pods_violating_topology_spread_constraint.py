@@ -36,6 +36,10 @@ SCHEDULING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
 
 @dataclass(frozen=True)
 class Args:
+    """The plugin's arguments, with upstream's names and defaults
+    (``RemovePodsViolatingTopologySpreadConstraintArgs``).
+    """
+
     namespaces: common.Namespaces | None = field(default=None, metadata=doc("Namespaces to include or exclude."))
     label_selector: LabelSelector | None = field(
         default=None, metadata=doc("Only pods matching this selector are counted and evicted.")
@@ -167,6 +171,8 @@ class NodeDomains:
 
 @dataclass
 class Domain:
+    """One topology domain of a constraint: its topologyKey value and the matching pods counted in it."""
+
     value: str
     pods: list[Pod]
 
@@ -252,6 +258,10 @@ class FitChecker:
 
 
 class RemovePodsViolatingTopologySpreadConstraint:
+    """Balance plugin: plans first, per namespace and spread constraint, which pods move from the
+    largest domains towards the smallest, then evicts the plan in decision order.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

@@ -50,6 +50,8 @@ MAX_SETS_PER_NODE = 20_000
 
 @dataclass(frozen=True)
 class Args:
+    """VirtualNodeFragmentation's arguments (tensile's own plugin, so tensile's defaults), in the upstream shape."""
+
     node_selector: str = field(
         default="type=virtual-kubelet", metadata=doc("Label selector (string form) of the virtual nodes.")
     )
@@ -115,12 +117,18 @@ class Group:
 
 @dataclass(frozen=True)
 class Plan:
+    """A set of victims on one virtual node that makes room for a pending pod, and its cost (lower is better)."""
+
     node: Node
     victims: tuple[Pod, ...]
     cost: tuple[object, ...]
 
 
 class VirtualNodeFragmentation:
+    """Balance plugin: for each pending pod that fits nowhere, evicts the cheapest set of pods on one
+    virtual node that makes room for it there, the set's owners avoiding that node for a while.
+    """
+
     def __init__(self, args: Args, handle: Handle) -> None:
         self.args = args
         self.handle = handle

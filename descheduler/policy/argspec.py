@@ -341,6 +341,8 @@ def type_label(tp: Any) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class FieldInfo:
+    """One argument as ``tensile-deschedule plugins`` lists it: dotted wire path, type text, default and help."""
+
     path: str
     type: str
     default: Any

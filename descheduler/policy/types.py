@@ -57,7 +57,11 @@ class Limits:
 
 @dataclass(frozen=True)
 class Profile:
-    """One profile: the plugins it enables per extension point and their decoded arguments."""
+    """One profile: the plugins it enables per extension point and their decoded arguments.
+
+    Made by the loader (DefaultEvictor filled in where a profile names no filters); the
+    framework's profile runner builds its plugins from it once per cycle.
+    """
 
     name: str
     args: dict[str, Any]
@@ -70,7 +74,11 @@ class Profile:
 
 @dataclass(frozen=True)
 class Policy:
-    """A whole DeschedulerPolicy: profiles, node selector, eviction limits and warnings."""
+    """A whole DeschedulerPolicy: profiles, node selector, eviction limits and warnings.
+
+    Returned by :func:`descheduler.policy.loading.parse_policy` only when it has no errors
+    (warnings ride along); the app loads it once per run and the runner uses it in every cycle.
+    """
 
     profiles: tuple[Profile, ...]
     node_selector: dict[str, Any] | None = None

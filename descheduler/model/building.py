@@ -1,0 +1,160 @@
+"""Records from checked wire objects: the ``*_from_wire`` builders keep only what strategies
+and the evictor read, with quantities already integers (:mod:`descheduler.model.resources`) and
+timestamps epoch seconds. The ``*_from_raw`` forms take a parsed mapping (a watch event, a
+test's body) and raise :class:`descheduler.wire_errors.ObjectError` naming the bad field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from descheduler import wire
+from descheduler.model import records, resources
+
+RawObject = Mapping[str, Any]
+
+
+def parse_time(text: str | None) -> float | None:
+    """RFC 3339 timestamp to epoch seconds; None stays None."""
+    if not text:
+        return None
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def _owner_refs(meta: wire.ObjectMeta) -> tuple[records.OwnerRef, ...]:
+    return tuple(
+        records.OwnerRef(ref.kind, ref.name, ref.uid, bool(ref.controller)) for ref in meta.owner_references or ()
+    )
+
+
+def _container_status(raw: wire.ContainerStatus) -> records.ContainerStatus:
+    state = raw.state or _NO_STATE
+    last = raw.last_state or _NO_STATE
+    return records.ContainerStatus(
+        name=raw.name,
+        restart_count=raw.restart_count,
+        waiting_reason=state.waiting.reason if state.waiting else "",
+        terminated_reason=state.terminated.reason if state.terminated else "",
+        exit_code=state.terminated.exit_code if state.terminated else None,
+        last_exit_code=last.terminated.exit_code if last.terminated else None,
+    )
+
+
+_NO_STATE = wire.ContainerState()
+
+
+def _container_statuses(raw: Sequence[wire.ContainerStatus] | None) -> tuple[records.ContainerStatus, ...]:
+    return tuple(_container_status(c) for c in raw or ())
+
+
+def _condition(raw: wire.PodCondition) -> records.Condition:
+    return records.Condition(raw.type, raw.status, raw.reason, raw.message, _epoch(raw.last_transition_time))
+
+
+_NO_POD_SPEC = wire.PodSpec()
+_NO_POD_STATUS = wire.PodStatus()
+
+
+def pod_from_wire(raw: wire.Pod) -> records.Pod:
+    meta = raw.metadata
+    spec = raw.spec or _NO_POD_SPEC
+    status = raw.status or _NO_POD_STATUS
+    volumes = spec.volumes or ()
+    return records.Pod(
+        namespace=meta.namespace,
+        name=meta.name,
+        uid=meta.uid or f"{meta.namespace}/{meta.name}",
+        node_name=spec.node_name,
+        phase=status.phase or "Pending",
+        labels=meta.labels or {},
+        annotations=meta.annotations or {},
+        owners=_owner_refs(meta),
+        priority=spec.priority,
+        priority_class_name=spec.priority_class_name,
+        requests=resources.pod_requests(spec),
+        created=_epoch(meta.creation_timestamp) or 0.0,
+        deleting=meta.deletion_timestamp is not None,
+        start_time=_epoch(status.start_time),
+        conditions=tuple(_condition(c) for c in status.conditions or ()),
+        container_statuses=_container_statuses(status.container_statuses),
+        init_container_statuses=_container_statuses(status.init_container_statuses),
+        ephemeral_container_statuses=_container_statuses(status.ephemeral_container_statuses),
+        status_reason=status.reason,
+        qos_class=status.qos_class or resources.qos_class(spec),
+        node_selector=spec.node_selector or {},
+        affinity=wire.to_plain(spec.affinity) if spec.affinity else None,
+        tolerations=tuple(wire.to_plain(spec.tolerations or [])),
+        topology_spread=tuple(wire.to_plain(spec.topology_spread_constraints or [])),
+        images=tuple(c.image for c in spec.containers or ()),
+        has_local_storage=any(v.empty_dir is not None or v.host_path is not None for v in volumes),
+        pvc_names=tuple(v.persistent_volume_claim.claim_name for v in volumes if v.persistent_volume_claim),
+        resource_claims=tuple(c.name for c in spec.resource_claims or ()),
+    )
+
+
+def _node_ready(status: wire.NodeStatus) -> bool:
+    for cond in status.conditions or ():
+        if cond.type == "Ready":
+            return cond.status == "True"
+    return False
+
+
+_NO_NODE_SPEC = wire.NodeSpec()
+_NO_NODE_STATUS = wire.NodeStatus()
+
+
+def node_from_wire(raw: wire.Node) -> records.Node:
+    meta = raw.metadata
+    spec = raw.spec or _NO_NODE_SPEC
+    status = raw.status or _NO_NODE_STATUS
+    return records.Node(
+        name=meta.name,
+        labels=meta.labels or {},
+        annotations=meta.annotations or {},
+        taints=tuple(records.Taint(t.key, t.value, t.effect) for t in spec.taints or ()),
+        unschedulable=bool(spec.unschedulable),
+        ready=_node_ready(status),
+        allocatable=resources.resources_from_wire(status.allocatable or status.capacity),
+        created=_epoch(meta.creation_timestamp) or 0.0,
+        allocatable_reported=bool(status.allocatable),
+    )
+
+
+def pdb_from_wire(raw: wire.PodDisruptionBudget) -> records.PodDisruptionBudget:
+    selector = raw.spec.selector if raw.spec else None
+    return records.PodDisruptionBudget(
+        namespace=raw.metadata.namespace,
+        name=raw.metadata.name,
+        selector=wire.to_plain(selector) if selector is not None else None,
+        disruptions_allowed=raw.status.disruptions_allowed if raw.status else 0,
+    )
+
+
+def namespace_from_wire(raw: wire.Namespace) -> records.Namespace:
+    return records.Namespace(name=raw.metadata.name, labels=raw.metadata.labels or {})
+
+
+def priority_class_from_wire(raw: wire.PriorityClass) -> records.PriorityClass:
+    return records.PriorityClass(name=raw.metadata.name, value=raw.value)
+
+
+def pvc_from_wire(raw: wire.PersistentVolumeClaim) -> records.PersistentVolumeClaim:
+    return records.PersistentVolumeClaim(
+        namespace=raw.metadata.namespace,
+        name=raw.metadata.name,
+        storage_class=(raw.spec.storage_class_name if raw.spec else None) or "",
+    )
+
+
+def pod_from_raw(raw: RawObject) -> records.Pod:
+    return pod_from_wire(wire.convert(raw, wire.Pod))
+
+
+def node_from_raw(raw: RawObject) -> records.Node:
+    return node_from_wire(wire.convert(raw, wire.Node))
