@@ -191,7 +191,7 @@ ITEMS_BY_KIND: dict[str, list[int]] = {}
 for _index, _item in enumerate(SNAPSHOT["items"]):
     ITEMS_BY_KIND.setdefault(_item["kind"], []).append(_index)
 
-# Fields tensile reads, written down independently of descheduler/wire.py (the test's oracle):
+# Fields tensile reads, written down independently of descheduler/wire/ (the test's oracle):
 # a value of the wrong kind, or a malformed one, in any of these must be refused.
 READ = {
     "Pod": [
