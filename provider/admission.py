@@ -26,9 +26,10 @@ from descheduler import avoidance, keys, matching, model
 from descheduler.errors import InputError, TensileError
 from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
-from provider import certs, webhook
+from provider import webhook
 from provider.admission_server import MUTATE_PATH, AdmissionServer, Reply, text_reply
 from provider.kube import informer as watching
+from provider.serving import tls
 from provider.webhook_tls import CaBundleSync, CertSource, FileCerts, GeneratedCerts, SecretCerts, subject_names
 
 logger = logging.getLogger(__name__)
@@ -282,8 +283,8 @@ def check(settings: Settings) -> None:
         raise InputError("--tls-cert-file and --tls-key-file go together")
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
         try:
-            certs.check_pair(settings.tls_cert_file, settings.tls_key_file)
-        except certs.TlsFileError as exc:
+            tls.check_pair(settings.tls_cert_file, settings.tls_key_file)
+        except tls.TlsFileError as exc:
             raise InputError(f"{'--tls-cert-file' if exc.role == 'cert' else '--tls-key-file'} {exc}") from None
     try:
         matching.parse_selector_string(settings.virtual_node_selector)

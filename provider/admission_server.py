@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from provider import https
-from provider.webhook_tls import CertPair, tls_context
+from provider.serving import https, tls
+from provider.webhook_tls import CertPair
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class AdmissionServer:
         self.port = port
         self.admitter = admitter
         self.ready = ready
-        self.context = tls_context(pair)
+        self.context = tls.server_context(pair, what="webhook")
         self.cert_pem = pair[0]
         self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None
@@ -107,7 +107,8 @@ class AdmissionServer:
         """Serve ``pair`` from the next handshake on; True when it differs from the current one."""
         if pair[0] == self.cert_pem:
             return False
-        self.context = tls_context(pair)  # a new context, swapped whole: no handshake sees half of it
+        # A new context, swapped whole: no handshake sees half of it.
+        self.context = tls.server_context(pair, what="webhook")
         self.cert_pem = pair[0]
         return True
 

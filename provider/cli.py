@@ -25,11 +25,12 @@ from descheduler import errors, keys, logsetup
 from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
 from descheduler.serving import MetricsServer
-from provider import admission, certs, config, flags, kubelet
+from provider import admission, config, flags, kubelet
 from provider.config import ProviderConfig
 from provider.kube.reachability import TrackedKube
 from provider.metrics import ProviderMetrics
 from provider.reconcile import Clusters, Provider
+from provider.serving import tls
 
 logger = logging.getLogger("provider")
 T = TypeVar("T")
@@ -221,7 +222,7 @@ def run(
     stop = _stop_on_signals()
     metrics = ProviderMetrics()
     try:
-        cert_file, key_file = certs.ensure_tls_files(
+        cert_file, key_file = tls.ensure_tls_files(
             cfg.tls_cert_file, cfg.tls_key_file, node_name=cfg.node_name, ip=cfg.kubelet_address
         )
         server = kubelet.KubeletServer(

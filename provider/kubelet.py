@@ -15,7 +15,6 @@ import logging
 import os
 import select
 import socket
-import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,9 +25,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from descheduler.errors import InputError
 from descheduler.kube import client, errors, paths, retry
-from provider import https
+from provider.serving import https, tls
 
 logger = logging.getLogger(__name__)
 
@@ -407,7 +405,9 @@ class KubeletServer:
     ) -> None:
         self.address = address
         self.port = port
-        self._tls = _tls_context(cert_file, key_file, client_ca_file)
+        self._tls = tls.server_context(
+            tls.CertFiles(Path(cert_file), Path(key_file)), client_ca=client_ca_file, what="kubelet API"
+        )
         self._app = _App(logs, pods)
         self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None
@@ -416,9 +416,9 @@ class KubeletServer:
 
     def start(self) -> None:
         """Bind (port 0 picks a free port, then ``.port`` tells it) and serve in a background thread."""
-        tls = self._tls
+        context = self._tls
         self._server = https.TlsServer(
-            (self.address, self.port), _Handler, context=lambda: tls, app=self._app, what="kubelet API"
+            (self.address, self.port), _Handler, context=lambda: context, app=self._app, what="kubelet API"
         )
         self.port = int(self._server.server_address[1])
         self._thread = self._server.serve_in_thread("kubelet-api")
@@ -439,17 +439,3 @@ class KubeletServer:
         if self._thread is not None:
             self._thread.join()
         self._server, self._thread = None, None
-
-
-def _tls_context(cert_file: str | Path, key_file: str | Path, client_ca_file: str | Path | None) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(cert_file, key_file)
-        if client_ca_file is not None:
-            context.load_verify_locations(cafile=client_ca_file)
-            context.verify_mode = ssl.CERT_REQUIRED
-    except (ssl.SSLError, OSError) as exc:
-        files = ", ".join(str(f) for f in (cert_file, key_file, client_ca_file) if f is not None)
-        raise InputError(f"kubelet API TLS files {files}: cannot be loaded: {exc}") from exc
-    return context

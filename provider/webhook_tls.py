@@ -14,10 +14,6 @@ import datetime
 import ipaddress
 import json
 import logging
-import os
-import shutil
-import ssl
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from descheduler.errors import InputError, TensileError
 from descheduler.kube import errors
 from descheduler.kube.client import Kube
-from provider import certs
+from provider.serving import tls
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +41,7 @@ WEBHOOK_CONFIGS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigur
 
 # -- certificates ------------------------------------------------------------------------------
 
-CertPair = tuple[bytes, bytes]
-"""(certificate PEM, private key PEM)."""
+CertPair = tls.CertPair
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,7 @@ def subject_names(service: str, namespace: str, extra: Sequence[str] = ()) -> Su
 
 
 def generate(names: SubjectNames) -> CertPair:
-    return certs.self_signed(
+    return tls.self_signed(
         names.common_name,
         ip_addresses=list(names.ip_addresses),
         dns_names=list(names.dns_names),
@@ -280,22 +275,3 @@ class CaBundleSync:
             logger.info("admission: MutatingWebhookConfiguration %s: caBundle updated", self.name)
             return True
         raise errors.ConflictError(409, "Conflict", f"{self.name}: caBundle update kept conflicting")
-
-
-def tls_context(pair: CertPair) -> ssl.SSLContext:
-    """A server context for ``pair``. ssl loads only from files: they live in a private directory for
-    the duration of the call, so the key does not stay on disk."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    directory = Path(tempfile.mkdtemp(prefix="tensile-webhook-tls-"))  # 0700
-    try:
-        cert_path, key_path = directory / "tls.crt", directory / "tls.key"
-        cert_path.write_bytes(pair[0])
-        with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
-            handle.write(pair[1])
-        context.load_cert_chain(cert_path, key_path)
-    except (ssl.SSLError, OSError) as exc:
-        raise InputError(f"webhook serving certificate cannot be loaded: {exc}") from exc
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-    return context

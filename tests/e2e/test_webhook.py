@@ -29,7 +29,8 @@ from cryptography import x509
 
 from descheduler import avoidance, keys
 from descheduler.kube.client import Kube, load_configuration
-from provider import certs, webhook_tls
+from provider import webhook_tls
+from provider.serving import tls
 from tests.cluster import clusters
 from tests.e2e import webhooks
 from tests.e2e.providers import wait_for
@@ -304,7 +305,7 @@ def run_tls_secret_scenario(
     assert "PRIVATE KEY" not in first.logs() + second.logs(), "the key is never logged"
 
     # A certificate expiring within 30 days is renewed on restart, and the caBundle follows it.
-    short_cert, short_key = certs.self_signed(
+    short_cert, short_key = tls.self_signed(
         f"hook.{env.namespace}.svc",
         ip_addresses=["127.0.0.1"],
         dns_names=[f"hook.{env.namespace}.svc", f"hook.{env.namespace}.svc.cluster.local"],
@@ -367,7 +368,7 @@ def test_replicas_racing_on_the_secret_converge_on_the_winners_certificate(upper
     assert source.load() == created_first, "our create got 409 AlreadyExists: the winner's pair is used"
     assert kube.methods == ["GET", "POST", "GET"]
 
-    expiring = certs.self_signed(names.common_name, ip_addresses=["127.0.0.1"], dns_names=list(names.dns_names), days=5)
+    expiring = tls.self_signed(names.common_name, ip_addresses=["127.0.0.1"], dns_names=list(names.dns_names), days=5)
     write_secret(upper, env.namespace, name, expiring)
     renewed_first = webhook_tls.generate(names)
     kube = RacingKube(upper.kubeconfig, lambda: write_secret(upper, env.namespace, name, renewed_first))

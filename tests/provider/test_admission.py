@@ -20,7 +20,8 @@ import pytest
 from descheduler import avoidance, keys
 from descheduler.errors import InputError
 from descheduler.kube import errors
-from provider import admission, admission_server, certs, webhook_tls
+from provider import admission, admission_server, webhook_tls
+from provider.serving import tls
 from tests.descheduler import factories as f
 
 NOW = f.NOW
@@ -393,7 +394,7 @@ def test_a_fresh_secret_naming_everything_is_kept() -> None:
 
 
 def _pair(days: int, names: webhook_tls.SubjectNames = NAMES) -> tuple[bytes, bytes]:
-    return certs.self_signed(
+    return tls.self_signed(
         names.common_name, ip_addresses=list(names.ip_addresses), dns_names=list(names.dns_names), days=days
     )
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from descheduler.errors import InputError
 from provider import admission, admission_server, webhook_tls
 
 NAMES = webhook_tls.subject_names("tensile-webhook", "tensile-system", ["127.0.0.1"])
@@ -172,12 +171,3 @@ def test_stop_releases_the_port(ready: Ready) -> None:
     server.stop()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
-
-
-def test_an_unusable_pair_is_an_input_error() -> None:
-    cert, _key = webhook_tls.generate(NAMES)
-    _other, other_key = webhook_tls.generate(NAMES)
-    with pytest.raises(InputError, match="cannot be loaded"):
-        webhook_tls.tls_context((cert, other_key))
-    with pytest.raises(InputError):
-        webhook_tls.tls_context((b"junk", b"junk"))

@@ -28,7 +28,8 @@ from kubernetes import client as k8s_client
 
 from descheduler.errors import InputError
 from descheduler.kube import client, errors
-from provider import certs, kubelet
+from provider import kubelet
+from provider.serving import tls as serving_tls
 
 _END = b"<end>"
 
@@ -88,7 +89,7 @@ class Tls:
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     directory = tmp_path_factory.mktemp("kubelet-tls")
-    cert_pem, key_pem = certs.self_signed("vnode", ip_addresses=["127.0.0.1"], dns_names=["vnode"])
+    cert_pem, key_pem = serving_tls.self_signed("vnode", ip_addresses=["127.0.0.1"], dns_names=["vnode"])
     (directory / "tls.crt").write_bytes(cert_pem)
     (directory / "tls.key").write_bytes(key_pem)
     return Tls(directory / "tls.crt", directory / "tls.key")
