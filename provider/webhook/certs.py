@@ -1,6 +1,6 @@
 """The webhook's serving certificate and the caBundle that makes the API server trust it.
 
-Three sources (:func:`provider.admission.cert_source` picks one): mounted files (cert-manager style),
+Three sources (:func:`provider.webhook.app.cert_source` picks one): mounted files (cert-manager style),
 a kubernetes.io/tls Secret shared by all replicas (created, or renewed before it expires, with
 optimistic concurrency), or a per-process self-signed pair. :class:`CaBundleSync` keeps the
 MutatingWebhookConfiguration's caBundle equal to what is served; it touches no other object.
@@ -18,13 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
-from urllib.parse import quote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from descheduler.errors import InputError, TensileError
-from descheduler.kube import errors
+from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
 from provider.serving import tls
 
@@ -37,11 +36,9 @@ RENEW_BEFORE = datetime.timedelta(days=30)
 CERT_VALIDITY_DAYS = 365
 # Optimistic-concurrency attempts (409) for the Secret and the webhook configuration.
 CONFLICT_ATTEMPTS = 5
-WEBHOOK_CONFIGS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+WEBHOOK_CONFIGS = "mutatingwebhookconfigurations"
 
 # -- certificates ------------------------------------------------------------------------------
-
-CertPair = tls.CertPair
 
 
 @dataclass(frozen=True)
@@ -58,17 +55,12 @@ def subject_names(service: str, namespace: str, extra: Sequence[str] = ()) -> Su
 
     Entries of ``extra`` that parse as IP addresses become IP subjectAltNames, the rest DNS names.
     """
-    dns = [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
-    ips: list[str] = []
-    for san in extra:
-        try:
-            ips.append(str(ipaddress.ip_address(san)))
-        except ValueError:
-            dns.append(san)
+    ips, names = tls.split_names(extra)
+    dns = [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local", *names]
     return SubjectNames(dns[0], tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(ips)))
 
 
-def generate(names: SubjectNames) -> CertPair:
+def generate(names: SubjectNames) -> tls.CertPair:
     return tls.self_signed(
         names.common_name,
         ip_addresses=list(names.ip_addresses),
@@ -77,17 +69,14 @@ def generate(names: SubjectNames) -> CertPair:
     )
 
 
-def replacement_reason(pair: CertPair, names: SubjectNames, *, now: datetime.datetime) -> str | None:
+def replacement_reason(pair: tls.CertPair, names: SubjectNames, *, now: datetime.datetime) -> str | None:
     """Why ``pair`` must be replaced (unreadable, mismatched, expiring, missing a name), or None to keep it."""
     try:
         cert = x509.load_pem_x509_certificate(pair[0])
         key = serialization.load_pem_private_key(pair[1], password=None)
     except (ValueError, TypeError) as exc:
         return f"unreadable certificate or key ({type(exc).__name__})"
-    public = serialization.PublicFormat.SubjectPublicKeyInfo
-    if cert.public_key().public_bytes(serialization.Encoding.DER, public) != key.public_key().public_bytes(
-        serialization.Encoding.DER, public
-    ):
+    if not tls.same_key(cert, key):
         return "the key does not match the certificate"
     expires = cert.not_valid_after_utc
     if expires - now < RENEW_BEFORE:
@@ -104,7 +93,7 @@ def replacement_reason(pair: CertPair, names: SubjectNames, *, now: datetime.dat
     return None
 
 
-def pair_from_secret(secret: Mapping[str, Any]) -> CertPair | None:
+def pair_from_secret(secret: Mapping[str, Any]) -> tls.CertPair | None:
     """The tls.crt/tls.key of a Secret, or None when either is missing or not base64."""
     data = secret.get("data") or {}
     try:
@@ -116,6 +105,8 @@ def pair_from_secret(secret: Mapping[str, Any]) -> CertPair | None:
 
 @dataclass(frozen=True)
 class SecretPlan:
+    """What :func:`plan_secret` decided for the certificate Secret, and why (for the log line)."""
+
     action: Literal["keep", "create", "replace"]
     reason: str = ""
 
@@ -131,7 +122,7 @@ def plan_secret(secret: Mapping[str, Any] | None, names: SubjectNames, *, now: d
     return SecretPlan("keep") if reason is None else SecretPlan("replace", reason)
 
 
-def secret_body(name: str, namespace: str, pair: CertPair, *, existing: Mapping[str, Any] | None = None) -> Raw:
+def secret_body(name: str, namespace: str, pair: tls.CertPair, *, existing: Mapping[str, Any] | None = None) -> Raw:
     """The Secret to write: ``existing`` (labels, type, resourceVersion kept) with new data, or a new one."""
     data = {"tls.crt": base64.b64encode(pair[0]).decode(), "tls.key": base64.b64encode(pair[1]).decode()}
     if existing is not None:
@@ -148,7 +139,7 @@ def secret_body(name: str, namespace: str, pair: CertPair, *, existing: Mapping[
 class CertSource(Protocol):
     """Where the serving certificate comes from; ``load`` is called at start and every REFRESH_SECONDS."""
 
-    def load(self) -> CertPair: ...
+    def load(self) -> tls.CertPair: ...
 
 
 class FileCerts:
@@ -157,7 +148,7 @@ class FileCerts:
     def __init__(self, cert_file: str | Path, key_file: str | Path) -> None:
         self._files = (Path(cert_file), Path(key_file))
 
-    def load(self) -> CertPair:
+    def load(self) -> tls.CertPair:
         try:
             return self._files[0].read_bytes(), self._files[1].read_bytes()
         except OSError as exc:
@@ -170,9 +161,9 @@ class GeneratedCerts:
     def __init__(self, names: SubjectNames, *, clock: Callable[[], datetime.datetime]) -> None:
         self._names = names
         self._clock = clock
-        self._pair: CertPair | None = None
+        self._pair: tls.CertPair | None = None
 
-    def load(self) -> CertPair:
+    def load(self) -> tls.CertPair:
         if self._pair is None or replacement_reason(self._pair, self._names, now=self._clock()) is not None:
             self._pair = generate(self._names)
         return self._pair
@@ -197,14 +188,14 @@ class SecretCerts:
         self._namespace = namespace
         self._names = names
         self._clock = clock
-        self._path = f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets/{quote(name, safe='')}"
+        self._path = paths.resource(paths.CORE, "secrets", namespace=namespace, name=name)
 
-    def load(self) -> CertPair:
+    def load(self) -> tls.CertPair:
         for _attempt in range(CONFLICT_ATTEMPTS):
             secret = self._get()
             plan = plan_secret(secret, self._names, now=self._clock())
             if plan.action == "keep" and secret is not None:
-                return cast(CertPair, pair_from_secret(secret))
+                return cast(tls.CertPair, pair_from_secret(secret))
             pair = generate(self._names)
             try:
                 self._write(secret, pair)
@@ -225,7 +216,7 @@ class SecretCerts:
         except errors.NotFoundError:
             return None
 
-    def _write(self, secret: Raw | None, pair: CertPair) -> None:
+    def _write(self, secret: Raw | None, pair: tls.CertPair) -> None:
         if secret is None:
             self._kube.post(self._path.rpartition("/")[0], secret_body(self._name, self._namespace, pair))
         else:
@@ -258,7 +249,7 @@ class CaBundleSync:
     def __init__(self, kube: Kube, name: str) -> None:
         self._kube = kube
         self.name = name
-        self._path = f"{WEBHOOK_CONFIGS}/{quote(name, safe='')}"
+        self._path = paths.resource(paths.ADMISSION, WEBHOOK_CONFIGS, name=name)
 
     def sync(self, cert_pem: bytes) -> bool:
         """True when the configuration was updated. A 409 (someone else wrote it) means read and compare again."""
