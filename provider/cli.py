@@ -26,10 +26,10 @@ from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
 from descheduler.serving import MetricsServer
 from provider import config, flags, kubelet, webhook
+from provider.app import Clusters, VirtualNode, connections_needed
 from provider.config import ProviderConfig
 from provider.kube.reachability import TrackedKube
 from provider.metrics import ProviderMetrics
-from provider.reconcile import Clusters, Provider
 from provider.serving import tls
 
 logger = logging.getLogger("provider")
@@ -158,9 +158,7 @@ def provider_command(
             workers=workers,
             log_format=cast(Literal["text", "json"], logging_format),
         )
-        # Every worker of both queues plus the watches may hold a connection at once; more would
-        # be opened and thrown away (a TLS handshake each) exactly when the API server is busiest.
-        connections = 2 * workers + 8
+        connections = connections_needed(workers)
         clusters = Clusters(
             upper=flags.named("--kubeconfig", TrackedKube.for_cluster, kubeconfig, role="upper", name=cfg.upper_cluster,
                            connections=connections),
@@ -242,7 +240,7 @@ def run(
         metrics_server = _listen(f"{metrics_flag} {metrics_addr}", lambda: MetricsServer(metrics, metrics_addr))
     if metrics_server is not None:
         metrics_server.start()
-    provider = Provider(cfg, clusters, metrics)
+    provider = VirtualNode(cfg, clusters, metrics)
     provider.start()
     logger.info("virtual node %s serving the kubelet API on %s:%d", cfg.node_name, listen_address, server.port)
     stop.wait()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from descheduler import errors
+from provider import requeue
 
 LogFormat = Literal["text", "json"]
 
@@ -85,6 +86,9 @@ class ProviderConfig:
 
     log_format: LogFormat = "text"
     """Log lines as human text or as one JSON object per line."""
+
+    requeue_policy: requeue.RequeuePolicy = field(default_factory=requeue.RequeuePolicy)
+    """When the controllers' queues try a key again (named delays growing per key, capped)."""
 
     def __post_init__(self) -> None:
         if not self.lower_cluster:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from descheduler import avoidance, keys
+from descheduler import avoidance, bodies, keys
 from descheduler.kube import errors, paths, retry
 from descheduler.kube.client import Kube
 from descheduler.model import OwnerRef, Pod
@@ -192,7 +192,7 @@ class ApiWriter:
         self, path: str, owner: OwnerRef, change: Callable[[avoidance.Record], avoidance.Record]
     ) -> None:
         current = self.kube.get(path)
-        meta = current.get("metadata", {})
+        meta = bodies.metadata_of(current)
         if owner.uid and meta.get("uid") != owner.uid:
             raise errors.NotFoundError(404, "NotFound", f"{owner.kind} {owner.name} was replaced")
         record = avoidance.decode((meta.get("annotations") or {}).get(keys.AVOID_NODES_ANNOTATION))

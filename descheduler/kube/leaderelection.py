@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from descheduler import bodies
 from descheduler.kube import errors, paths, retry
 from descheduler.kube.client import JsonObject, Kube
 
@@ -189,7 +190,7 @@ class LeaderElector:
                 self.kube.post(self._path.rsplit("/", 1)[0], self._body(spec, None), policy=retry.NO_RETRY)
             else:
                 # resourceVersion makes the PUT fail with 409 if anyone wrote the Lease since our GET.
-                version = lease.get("metadata", {}).get("resourceVersion")
+                version = bodies.metadata_of(lease).get("resourceVersion")
                 self.kube.put(self._path, self._body(spec, version), policy=retry.NO_RETRY)
         except errors.ConflictError:  # 409: changed since our GET, or created by someone else first
             logger.debug("lease %s/%s: lost a race to another candidate", self.config.namespace, self.config.name)
@@ -208,7 +209,9 @@ class LeaderElector:
             if lease.get("spec", {}).get("holderIdentity") != self.identity:
                 return
             spec = {**lease["spec"], "holderIdentity": "", "leaseDurationSeconds": 1}
-            self.kube.put(self._path, self._body(spec, lease["metadata"].get("resourceVersion")), policy=retry.NO_RETRY)
+            self.kube.put(
+                self._path, self._body(spec, bodies.metadata_of(lease).get("resourceVersion")), policy=retry.NO_RETRY
+            )
             logger.info("released lease %s/%s", self.config.namespace, self.config.name)
         except errors.ApiError as exc:
             logger.warning("could not release lease %s/%s: %s", self.config.namespace, self.config.name, exc)

@@ -4,7 +4,8 @@ The Python client's stock informer reconnects in a hot loop on errors; this one 
 watches from the list's resourceVersion with bookmarks, lists again on 410 Gone, backs
 off on errors (honouring Retry-After on 429; an unreachable cluster at the back-off of its
 :class:`~provider.kube.reachability.Reachability`, which also does the logging) and treats a silent
-connection as dead after an inactivity timeout. Used by :mod:`provider.reconcile` for every resource.
+connection as dead after an inactivity timeout. The cache is keyed by :class:`~provider.kube.objects.ObjectKey`.
+Used by :mod:`provider.app` for every resource the controllers read, and by the webhook for nodes.
 """
 
 from __future__ import annotations
@@ -17,23 +18,23 @@ from typing import Any
 
 import orjson
 
-from descheduler.kube import errors
+from descheduler import bodies
+from descheduler.kube import errors, retry
 from descheduler.kube.client import Kube
-from provider.kube import reachability
+from provider.kube import objects, reachability
+from provider.kube.objects import EventType, ObjectKey, RawObject
 
 logger = logging.getLogger(__name__)
 
-RawObject = dict[str, Any]
-Handler = Callable[[str, RawObject], None]
-"""Called with ("ADDED" | "MODIFIED" | "DELETED", object) for every change of the cache."""
+Handler = Callable[[EventType, RawObject], None]
+"""Called with the event type and the object for every change of the cache."""
 
-BACKOFFS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+RELIST = retry.RetryPolicy(backoffs=(0.2, 0.5, 1.0, 2.0, 5.0, 10.0), max_retry_after=30.0)
+"""Waits between failed lists or watches: the n-th consecutive failure waits the n-th backoff
+(the last one for ever after), or the server's Retry-After on 429 up to ``max_retry_after``.
+An informer never gives up, so errors that the policy would not retry wait the same backoffs."""
 
-
-def object_key(obj: RawObject) -> str:
-    meta = obj.get("metadata") or {}
-    namespace = meta.get("namespace")
-    return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
+object_key = objects.object_key
 
 
 @dataclass
@@ -48,13 +49,14 @@ class Informer:
     watch_timeout_seconds: int = 120
     inactivity_timeout: float = 150.0
     synced: threading.Event = field(default_factory=threading.Event)
-    _cache: dict[str, RawObject] = field(default_factory=dict)
+    retry_policy: retry.RetryPolicy = RELIST
+    _cache: dict[ObjectKey, RawObject] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
 
     # -- reading ---------------------------------------------------------------------
 
-    def get(self, key: str) -> RawObject | None:
+    def get(self, key: ObjectKey) -> RawObject | None:
         with self._lock:
             return self._cache.get(key)
 
@@ -62,7 +64,7 @@ class Informer:
         with self._lock:
             return list(self._cache.values())
 
-    def keys(self) -> list[str]:
+    def keys(self) -> list[ObjectKey]:
         with self._lock:
             return list(self._cache)
 
@@ -89,17 +91,17 @@ class Informer:
                 stop.wait(delay)
             except Exception:
                 logger.exception("%s: unexpected error; retrying", self.name)
-                stop.wait(BACKOFFS[-1])
+                stop.wait(self.retry_policy.backoffs[-1])
 
     def _delay(self, exc: errors.ApiError, failures: int) -> float:
         tracker = reachability.of(self.kube)
         if tracker is not None and isinstance(exc, errors.ConnectionFailedError):
             # The cluster's back-off, shared by all its informers: they wake and fail together.
             return tracker.retry_delay()
-        delay = BACKOFFS[min(failures, len(BACKOFFS) - 1)]
-        if exc.retry_after is not None:
-            delay = max(delay, min(exc.retry_after, 30.0))
-        return delay
+        backoffs = self.retry_policy.backoffs
+        step = min(failures, len(backoffs) - 1)
+        delay = self.retry_policy.delay(exc, step)
+        return backoffs[step] if delay is None else max(delay, backoffs[step])
 
     def _relist(self) -> str:
         items, resource_version = self.kube.list_objects(self.path, orjson.loads, query=self.query)
@@ -129,17 +131,20 @@ class Informer:
                 "allowWatchBookmarks": "true",
                 "timeoutSeconds": self.watch_timeout_seconds,
             }
-            for event_type, obj in self._events(query):
+            for event in self._events(query):
                 if stop.is_set():
                     return
-                if event_type == "ERROR":
-                    _raise_watch_error(obj)
+                event_type, obj = event.get("type"), event.get("object") or {}
                 resource_version = _rv(obj) or resource_version
-                if event_type == "BOOKMARK":
-                    continue
-                self._apply(event_type, obj)
+                match event_type:
+                    case "ERROR":
+                        _raise_watch_error(obj)
+                    case "ADDED" | "MODIFIED" | "DELETED":
+                        self._apply(event_type, obj)
+                    case _:
+                        pass  # BOOKMARK: only its resourceVersion counts
 
-    def _events(self, query: dict[str, Any]) -> Iterator[tuple[str, RawObject]]:
+    def _events(self, query: dict[str, Any]) -> Iterator[bodies.RawWatchEvent]:
         """Events of one watch request. Failing to open it raises; a connection that breaks
         after it opened just ends the watch, and the caller watches again from the last
         resourceVersion (no relist): servers and proxies cut long requests routinely."""
@@ -151,14 +156,14 @@ class Informer:
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
                     if line.strip():
-                        event = orjson.loads(line)
-                        yield event.get("type", ""), event.get("object") or {}
+                        event: bodies.RawWatchEvent = orjson.loads(line)
+                        yield event
         except errors.ConnectionFailedError as exc:
             logger.debug("%s: watch connection ended: %s", self.name, exc)
         finally:
             stream.close()
 
-    def _apply(self, event_type: str, obj: RawObject) -> None:
+    def _apply(self, event_type: EventType, obj: RawObject) -> None:
         key = object_key(obj)
         with self._lock:
             if event_type == "DELETED":
@@ -167,13 +172,13 @@ class Informer:
                 self._cache[key] = obj
         self._emit(event_type, obj)
 
-    def _emit(self, event_type: str, obj: RawObject) -> None:
+    def _emit(self, event_type: EventType, obj: RawObject) -> None:
         if self.handler is not None:
             self.handler(event_type, obj)
 
 
 def _rv(obj: RawObject) -> str:
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    return str(bodies.metadata_of(obj).get("resourceVersion") or "")
 
 
 def _raise_watch_error(status: RawObject) -> None:

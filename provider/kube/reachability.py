@@ -22,6 +22,7 @@ from typing import Any
 
 from descheduler.kube import errors, retry, streaming
 from descheduler.kube.client import Kube, load_configuration
+from provider import requeue
 
 logger = logging.getLogger(__name__)
 
@@ -255,3 +256,14 @@ def failure_level(exc: errors.ApiError, *kubes: Kube) -> int:
     every one of them is tracked (its tracker has the summary), WARNING otherwise."""
     tracked = all(of(kube) is not None for kube in kubes)
     return logging.DEBUG if tracked and isinstance(exc, errors.ConnectionFailedError) else logging.WARNING
+
+
+def retry_for(exc: errors.ApiError, *clusters: Kube) -> requeue.Retry:
+    """The retry of a key whose processing failed with ``exc`` talking to ``clusters``.
+
+    A conflict means our cache was behind: come back soon, quietly. Anything else is logged
+    at the level the clusters' trackers choose (quiet during an outage they already reported).
+    """
+    if isinstance(exc, errors.ConflictError):
+        return requeue.Retry("conflict", str(exc), logging.DEBUG)
+    return requeue.Retry("transient", str(exc), failure_level(exc, *clusters))

@@ -2,7 +2,7 @@
 to an endpoint module.
 
 The upper kube-apiserver connects to the node's InternalIP at
-``status.daemonEndpoints.kubeletEndpoint.Port`` (see ``provider.node``). :data:`ROUTES` maps each
+``status.daemonEndpoints.kubeletEndpoint.Port`` (see ``provider.node.builders``). :data:`ROUTES` maps each
 method and path pattern to an endpoint function; a new endpoint family (exec, attach, port-forward)
 is a module beside :mod:`provider.kubelet.logs` plus one entry there. ``provider.cli`` starts and
 stops :class:`KubeletServer`.

@@ -166,10 +166,10 @@ PROVIDER_HISTOGRAMS = {
     "status copy: lower change -> written upstairs": ("tensile_provider_status_sync_duration_seconds", ""),
     "status queue: waiting for a worker": ("tensile_provider_workqueue_queue_duration_seconds", 'queue="status"'),
     "status queue: one copy (PATCH included)": ("tensile_provider_workqueue_work_duration_seconds", 'queue="status"'),
-    "reconcile queue: waiting for a worker": ("tensile_provider_workqueue_queue_duration_seconds", 'queue="reconcile"'),
-    "reconcile queue: one key (create included)": (
+    "pods queue: waiting for a worker": ("tensile_provider_workqueue_queue_duration_seconds", 'queue="pods"'),
+    "pods queue: one key (create included)": (
         "tensile_provider_workqueue_work_duration_seconds",
-        'queue="reconcile"',
+        'queue="pods"',
     ),
 }
 

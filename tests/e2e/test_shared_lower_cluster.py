@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from descheduler import keys
-from provider import deps
+from provider.pods import deps
 from tests.cluster import clusters
 from tests.e2e.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
 

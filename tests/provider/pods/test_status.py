@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from provider import status
+from provider.pods import status
 
 T0 = "2024-05-01T10:00:00Z"
 T1 = "2024-05-01T10:05:00Z"

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from descheduler import keys
-from provider import mirror
+from descheduler import bodies, keys
+from provider.pods import mirror
 
 Raw = dict[str, Any]
 ObjectKey = tuple[str, str, str]
@@ -41,7 +41,7 @@ class Refs:
 def references(pod: Mapping[str, Any]) -> Refs:
     """Everything the pod references, optional or not; the caller skips the missing optional ones.
 
-    Service-account token secrets (the volumes :mod:`provider.mirror` strips, and any secret
+    Service-account token secrets (the volumes :mod:`provider.pods.mirror` strips, and any secret
     named like one) and the lower cluster's own ``kube-root-ca.crt`` are left out.
     """
     spec = pod.get("spec") or {}
@@ -137,7 +137,7 @@ def copy_differs(upper_obj: Mapping[str, Any], lower_copy: Mapping[str, Any]) ->
 
 
 def _plain_labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    labels: Mapping[str, str] = (obj.get("metadata") or {}).get("labels") or {}
+    labels: Mapping[str, str] = bodies.metadata_of(obj).get("labels") or {}
     return {k: v for k, v in labels.items() if k not in _OWNERSHIP_LABELS}
 
 

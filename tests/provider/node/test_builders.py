@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from descheduler import keys
-from provider import config, node
+from provider import config
+from provider.node import builders as node
 
 T0 = "2024-05-01T10:00:00Z"
 T1 = "2024-05-01T10:00:10Z"

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from descheduler import keys, model
-from provider import capacity, mirror
+from provider.node import capacity
+from provider.pods import mirror
 
 GI = 2**30
 EMPTY = {"cpu": "0m", "ephemeral-storage": "0", "memory": "0", "pods": "0"}

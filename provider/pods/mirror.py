@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from descheduler import keys
-from provider import status
+from descheduler import bodies, keys
+from provider.pods import status
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ Action = Create | Update | Delete | Nothing | Conflict
 
 def is_own_mirror(lower: Mapping[str, Any], *, upper_cluster: str, virtual_node: str) -> bool:
     """Whether ``lower`` (a pod or a copied object) belongs to this upper cluster and virtual node."""
-    labels = (lower.get("metadata") or {}).get("labels") or {}
+    labels = bodies.metadata_of(lower).get("labels") or {}
     return bool(
         labels.get(keys.UPPER_CLUSTER_LABEL) == upper_cluster and labels.get(keys.VIRTUAL_NODE_LABEL) == virtual_node
     )
@@ -358,7 +358,7 @@ def _with_images(upper: Iterable[Mapping[str, Any]], lower: Iterable[Mapping[str
 
 
 def _annotations(obj: Mapping[str, Any]) -> Mapping[str, str]:
-    annotations: Mapping[str, str] = (obj.get("metadata") or {}).get("annotations") or {}
+    annotations: Mapping[str, str] = bodies.metadata_of(obj).get("annotations") or {}
     return annotations
 
 

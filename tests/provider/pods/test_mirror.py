@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from descheduler import keys
-from provider import mirror
+from provider.pods import mirror
 
 UP, VN = "up", "vk-a"
 OWNED = {keys.UPPER_CLUSTER_LABEL: UP, keys.VIRTUAL_NODE_LABEL: VN}

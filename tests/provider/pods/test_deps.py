@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from descheduler import keys
-from provider import deps
+from provider.pods import deps
 
 UP, VN = "up", "vk-a"
 OWNED = {keys.UPPER_CLUSTER_LABEL: UP, keys.VIRTUAL_NODE_LABEL: VN}

@@ -1,0 +1,175 @@
+"""One virtual node: its clients, informers and controllers, started in order and drained on stop.
+
+``VirtualNode`` is what ``tensile-virtual-node`` runs (besides the kubelet API server and the
+metrics endpoint, which :mod:`provider.cli` starts around it). It owns the informers and
+routes their events to the controllers that need them:
+
+- upper pods bound to the node -> :class:`~provider.pods.controller.PodController`;
+- lower pods -> the pod controller and :class:`~provider.pods.status_sync.StatusSync` (mirrors),
+  and :class:`~provider.node.controller.NodeController` (capacity);
+- lower nodes -> the node controller;
+- upper ConfigMaps/Secrets and their lower copies -> :class:`~provider.pods.copies.CopiesController`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from descheduler import keys
+from descheduler.kube.client import Kube
+from provider.config import ProviderConfig
+from provider.kube.informer import Informer
+from provider.kube.objects import EventType, RawObject
+from provider.metrics import ProviderMetrics
+from provider.node import capacity
+from provider.node.controller import NodeController
+from provider.pods import copies
+from provider.pods.caches import PodCaches
+from provider.pods.controller import PodController
+from provider.pods.status_sync import StatusSync
+
+COPIES_WORKERS = 2
+"""ConfigMap/Secret copies change rarely and are claimed inline by pod creates: two workers suffice."""
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """The two API clients of one virtual node."""
+
+    upper: Kube
+    lower: Kube
+
+
+def connections_needed(workers: int) -> int:
+    """Connections per cluster that every worker of every queue plus the watches may hold at once.
+
+    Fewer would make workers open and throw away connections (a TLS handshake each) exactly
+    when the API server is busiest.
+    """
+    return 2 * workers + COPIES_WORKERS + 8
+
+
+class VirtualNode:
+    """The controllers of one virtual node and the informers that feed them.
+
+    Start order: informers first (nothing acts before both pod caches have listed), then the
+    queues and the heartbeat, then the resync loop. :meth:`stop` ends them in reverse.
+    """
+
+    def __init__(self, cfg: ProviderConfig, clusters: Clusters, metrics: ProviderMetrics | None = None) -> None:
+        self.cfg = cfg
+        self.metrics = metrics or ProviderMetrics()
+        self.stop_event = threading.Event()
+        upper, lower = clusters.upper, clusters.lower
+        bound_here = {"fieldSelector": f"spec.nodeName={cfg.node_name}"}
+        # Copies of every virtual node of this upper cluster: one copy may serve several of them.
+        copies_here = {"labelSelector": f"{keys.UPPER_CLUSTER_LABEL}={cfg.upper_cluster},{keys.VIRTUAL_NODE_LABEL}"}
+        self.upper_pods = Informer(upper, "/api/v1/pods", "upper-pods", bound_here, self._on_upper_pod)
+        self.lower_pods = Informer(lower, "/api/v1/pods", "lower-pods", {}, self._on_lower_pod)
+        self.lower_nodes = Informer(lower, "/api/v1/nodes", "lower-nodes", {}, self._on_lower_node)
+        self.upper_sources = {
+            kind: Informer(upper, f"/api/v1/{plural}", f"upper-{plural}", {}, self._source_handler(kind))
+            for kind, plural in copies.PLURALS.items()
+        }
+        self.lower_copies = {
+            kind: Informer(lower, f"/api/v1/{plural}", f"lower-{plural}", copies_here, None)
+            for kind, plural in copies.PLURALS.items()
+        }
+        caches = PodCaches(self.upper_pods, self.lower_pods, upper_cluster=cfg.upper_cluster, node_name=cfg.node_name)
+        self.node = NodeController(
+            cfg,
+            upper=upper,
+            lower=lower,
+            lower_nodes=self.lower_nodes,
+            lower_pods=self.lower_pods,
+            capacity_of=capacity.Capacity(is_own_mirror=caches.is_own_mirror),
+        )
+        self.status = StatusSync(
+            caches,
+            upper=upper,
+            lower=lower,
+            host_ip=cfg.kubelet_address,
+            metrics=self.metrics,
+            workers=cfg.workers,
+            policy=cfg.requeue_policy,
+        )
+        self.copies = copies.CopiesController(
+            caches,
+            upper=self.upper_sources,
+            copies=self.lower_copies,
+            lower=lower,
+            upper_kube=upper,
+            metrics=self.metrics,
+            workers=COPIES_WORKERS,
+            policy=cfg.requeue_policy,
+        )
+        self.pods = PodController(
+            caches,
+            lower=lower,
+            upper=upper,
+            copies=self.copies,
+            status_sync=self.status,
+            metrics=self.metrics,
+            workers=cfg.workers,
+            policy=cfg.requeue_policy,
+        )
+        self._resync: threading.Thread | None = None
+
+    # -- event routing (informer threads) ----------------------------------------------
+
+    def _on_upper_pod(self, event: EventType, obj: RawObject) -> None:
+        self.pods.on_upper_pod(event, obj)
+
+    def _on_lower_pod(self, event: EventType, obj: RawObject) -> None:
+        self.node.on_lower_pod(event, obj)
+        self.pods.on_lower_pod(event, obj)
+
+    def _on_lower_node(self, event: EventType, obj: RawObject) -> None:
+        self.node.on_lower_node(event, obj)
+
+    def _source_handler(self, kind: copies.CopiedKind) -> Callable[[EventType, RawObject], None]:
+        def handle(event: EventType, obj: RawObject) -> None:
+            self.copies.on_upper_change(kind, event, obj)
+
+        return handle
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def informers(self) -> list[Informer]:
+        return [
+            self.upper_pods,
+            self.lower_pods,
+            self.lower_nodes,
+            *self.upper_sources.values(),
+            *self.lower_copies.values(),
+        ]
+
+    def start(self) -> None:
+        for informer in self.informers():
+            informer.start(self.stop_event)
+        for queue in (self.pods.queue, self.status.queue, self.copies.queue):
+            queue.start()
+        self.node.start(self.stop_event)
+        self._resync = threading.Thread(target=self._resync_loop, name="resync", daemon=True)
+        self._resync.start()
+
+    def wait_synced(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(i.synced.wait(max(0.0, deadline - time.monotonic())) for i in self.informers())
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for queue in (self.pods.queue, self.status.queue, self.copies.queue):
+            queue.stop()
+        self.node.join(5.0)
+        if self._resync is not None:
+            self._resync.join(5.0)
+
+    def _resync_loop(self) -> None:
+        """Repair drift the events missed: every pod known on either side, then unused copies."""
+        while not self.stop_event.wait(self.cfg.resync_interval):
+            self.pods.resync()
+            self.copies.resync()

@@ -1,0 +1,124 @@
+"""The status copy: lower pod status onto the upper pod, on a queue of its own."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from descheduler import keys
+from descheduler.kube import errors, paths
+from descheduler.kube.client import Kube
+from provider import requeue
+from provider.kube import reachability
+from provider.kube.objects import ObjectKey, RawObject, metadata, now_rfc3339
+from provider.kube.workqueue import WorkQueue
+from provider.metrics import ProviderMetrics
+from provider.pods import status
+from provider.pods.caches import PodCaches
+
+
+class StatusSync:
+    """Copies each mirror's status onto its upper pod, and ends upper pods whose mirror is gone.
+
+    Watches nothing itself: the app feeds it lower pod changes (:meth:`lower_changed`) and the
+    pod controller hands it upper pods to bring in line (:meth:`sync_upper`). Writes only the
+    status subresource of upper pods bound to this node, and deletes (grace 0, uid
+    precondition) upper pods that are terminating with no mirror left, as a kubelet's last
+    word. Never writes the lower cluster. Its own queue, so a burst of creates on the pod
+    controller's queue does not delay status copies.
+    """
+
+    def __init__(
+        self,
+        caches: PodCaches,
+        *,
+        upper: Kube,
+        lower: Kube,
+        host_ip: str,
+        metrics: ProviderMetrics,
+        workers: int,
+        policy: requeue.RequeuePolicy,
+    ) -> None:
+        self._caches = caches
+        self._upper = upper
+        self._lower = lower
+        self._host_ip = host_ip
+        self._metrics = metrics
+        self.queue: WorkQueue[ObjectKey] = WorkQueue(
+            self.process, workers=workers, name="status", policy=policy, observer=metrics.queue("status")
+        )
+        self._changed_at: dict[ObjectKey, float] = {}
+        """Per pod: when a lower change not yet copied up reached us (the status-sync metric)."""
+        self._copied: dict[ObjectKey, tuple[str | None, str | None]] = {}
+        """Per pod: the (lower, upper) resourceVersions of the last copy. Until either changes,
+        the same copy would be sent again (the upper cache lags our own writes)."""
+
+    def lower_changed(self, key: ObjectKey) -> None:
+        """A lower pod that is (or may be) a mirror changed: copy its status soon."""
+        self._changed_at.setdefault(key, time.monotonic())
+        self.queue.add(key)
+
+    def process(self, key: ObjectKey) -> requeue.Retry | None:
+        """Copy the lower pod's status up; the pod controller's reconcile repeats this, so it may be skipped."""
+        if not self._caches.synced():
+            return requeue.Retry("not_synced")
+        upper, lower = self._caches.upper.get(key), self._caches.lower.get(key)
+        if upper is None or lower is None or metadata(upper).get("deletionTimestamp"):
+            self._copied.pop(key, None)
+            self._changed_at.pop(key, None)
+            return None
+        versions = (metadata(lower).get("resourceVersion"), metadata(upper).get("resourceVersion"))
+        if self._copied.get(key) == versions:
+            self._changed_at.pop(key, None)
+            return None  # this lower status was copied onto this upper pod; the cache has not caught up yet
+        changed_at = self._changed_at.pop(key, None)
+        try:
+            wrote = self.sync_upper(key, upper, lower)
+        except errors.ApiError as exc:
+            if changed_at is not None:
+                self._changed_at.setdefault(key, changed_at)
+            return reachability.retry_for(exc, self._upper, self._lower)
+        if wrote and changed_at is not None:
+            self._metrics.status_sync.observe(time.monotonic() - changed_at)
+        self._copied[key] = versions
+        return None
+
+    def sync_upper(
+        self, key: ObjectKey, upper: RawObject, lower: RawObject | None, *, copy_status: bool = True
+    ) -> bool:
+        """Bring the upper pod in line with its mirror; True when its status was written.
+
+        ``copy_status=False`` (the pod controller's call) leaves a status copy to this queue:
+        one writer of pod status.
+        """
+        meta = metadata(upper)
+        ours = lower is not None and self._caches.is_own_mirror(lower)
+        same = ours and metadata(lower or {}).get("annotations", {}).get(keys.UPPER_UID_ANNOTATION) == meta.get("uid")
+        if meta.get("deletionTimestamp"):
+            if lower is None or not ours:
+                # The kubelet's last word: the containers are gone, the API object may go.
+                body = {"gracePeriodSeconds": 0, "preconditions": {"uid": meta.get("uid")}}
+                with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
+                    self._upper.delete(paths.pod(key.namespace, key.name), body=body)
+            return False
+        if same and lower is not None:
+            if not copy_status:
+                self.queue.add(key)
+                return False
+            patch = status.status_patch(upper, lower, host_ip=self._host_ip)
+        elif lower is None and status.mirror_reported(upper):
+            patch = status.lost_mirror_patch(
+                upper, reason="MirrorLost", message="the pod disappeared from the lower cluster", now=now_rfc3339()
+            )
+        else:
+            patch = None
+        if patch is None:
+            return False
+        self.patch_upper(key, patch)
+        return True
+
+    def patch_upper(self, key: ObjectKey, patch: dict[str, Any]) -> None:
+        """Patch the upper pod's status; a pod deleted meanwhile needs none."""
+        with contextlib.suppress(errors.NotFoundError):
+            self._upper.patch(paths.pod(key.namespace, key.name, "status"), patch)
