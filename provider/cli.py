@@ -4,7 +4,7 @@ Flag names follow virtual-kubelet/tensile-kube where it has them (``--kubeconfig
 upper cluster, ``--client-kubeconfig`` for the lower one, ``--nodename``). SIGTERM and
 SIGINT stop the loops and the kubelet server cleanly.
 
-``tensile-virtual-node webhook`` runs the pod admission webhook (:mod:`provider.admission`)
+``tensile-virtual-node webhook`` runs the pod admission webhook (:mod:`provider.webhook`)
 instead; any other first argument goes to the provider, so existing command lines keep working.
 """
 
@@ -25,11 +25,12 @@ from descheduler import errors, keys, logsetup
 from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
 from descheduler.serving import MetricsServer
-from provider import admission, certs, config, flags, kubelet
+from provider import config, flags, kubelet, webhook
 from provider.app import Clusters, VirtualNode, connections_needed
 from provider.config import ProviderConfig
 from provider.kube.reachability import TrackedKube
 from provider.metrics import ProviderMetrics
+from provider.serving import tls
 
 logger = logging.getLogger("provider")
 T = TypeVar("T")
@@ -219,7 +220,7 @@ def run(
     stop = _stop_on_signals()
     metrics = ProviderMetrics()
     try:
-        cert_file, key_file = certs.ensure_tls_files(
+        cert_file, key_file = tls.ensure_tls_files(
             cfg.tls_cert_file, cfg.tls_key_file, node_name=cfg.node_name, ip=cfg.kubelet_address
         )
         server = kubelet.KubeletServer(
@@ -334,7 +335,7 @@ def webhook_command(
 ) -> None:
     """Admission webhook: on Pod CREATE, keep pods off virtual nodes their owner must avoid (POST /mutate-pods)."""
     _configure_logging(logging_format, verbose)
-    settings = admission.Settings(
+    settings = webhook.Settings(
         listen_address=listen_address,
         port=port,
         tls_cert_file=tls_cert_file,
@@ -348,8 +349,8 @@ def webhook_command(
         stash_lower_constraints=stash_lower_constraints,
     )
     try:
-        admission.check(settings)
-        server = admission.Webhook(settings, flags.named("--kubeconfig", Kube.from_kubeconfig, kubeconfig))
+        webhook.check(settings)
+        server = webhook.Webhook(settings, flags.named("--kubeconfig", Kube.from_kubeconfig, kubeconfig))
         stop = _stop_on_signals()
         server.start()
     except InputError as exc:

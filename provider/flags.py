@@ -20,7 +20,8 @@ import click
 
 from descheduler import addresses, errors
 from descheduler.errors import InputError
-from provider import certs, config
+from provider import config
+from provider.serving import tls
 
 T = TypeVar("T")
 
@@ -190,10 +191,10 @@ def check_tls_files(*, cert: str | None, key: str | None, ca: str | None = None,
         raise InputError(f"{flags['cert']} and {flags['key']} go together")
     try:
         if cert is not None and key is not None:
-            certs.check_pair(cert, key)
+            tls.check_pair(cert, key)
         if ca is not None:
-            certs.check_ca(ca)
-    except certs.TlsFileError as exc:
+            tls.check_ca(ca)
+    except tls.TlsFileError as exc:
         raise InputError(f"{flags[exc.role]} {exc}") from None
 
 

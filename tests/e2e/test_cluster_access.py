@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from descheduler.kube import client, errors, retry
-from provider import certs
+from provider.serving import tls
 from tests.cluster import clusters
 from tests.e2e import failing_servers
 
@@ -205,7 +205,7 @@ def test_a_merged_kubeconfig_list_reaches_the_real_server_as_kubectl_would(
 
 
 def test_an_untrusted_server_certificate_fails_at_once_in_one_line(upper: clusters.Cluster, tmp_path: Path) -> None:
-    stranger, _key = certs.self_signed("stranger", ip_addresses=["127.0.0.1"], dns_names=[])
+    stranger, _key = tls.self_signed("stranger", ip_addresses=["127.0.0.1"], dns_names=[])
     (tmp_path / "stranger.crt").write_bytes(stranger)
     doc = yaml.safe_load(upper.kubeconfig.read_text())
     for entry in doc["clusters"]:

@@ -29,7 +29,8 @@ from cryptography import x509
 
 from descheduler import avoidance, keys
 from descheduler.kube.client import Kube, load_configuration
-from provider import certs, webhook_tls
+from provider.serving import tls
+from provider.webhook import certs
 from tests.cluster import clusters
 from tests.e2e import webhooks
 from tests.e2e.providers import wait_for
@@ -304,7 +305,7 @@ def run_tls_secret_scenario(
     assert "PRIVATE KEY" not in first.logs() + second.logs(), "the key is never logged"
 
     # A certificate expiring within 30 days is renewed on restart, and the caBundle follows it.
-    short_cert, short_key = certs.self_signed(
+    short_cert, short_key = tls.self_signed(
         f"hook.{env.namespace}.svc",
         ip_addresses=["127.0.0.1"],
         dns_names=[f"hook.{env.namespace}.svc", f"hook.{env.namespace}.svc.cluster.local"],
@@ -351,7 +352,7 @@ class RacingKube(Kube):
 
 
 def write_secret(upper: clusters.Cluster, namespace: str, name: str, pair: tuple[bytes, bytes]) -> None:
-    upper.kubectl("apply", "-f", "-", input_text=json.dumps(webhook_tls.secret_body(name, namespace, pair)))
+    upper.kubectl("apply", "-f", "-", input_text=json.dumps(certs.secret_body(name, namespace, pair)))
 
 
 def utc_now() -> datetime.datetime:
@@ -360,22 +361,22 @@ def utc_now() -> datetime.datetime:
 
 def test_replicas_racing_on_the_secret_converge_on_the_winners_certificate(upper: clusters.Cluster, env: Env) -> None:
     name = f"race-tls-{env.suffix}"
-    names = webhook_tls.subject_names("hook", env.namespace, ["127.0.0.1"])
-    created_first = webhook_tls.generate(names)
+    names = certs.subject_names("hook", env.namespace, ["127.0.0.1"])
+    created_first = certs.generate(names)
     kube = RacingKube(upper.kubeconfig, lambda: write_secret(upper, env.namespace, name, created_first))
-    source = webhook_tls.SecretCerts(kube, name=name, namespace=env.namespace, names=names, clock=utc_now)
+    source = certs.SecretCerts(kube, name=name, namespace=env.namespace, names=names, clock=utc_now)
     assert source.load() == created_first, "our create got 409 AlreadyExists: the winner's pair is used"
     assert kube.methods == ["GET", "POST", "GET"]
 
-    expiring = certs.self_signed(names.common_name, ip_addresses=["127.0.0.1"], dns_names=list(names.dns_names), days=5)
+    expiring = tls.self_signed(names.common_name, ip_addresses=["127.0.0.1"], dns_names=list(names.dns_names), days=5)
     write_secret(upper, env.namespace, name, expiring)
-    renewed_first = webhook_tls.generate(names)
+    renewed_first = certs.generate(names)
     kube = RacingKube(upper.kubeconfig, lambda: write_secret(upper, env.namespace, name, renewed_first))
-    source = webhook_tls.SecretCerts(kube, name=name, namespace=env.namespace, names=names, clock=utc_now)
+    source = certs.SecretCerts(kube, name=name, namespace=env.namespace, names=names, clock=utc_now)
     assert source.load() == renewed_first, "our renewal got 409 Conflict: the other replica's renewal is used"
     assert kube.methods == ["GET", "PUT", "GET"]
     stored = json.loads(upper.kubectl("get", "secret", name, "-n", env.namespace, "-o", "json"))
-    assert webhook_tls.pair_from_secret(stored) == renewed_first
+    assert certs.pair_from_secret(stored) == renewed_first
     kube.close()
 
 
@@ -392,13 +393,13 @@ def test_the_ca_bundle_update_retries_a_conflict_and_keeps_other_changes(
             "patch", "mutatingwebhookconfiguration", config_name, "--type=json", "-p", json.dumps(other_change)
         ),
     )
-    cert_pem, _key = webhook_tls.generate(webhook_tls.subject_names("hook", env.namespace))
-    assert webhook_tls.CaBundleSync(kube, config_name).sync(cert_pem) is True
+    cert_pem, _key = certs.generate(certs.subject_names("hook", env.namespace))
+    assert certs.CaBundleSync(kube, config_name).sync(cert_pem) is True
     assert kube.methods == ["GET", "PUT", "GET", "PUT"]
     config = json.loads(upper.kubectl("get", "mutatingwebhookconfiguration", config_name, "-o", "json"))
     assert config["webhooks"][0]["clientConfig"]["caBundle"] == webhooks.ca_bundle(cert_pem)
     assert config["webhooks"][0]["timeoutSeconds"] == 3, "the concurrent change survives"
     kube.methods.clear()
-    assert webhook_tls.CaBundleSync(kube, config_name).sync(cert_pem) is False
+    assert certs.CaBundleSync(kube, config_name).sync(cert_pem) is False
     assert kube.methods == ["GET"], "equal: nothing written"
     kube.close()

@@ -13,7 +13,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from provider import certs, cli, config, flags
+from provider import cli, config, flags
+from provider.serving import tls
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -48,8 +49,8 @@ def kubeconfig(tmp_path: Path) -> str:
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[str, str, str]:
     """(certificate, its key, another key) files."""
-    cert_pem, key_pem = certs.self_signed("vnode", ip_addresses=["127.0.0.1"], dns_names=[])
-    _other_cert, other_key = certs.self_signed("other", ip_addresses=[], dns_names=["other"])
+    cert_pem, key_pem = tls.self_signed("vnode", ip_addresses=["127.0.0.1"], dns_names=[])
+    _other_cert, other_key = tls.self_signed("other", ip_addresses=[], dns_names=["other"])
     files = []
     for name, data in (("tls.crt", cert_pem), ("tls.key", key_pem), ("other.key", other_key)):
         (tmp_path / name).write_bytes(data)

@@ -9,7 +9,7 @@ import pytest
 
 from descheduler.errors import InputError
 from descheduler.kube import client
-from provider import certs
+from provider.serving import tls
 
 GOOD_CLUSTER = "clusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n"
 USER = "users:\n- name: u\n  user:\n    token: t\n"
@@ -125,8 +125,8 @@ def test_a_certificate_authority_that_is_not_pem_is_refused(tmp_path: Path) -> N
 
 
 def test_a_client_key_of_another_certificate_is_refused(tmp_path: Path) -> None:
-    cert, _key = certs.self_signed("me", ip_addresses=[], dns_names=["me"])
-    _other_cert, other_key = certs.self_signed("other", ip_addresses=[], dns_names=["other"])
+    cert, _key = tls.self_signed("me", ip_addresses=[], dns_names=["me"])
+    _other_cert, other_key = tls.self_signed("other", ip_addresses=[], dns_names=["other"])
     (tmp_path / "me.crt").write_bytes(cert)
     (tmp_path / "other.key").write_bytes(other_key)
     user = "users:\n- name: u\n  user:\n    client-certificate: me.crt\n    client-key: other.key\n"
@@ -135,7 +135,7 @@ def test_a_client_key_of_another_certificate_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_matching_client_pair_and_inline_ca_load(tmp_path: Path) -> None:
-    cert, key = certs.self_signed("me", ip_addresses=[], dns_names=["me"])
+    cert, key = tls.self_signed("me", ip_addresses=[], dns_names=["me"])
     (tmp_path / "me.crt").write_bytes(cert)
     (tmp_path / "me.key").write_bytes(key)
     user = "users:\n- name: u\n  user:\n    client-certificate: me.crt\n    client-key: me.key\n"

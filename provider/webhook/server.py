@@ -1,8 +1,9 @@
 """The webhook's HTTPS server: POST /mutate-pods answered by an admitter, GET /healthz.
 
-Built like the kubelet API server (:mod:`provider.kubelet`): TLS handshakes in the request's own
-thread, keep-alive for the API server, a bounded request body and a prompt ``stop()``. The serving
-certificate can be swapped while running (:meth:`AdmissionServer.use`).
+Built on :mod:`provider.serving.https` like the kubelet API server (:mod:`provider.kubelet.server`):
+TLS handshakes in the request's own thread, keep-alive for the API server, a bounded request body
+and a prompt ``stop()``. The serving certificate can be swapped while running
+(:meth:`AdmissionServer.use`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from provider import https
-from provider.webhook_tls import CertPair, tls_context
+from provider.serving import https, tls
+from provider.webhook import admission
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +28,10 @@ CLIENT_TIMEOUT = 60.0
 MAX_BODY_BYTES = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-
-
-def text_reply(status: int, text: str) -> Reply:
-    return Reply(status, (text + "\n").encode(), "text/plain; charset=utf-8")
-
-
 class Admits(Protocol):
-    def handle(self, body: bytes) -> Reply: ...
+    """What answers a review body (:class:`~provider.webhook.admission.Admitter`)."""
+
+    def handle(self, body: bytes) -> admission.Reply: ...
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,30 +47,32 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path == HEALTH_PATH:
-            ready = self.owner.ready()
-            self._send(text_reply(200, "ok") if ready else text_reply(503, "not ready: virtual nodes not listed yet"))
+            if self.owner.ready():
+                self._send(admission.text_reply(200, "ok"))
+            else:
+                self._send(admission.text_reply(503, "not ready: virtual nodes not listed yet"))
         elif path == MUTATE_PATH:
-            self._send(text_reply(405, "use POST"))
+            self._send(admission.text_reply(405, "use POST"))
         else:
-            self._send(text_reply(404, "not found"))
+            self._send(admission.text_reply(404, "not found"))
 
     def do_POST(self) -> None:
         # The apiserver appends ?timeout=5s; only the path matters.
         if urlsplit(self.path).path != MUTATE_PATH:
-            self._send(text_reply(404, "not found"))
+            self._send(admission.text_reply(404, "not found"))
             return
         length = self.headers.get("Content-Length")
         if length is None or not length.isdigit():
             self.close_connection = True
-            self._send(text_reply(411, "Content-Length required"))
+            self._send(admission.text_reply(411, "Content-Length required"))
             return
         if int(length) > MAX_BODY_BYTES:
             self.close_connection = True
-            self._send(text_reply(413, f"body larger than {MAX_BODY_BYTES} bytes"))
+            self._send(admission.text_reply(413, f"body larger than {MAX_BODY_BYTES} bytes"))
             return
         self._send(self.owner.admitter.handle(self.rfile.read(int(length))))
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: admission.Reply) -> None:
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
@@ -91,23 +84,30 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class AdmissionServer:
-    """HTTPS: POST /mutate-pods answered by ``admitter``; GET /healthz is 200 once ``ready()``."""
+    """HTTPS: POST /mutate-pods answered by ``admitter``; GET /healthz is 200 once ``ready()``.
 
-    def __init__(self, *, address: str, port: int, pair: CertPair, admitter: Admits, ready: Callable[[], bool]) -> None:
+    Any client that completes the handshake may ask (the kube-apiserver authenticates us through
+    the caBundle, not the other way round); the certificate can be swapped while serving.
+    """
+
+    def __init__(
+        self, *, address: str, port: int, pair: tls.CertPair, admitter: Admits, ready: Callable[[], bool]
+    ) -> None:
         self.address = address
         self.port = port
         self.admitter = admitter
         self.ready = ready
-        self.context = tls_context(pair)
+        self.context = tls.server_context(pair, what="webhook")
         self.cert_pem = pair[0]
         self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None
 
-    def use(self, pair: CertPair) -> bool:
+    def use(self, pair: tls.CertPair) -> bool:
         """Serve ``pair`` from the next handshake on; True when it differs from the current one."""
         if pair[0] == self.cert_pem:
             return False
-        self.context = tls_context(pair)  # a new context, swapped whole: no handshake sees half of it
+        # A new context, swapped whole: no handshake sees half of it.
+        self.context = tls.server_context(pair, what="webhook")
         self.cert_pem = pair[0]
         return True
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from descheduler.errors import InputError
-from provider import admission, admission_server, webhook_tls
+from provider.webhook import admission, certs
+from provider.webhook import server as webhook_server
 
-NAMES = webhook_tls.subject_names("tensile-webhook", "tensile-system", ["127.0.0.1"])
+NAMES = certs.subject_names("tensile-webhook", "tensile-system", ["127.0.0.1"])
 
 
 class Ready:
@@ -36,10 +36,10 @@ def ready() -> Ready:
 
 
 @pytest.fixture
-def server(ready: Ready) -> Iterator[admission_server.AdmissionServer]:
+def server(ready: Ready) -> Iterator[webhook_server.AdmissionServer]:
     admitter = admission.Admitter(fetch=lambda path: {}, virtual_nodes=list)
-    started = admission_server.AdmissionServer(
-        address="127.0.0.1", port=0, pair=webhook_tls.generate(NAMES), admitter=admitter, ready=ready
+    started = webhook_server.AdmissionServer(
+        address="127.0.0.1", port=0, pair=certs.generate(NAMES), admitter=admitter, ready=ready
     )
     started.start()
     try:
@@ -54,12 +54,12 @@ def trusting(cert_pem: bytes) -> ssl.SSLContext:
     return context
 
 
-def connect(server: admission_server.AdmissionServer) -> http.client.HTTPSConnection:
+def connect(server: webhook_server.AdmissionServer) -> http.client.HTTPSConnection:
     return http.client.HTTPSConnection("127.0.0.1", server.port, context=trusting(server.cert_pem), timeout=10)
 
 
 def request(
-    server: admission_server.AdmissionServer, method: str, path: str, body: bytes | None = None
+    server: webhook_server.AdmissionServer, method: str, path: str, body: bytes | None = None
 ) -> tuple[int, str, bytes]:
     conn = connect(server)
     try:
@@ -76,14 +76,14 @@ def review_body(uid: str = "req-1") -> bytes:
     return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}).encode()
 
 
-def test_healthz_is_ok_only_once_ready(server: admission_server.AdmissionServer, ready: Ready) -> None:
+def test_healthz_is_ok_only_once_ready(server: webhook_server.AdmissionServer, ready: Ready) -> None:
     status, _type, body = request(server, "GET", "/healthz")
     assert status == 503 and b"not ready" in body
     ready.value = True
     assert request(server, "GET", "/healthz") == (200, "text/plain; charset=utf-8", b"ok\n")
 
 
-def test_mutate_pods_answers_an_admission_review(server: admission_server.AdmissionServer) -> None:
+def test_mutate_pods_answers_an_admission_review(server: webhook_server.AdmissionServer) -> None:
     # The apiserver appends ?timeout=...; the server routes on the path alone.
     status, content_type, body = request(server, "POST", "/mutate-pods?timeout=5s", review_body())
     assert status == 200 and content_type == "application/json"
@@ -92,7 +92,7 @@ def test_mutate_pods_answers_an_admission_review(server: admission_server.Admiss
     assert answer["response"] == {"uid": "req-1", "allowed": True}
 
 
-def test_a_malformed_body_gets_a_400(server: admission_server.AdmissionServer) -> None:
+def test_a_malformed_body_gets_a_400(server: webhook_server.AdmissionServer) -> None:
     status, _type, body = request(server, "POST", "/mutate-pods", b"{nope")
     assert status == 400 and body.decode().startswith("bad AdmissionReview: body is not JSON")
 
@@ -102,11 +102,11 @@ def test_a_malformed_body_gets_a_400(server: admission_server.AdmissionServer) -
     [("GET", "/mutate-pods", 405), ("GET", "/other", 404), ("POST", "/other", 404)],
     ids=["GET mutate → 405", "GET elsewhere → 404", "POST elsewhere → 404"],
 )
-def test_other_routes(server: admission_server.AdmissionServer, method: str, path: str, status: int) -> None:
+def test_other_routes(server: webhook_server.AdmissionServer, method: str, path: str, status: int) -> None:
     assert request(server, method, path, b"{}" if method == "POST" else None)[0] == status
 
 
-def _raw_exchange(server: admission_server.AdmissionServer, head: bytes) -> bytes:
+def _raw_exchange(server: webhook_server.AdmissionServer, head: bytes) -> bytes:
     raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     with trusting(server.cert_pem).wrap_socket(raw, server_hostname="127.0.0.1") as tls:
         tls.sendall(head)
@@ -116,17 +116,17 @@ def _raw_exchange(server: admission_server.AdmissionServer, head: bytes) -> byte
     return data
 
 
-def test_a_post_without_content_length_gets_411(server: admission_server.AdmissionServer) -> None:
+def test_a_post_without_content_length_gets_411(server: webhook_server.AdmissionServer) -> None:
     data = _raw_exchange(server, b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 411")
 
 
-def test_an_oversized_body_is_refused_unread(server: admission_server.AdmissionServer) -> None:
-    head = f"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nContent-Length: {admission_server.MAX_BODY_BYTES + 1}\r\n\r\n"
+def test_an_oversized_body_is_refused_unread(server: webhook_server.AdmissionServer) -> None:
+    head = f"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nContent-Length: {webhook_server.MAX_BODY_BYTES + 1}\r\n\r\n"
     assert _raw_exchange(server, head.encode()).startswith(b"HTTP/1.1 413")
 
 
-def test_connections_are_kept_alive(server: admission_server.AdmissionServer) -> None:
+def test_connections_are_kept_alive(server: webhook_server.AdmissionServer) -> None:
     conn = connect(server)
     try:
         answers = []
@@ -138,7 +138,7 @@ def test_connections_are_kept_alive(server: admission_server.AdmissionServer) ->
         conn.close()
 
 
-def test_concurrent_reviews_are_answered(server: admission_server.AdmissionServer) -> None:
+def test_concurrent_reviews_are_answered(server: webhook_server.AdmissionServer) -> None:
     results: dict[str, Any] = {}
 
     def one(uid: str) -> None:
@@ -152,10 +152,10 @@ def test_concurrent_reviews_are_answered(server: admission_server.AdmissionServe
     assert results == {f"r{i}": f"r{i}" for i in range(8)}
 
 
-def test_a_new_certificate_is_served_from_the_next_handshake(server: admission_server.AdmissionServer) -> None:
+def test_a_new_certificate_is_served_from_the_next_handshake(server: webhook_server.AdmissionServer) -> None:
     before = server.cert_pem
     assert server.use((before, b"ignored: same certificate")) is False
-    fresh = webhook_tls.generate(NAMES)
+    fresh = certs.generate(NAMES)
     assert server.use(fresh) is True
     served = ssl.get_server_certificate(("127.0.0.1", server.port))
     assert ssl.PEM_cert_to_DER_cert(served) == ssl.PEM_cert_to_DER_cert(fresh[0].decode())
@@ -164,20 +164,11 @@ def test_a_new_certificate_is_served_from_the_next_handshake(server: admission_s
 
 def test_stop_releases_the_port(ready: Ready) -> None:
     admitter = admission.Admitter(fetch=lambda path: {}, virtual_nodes=list)
-    server = admission_server.AdmissionServer(
-        address="127.0.0.1", port=0, pair=webhook_tls.generate(NAMES), admitter=admitter, ready=ready
+    server = webhook_server.AdmissionServer(
+        address="127.0.0.1", port=0, pair=certs.generate(NAMES), admitter=admitter, ready=ready
     )
     server.start()
     port = server.port
     server.stop()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
-
-
-def test_an_unusable_pair_is_an_input_error() -> None:
-    cert, _key = webhook_tls.generate(NAMES)
-    _other, other_key = webhook_tls.generate(NAMES)
-    with pytest.raises(InputError, match="cannot be loaded"):
-        webhook_tls.tls_context((cert, other_key))
-    with pytest.raises(InputError):
-        webhook_tls.tls_context((b"junk", b"junk"))

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from descheduler import keys
-from provider import webhook
+from provider.webhook import review
 from tests.descheduler import factories as f
 
 VK_A = f.node("vk-a", labels={"type": "virtual-kubelet"})
@@ -46,15 +46,15 @@ def not_in_values(obj: dict[str, Any]) -> list[list[str]]:
 
 
 def test_live_avoidance_becomes_hostname_not_in() -> None:
-    ctx = webhook.Context(avoid={"vk-a": NOW + 60}, virtual_nodes=[VK_A, VK_B])
-    response = webhook.review(request(pod()), ctx, now=NOW)
+    ctx = review.Context(avoid={"vk-a": NOW + 60}, virtual_nodes=[VK_A, VK_B])
+    response = review.review(request(pod()), ctx, now=NOW)
     assert response["response"]["allowed"] is True and response["response"]["uid"] == "req-1"
     assert not_in_values(patched(response, pod())) == [["vk-a"]]
 
 
 def test_expired_avoidances_are_ignored() -> None:
-    ctx = webhook.Context(avoid={"vk-a": NOW - 1}, virtual_nodes=[VK_A, VK_B])
-    response = webhook.review(request(pod()), ctx, now=NOW)
+    ctx = review.Context(avoid={"vk-a": NOW - 1}, virtual_nodes=[VK_A, VK_B])
+    response = review.review(request(pod()), ctx, now=NOW)
     assert "patch" not in response["response"] and response["response"]["allowed"] is True
 
 
@@ -63,20 +63,20 @@ def test_the_exclusion_is_merged_into_every_required_term() -> None:
              {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["b"]}]}]  # fmt: skip
     affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}
     original = pod({"affinity": affinity})
-    ctx = webhook.Context(avoid={"vk-a": NOW + 60}, virtual_nodes=[VK_A, VK_B])
-    result = patched(webhook.review(request(original), ctx, now=NOW), original)
+    ctx = review.Context(avoid={"vk-a": NOW + 60}, virtual_nodes=[VK_A, VK_B])
+    result = patched(review.review(request(original), ctx, now=NOW), original)
     assert not_in_values(result) == [["vk-a"], ["vk-a"]]
     assert original["spec"]["affinity"]["nodeAffinity"] == affinity["nodeAffinity"], "the request is not modified"
 
 
 def test_never_excludes_every_virtual_node() -> None:
-    ctx = webhook.Context(avoid={"vk-a": NOW + 60, "vk-b": NOW + 60}, virtual_nodes=[VK_A, VK_B])
-    assert "patch" not in webhook.review(request(pod()), ctx, now=NOW)["response"]
+    ctx = review.Context(avoid={"vk-a": NOW + 60, "vk-b": NOW + 60}, virtual_nodes=[VK_A, VK_B])
+    assert "patch" not in review.review(request(pod()), ctx, now=NOW)["response"]
 
 
 def test_other_operations_pass_untouched() -> None:
-    ctx = webhook.Context(avoid={"vk-a": NOW + 60}, virtual_nodes=[VK_A, VK_B])
-    assert "patch" not in webhook.review(request(pod(), "UPDATE"), ctx, now=NOW)["response"]
+    ctx = review.Context(avoid={"vk-a": NOW + 60}, virtual_nodes=[VK_A, VK_B])
+    assert "patch" not in review.review(request(pod(), "UPDATE"), ctx, now=NOW)["response"]
 
 
 def test_lower_only_constraints_are_stashed_for_the_mirror() -> None:
@@ -85,8 +85,8 @@ def test_lower_only_constraints_are_stashed_for_the_mirror() -> None:
     tolerations = [{"key": "virtual-kubelet.io/provider", "operator": "Exists"}, {"key": "gpu", "operator": "Exists"}]
     original = pod({"nodeSelector": {"type": "virtual-kubelet", "disk": "ssd"},
                     "affinity": {"nodeAffinity": lower_affinity}, "tolerations": tolerations})  # fmt: skip
-    ctx = webhook.Context(virtual_nodes=[VK_A, VK_B], stash_lower_constraints=True)
-    result = patched(webhook.review(request(original), ctx, now=NOW), original)
+    ctx = review.Context(virtual_nodes=[VK_A, VK_B], stash_lower_constraints=True)
+    result = patched(review.review(request(original), ctx, now=NOW), original)
     assert result["spec"]["nodeSelector"] == {"type": "virtual-kubelet"}
     # The term's only expression aims below: upstairs it still selects the virtual nodes.
     assert required_terms(result) == [
@@ -115,8 +115,8 @@ def test_only_the_expressions_aimed_below_move_term_by_term() -> None:
         "preferredDuringSchedulingIgnoredDuringExecution": preferred,
     }
     original = pod({"affinity": {"nodeAffinity": node_affinity}})
-    ctx = webhook.Context(virtual_nodes=[VK_A, VK_B], stash_lower_constraints=True)
-    result = patched(webhook.review(request(original), ctx, now=NOW), original)
+    ctx = review.Context(virtual_nodes=[VK_A, VK_B], stash_lower_constraints=True)
+    result = patched(review.review(request(original), ctx, now=NOW), original)
     assert required_terms(result) == [{"matchExpressions": [virtual]}, {"matchExpressions": [virtual]},
                                       {"matchExpressions": [virtual]}]  # fmt: skip
     assert result["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"] == preferred
@@ -128,5 +128,5 @@ def test_only_the_expressions_aimed_below_move_term_by_term() -> None:
 
 def test_constraints_a_virtual_node_satisfies_stay() -> None:
     original = pod({"nodeSelector": {"type": "virtual-kubelet"}})
-    ctx = webhook.Context(virtual_nodes=[VK_A], stash_lower_constraints=True)
-    assert "patch" not in webhook.review(request(original), ctx, now=NOW)["response"]
+    ctx = review.Context(virtual_nodes=[VK_A], stash_lower_constraints=True)
+    assert "patch" not in review.review(request(original), ctx, now=NOW)["response"]

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from descheduler.kube import client, errors
-from provider import certs, kubelet
+from provider import kubelet
+from provider.serving import tls
 from tests.cluster import clusters
 
 ALL_LINES = "".join(f"{line}\n" for line in clusters.LOG_LINES).encode()
@@ -136,7 +137,7 @@ def test_followed_lower_logs_stream_until_closed_from_another_thread(
 @pytest.fixture(scope="module")
 def kubelet_api(lower_logs: kubelet.LowerLogs, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     directory = tmp_path_factory.mktemp("lower-logs-tls")
-    cert_pem, key_pem = certs.self_signed("vnode", ip_addresses=["127.0.0.1"], dns_names=[])
+    cert_pem, key_pem = tls.self_signed("vnode", ip_addresses=["127.0.0.1"], dns_names=[])
     (directory / "tls.crt").write_bytes(cert_pem)
     (directory / "tls.key").write_bytes(key_pem)
     server = kubelet.KubeletServer(

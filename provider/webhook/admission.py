@@ -1,17 +1,16 @@
-"""The admission webhook's server half (issue 5): HTTPS in front of the pure :func:`provider.webhook.review`.
+"""The webhook's request handling: an AdmissionReview body in, the answer out (issue 5, second half).
 
-``tensile-virtual-node webhook`` (:mod:`provider.cli`) builds a :class:`Webhook`. Per request it reads the
-avoidance record on the pod's controlling owner (one short GET without retries: a pod create must never wait
-long for us) and the virtual nodes (an :class:`~provider.kube.informer.Informer`), then answers with the decision.
-It also keeps its serving certificate and the MutatingWebhookConfiguration's caBundle current
-(:mod:`provider.webhook_tls`) and serves over HTTPS (:mod:`provider.admission_server`). Every failure admits
-the pod unchanged.
+:func:`parse_review` checks the body; :class:`Admitter` looks up what the pure decision
+(:func:`provider.webhook.review.review`) needs, the avoidance record on the pod's controlling owner
+(:func:`controller_ref`, :func:`owner_path`; one short GET without retries, as :func:`short_fetch`
+makes it: a pod create must never wait long for us) and the virtual nodes (an informer, through
+:func:`virtual_nodes_of`), then logs what the patch changes (:func:`describe_changes`). Every failure
+admits the pod unchanged. The HTTPS server in front is :mod:`provider.webhook.server`.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import logging
 import threading
@@ -22,14 +21,11 @@ from typing import Any
 
 import orjson
 
-from descheduler import avoidance, keys, matching, model
-from descheduler.errors import InputError, TensileError
+from descheduler import avoidance, keys, model
 from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
-from provider import certs, webhook
-from provider.admission_server import MUTATE_PATH, AdmissionServer, Reply, text_reply
 from provider.kube import informer as watching
-from provider.webhook_tls import CaBundleSync, CertSource, FileCerts, GeneratedCerts, SecretCerts, subject_names
+from provider.webhook import review
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +35,22 @@ Fetch = Callable[[str], Mapping[str, Any]]
 
 # A pod create waits for us (timeoutSeconds 5 in the configuration): one quick try, no retries.
 LOOKUP_TIMEOUT = 2.0
-# How often the certificate source is read again and the caBundle compared.
-REFRESH_SECONDS = 60.0
 REVIEW_API_VERSION = "admission.k8s.io/v1"
 
 # -- requests (pure) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the admitter answers a body with; the server sends it as it is."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def text_reply(status: int, text: str) -> Reply:
+    return Reply(status, (text + "\n").encode(), "text/plain; charset=utf-8")
 
 
 class BadReviewError(ValueError):
@@ -53,15 +60,15 @@ class BadReviewError(ValueError):
 def parse_review(body: bytes) -> Raw:
     """The ``request`` of an AdmissionReview v1 body, checked just enough to answer it."""
     try:
-        review = orjson.loads(body)
+        found = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadReviewError(f"body is not JSON: {exc}") from None
-    if not isinstance(review, dict):
+    if not isinstance(found, dict):
         raise BadReviewError("body is not a JSON object")
-    if review.get("kind") != "AdmissionReview" or review.get("apiVersion") != REVIEW_API_VERSION:
-        found = f"{review.get('apiVersion')}/{review.get('kind')}"
-        raise BadReviewError(f"expected {REVIEW_API_VERSION} AdmissionReview, got {found}")
-    request = review.get("request")
+    if found.get("kind") != "AdmissionReview" or found.get("apiVersion") != REVIEW_API_VERSION:
+        kind = f"{found.get('apiVersion')}/{found.get('kind')}"
+        raise BadReviewError(f"expected {REVIEW_API_VERSION} AdmissionReview, got {kind}")
+    request = found.get("request")
     if not isinstance(request, dict):
         raise BadReviewError("AdmissionReview has no request object")
     if not isinstance(request.get("uid"), str) or not request["uid"]:
@@ -131,7 +138,7 @@ def _not_in_values(spec: Mapping[str, Any]) -> list[str]:
 
 
 class Admitter:
-    """Answers one AdmissionReview body: the lookups, then :func:`webhook.review`.
+    """Answers one AdmissionReview body: the lookups, then :func:`review.review`.
 
     ``fetch`` and ``virtual_nodes`` are the only I/O, injected so the handling is tested on plain data.
     """
@@ -171,13 +178,13 @@ class Admitter:
     def admit(self, request: Mapping[str, Any]) -> Raw:
         """The AdmissionReview answer for a parsed request, logging what it changes."""
         if request.get("operation") != "CREATE" or (request.get("object") or {}).get("kind", "Pod") != "Pod":
-            return webhook.review(request, webhook.Context(), now=self._clock())  # allowed, unchanged: no lookups
-        context = webhook.Context(
+            return review.review(request, review.Context(), now=self._clock())  # allowed, unchanged: no lookups
+        context = review.Context(
             avoid=self.owner_avoidance(request),
             virtual_nodes=self._virtual_nodes(),
             stash_lower_constraints=self._stash,
         )
-        response = webhook.review(request, context, now=self._clock())
+        response = review.review(request, context, now=self._clock())
         changes = describe_changes(request.get("object") or {}, response)
         label = pod_label(request)
         if changes:
@@ -250,141 +257,3 @@ def short_fetch(kube: Kube) -> Fetch:
         return found
 
     return fetch
-
-
-# -- the whole webhook -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settings:
-    """``tensile-virtual-node webhook`` flags, checked by :func:`check`."""
-
-    listen_address: str = "0.0.0.0"
-    port: int = 9443
-    tls_cert_file: str | None = None
-    """With tls_key_file: serve these files (cert-manager style); they win over tls_secret."""
-    tls_key_file: str | None = None
-    tls_secret: str | None = None
-    """A kubernetes.io/tls Secret in service_namespace shared by replicas; created or renewed as needed."""
-    tls_sans: tuple[str, ...] = ()
-    """Extra subjectAltNames (DNS names or IPs) for generated certificates."""
-    service_name: str = "tensile-webhook"
-    service_namespace: str = "tensile-system"
-    webhook_config_name: str | None = None
-    """The MutatingWebhookConfiguration whose caBundle is kept equal to the serving certificate."""
-    virtual_node_selector: str = f"{keys.VIRTUAL_NODE_TYPE_LABEL}={keys.VIRTUAL_NODE_TYPE_VALUE}"
-    stash_lower_constraints: bool = False
-
-
-def check(settings: Settings) -> None:
-    """Raise InputError (one line) for flags that cannot work, before anything starts."""
-    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
-        raise InputError("--tls-cert-file and --tls-key-file go together")
-    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-        try:
-            certs.check_pair(settings.tls_cert_file, settings.tls_key_file)
-        except certs.TlsFileError as exc:
-            raise InputError(f"{'--tls-cert-file' if exc.role == 'cert' else '--tls-key-file'} {exc}") from None
-    try:
-        matching.parse_selector_string(settings.virtual_node_selector)
-    except ValueError as exc:
-        raise InputError(f"--virtual-node-selector {settings.virtual_node_selector!r}: {exc}") from None
-    if any(not san.strip() for san in settings.tls_sans):
-        raise InputError("--tls-san: empty value")
-    if not settings.service_name or not settings.service_namespace:
-        raise InputError("--service-name and --service-namespace must not be empty")
-
-
-def cert_source(settings: Settings, kube: Kube) -> CertSource:
-    """Files if given, else the shared Secret if named, else an in-memory self-signed pair."""
-    names = subject_names(settings.service_name, settings.service_namespace, settings.tls_sans)
-    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-        if settings.tls_secret:
-            logger.warning("admission: --tls-cert-file given; --tls-secret %s is not used", settings.tls_secret)
-        return FileCerts(settings.tls_cert_file, settings.tls_key_file)
-    if settings.tls_secret:
-        return SecretCerts(
-            kube, name=settings.tls_secret, namespace=settings.service_namespace, names=names, clock=_utc_now
-        )
-    return GeneratedCerts(names, clock=_utc_now)
-
-
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
-class Webhook:
-    """Everything ``tensile-virtual-node webhook`` runs: node informer, HTTPS server, certificate refresh."""
-
-    def __init__(self, settings: Settings, kube: Kube) -> None:
-        self.settings = settings
-        self._source = cert_source(settings, kube)
-        self._ca_sync = CaBundleSync(kube, settings.webhook_config_name) if settings.webhook_config_name else None
-        self._stop = threading.Event()
-        self._nodes = watching.Informer(
-            kube, "/api/v1/nodes", "virtual-nodes", query={"labelSelector": settings.virtual_node_selector}
-        )
-        self._admitter = Admitter(
-            fetch=short_fetch(kube),
-            virtual_nodes=virtual_nodes_of(self._nodes),
-            stash_lower_constraints=settings.stash_lower_constraints,
-        )
-        self._server: AdmissionServer | None = None
-        self._refresher: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self._server.port if self._server is not None else self.settings.port
-
-    def start(self) -> None:
-        """Load the certificate (failure is fatal: nothing to serve with), then serve and refresh."""
-        pair = self._source.load()
-        self._server = AdmissionServer(
-            address=self.settings.listen_address,
-            port=self.settings.port,
-            pair=pair,
-            admitter=self._admitter,
-            ready=self._nodes.synced.is_set,
-        )
-        self._server.start()
-        self._nodes.start(self._stop)
-        logger.info("admission: serving %s on %s:%d", MUTATE_PATH, self.settings.listen_address, self.port)
-        self._sync_ca_bundle(pair[0])
-        self._refresher = threading.Thread(target=self._refresh_loop, name="admission-refresh", daemon=True)
-        self._refresher.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._server is not None:
-            self._server.stop()
-        if self._refresher is not None:
-            # A refresh in flight may be waiting for the API; it is a daemon thread, so do not wait long.
-            self._refresher.join(timeout=5.0)
-
-    def _refresh_loop(self) -> None:
-        while not self._stop.wait(REFRESH_SECONDS):
-            self.refresh()
-
-    def refresh(self) -> None:
-        """Pick up a rotated certificate and re-assert the caBundle; failures wait for the next round."""
-        assert self._server is not None
-        try:
-            pair = self._source.load()
-            if self._server.use(pair):
-                logger.info("admission: serving a new certificate")
-        except (TensileError, OSError) as exc:
-            logger.warning("admission: cannot refresh the serving certificate: %s", exc)
-        self._sync_ca_bundle(self._server.cert_pem)
-
-    def _sync_ca_bundle(self, cert_pem: bytes) -> None:
-        if self._ca_sync is None:
-            return
-        try:
-            self._ca_sync.sync(cert_pem)
-        except errors.ApiError as exc:
-            logger.warning(
-                "admission: cannot update the caBundle of MutatingWebhookConfiguration %s: %s; retrying in %.0fs",
-                self._ca_sync.name,
-                exc,
-                REFRESH_SECONDS,
-            )

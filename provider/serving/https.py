@@ -25,6 +25,13 @@ SHUTDOWN_POLL_SECONDS = 0.1
 
 
 class TlsServer(ThreadingHTTPServer):
+    """Serves one HTTPS endpoint: accepts on ``address``, handshakes with ``context()`` in the
+    request's thread, then lets ``handler`` answer; ``app`` is what the handler serves.
+
+    Who may connect is the context's business (a client CA, or anyone); this class only logs
+    failed handshakes, as ``what`` (the endpoint's name), and drops them.
+    """
+
     daemon_threads = True
     # Owners stop their long requests themselves; idle keep-alive connections must not hold up stop().
     block_on_close = False

@@ -1,6 +1,6 @@
 """The webhook's serving certificate and the caBundle that makes the API server trust it.
 
-Three sources (:func:`provider.admission.cert_source` picks one): mounted files (cert-manager style),
+Three sources (:func:`provider.webhook.app.cert_source` picks one): mounted files (cert-manager style),
 a kubernetes.io/tls Secret shared by all replicas (created, or renewed before it expires, with
 optimistic concurrency), or a per-process self-signed pair. :class:`CaBundleSync` keeps the
 MutatingWebhookConfiguration's caBundle equal to what is served; it touches no other object.
@@ -14,23 +14,18 @@ import datetime
 import ipaddress
 import json
 import logging
-import os
-import shutil
-import ssl
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
-from urllib.parse import quote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from descheduler.errors import InputError, TensileError
-from descheduler.kube import errors
+from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
-from provider import certs
+from provider.serving import tls
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +36,9 @@ RENEW_BEFORE = datetime.timedelta(days=30)
 CERT_VALIDITY_DAYS = 365
 # Optimistic-concurrency attempts (409) for the Secret and the webhook configuration.
 CONFLICT_ATTEMPTS = 5
-WEBHOOK_CONFIGS = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+WEBHOOK_CONFIGS = "mutatingwebhookconfigurations"
 
 # -- certificates ------------------------------------------------------------------------------
-
-CertPair = tuple[bytes, bytes]
-"""(certificate PEM, private key PEM)."""
 
 
 @dataclass(frozen=True)
@@ -63,18 +55,13 @@ def subject_names(service: str, namespace: str, extra: Sequence[str] = ()) -> Su
 
     Entries of ``extra`` that parse as IP addresses become IP subjectAltNames, the rest DNS names.
     """
-    dns = [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
-    ips: list[str] = []
-    for san in extra:
-        try:
-            ips.append(str(ipaddress.ip_address(san)))
-        except ValueError:
-            dns.append(san)
+    ips, names = tls.split_names(extra)
+    dns = [f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local", *names]
     return SubjectNames(dns[0], tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(ips)))
 
 
-def generate(names: SubjectNames) -> CertPair:
-    return certs.self_signed(
+def generate(names: SubjectNames) -> tls.CertPair:
+    return tls.self_signed(
         names.common_name,
         ip_addresses=list(names.ip_addresses),
         dns_names=list(names.dns_names),
@@ -82,17 +69,14 @@ def generate(names: SubjectNames) -> CertPair:
     )
 
 
-def replacement_reason(pair: CertPair, names: SubjectNames, *, now: datetime.datetime) -> str | None:
+def replacement_reason(pair: tls.CertPair, names: SubjectNames, *, now: datetime.datetime) -> str | None:
     """Why ``pair`` must be replaced (unreadable, mismatched, expiring, missing a name), or None to keep it."""
     try:
         cert = x509.load_pem_x509_certificate(pair[0])
         key = serialization.load_pem_private_key(pair[1], password=None)
     except (ValueError, TypeError) as exc:
         return f"unreadable certificate or key ({type(exc).__name__})"
-    public = serialization.PublicFormat.SubjectPublicKeyInfo
-    if cert.public_key().public_bytes(serialization.Encoding.DER, public) != key.public_key().public_bytes(
-        serialization.Encoding.DER, public
-    ):
+    if not tls.same_key(cert, key):
         return "the key does not match the certificate"
     expires = cert.not_valid_after_utc
     if expires - now < RENEW_BEFORE:
@@ -109,7 +93,7 @@ def replacement_reason(pair: CertPair, names: SubjectNames, *, now: datetime.dat
     return None
 
 
-def pair_from_secret(secret: Mapping[str, Any]) -> CertPair | None:
+def pair_from_secret(secret: Mapping[str, Any]) -> tls.CertPair | None:
     """The tls.crt/tls.key of a Secret, or None when either is missing or not base64."""
     data = secret.get("data") or {}
     try:
@@ -121,6 +105,8 @@ def pair_from_secret(secret: Mapping[str, Any]) -> CertPair | None:
 
 @dataclass(frozen=True)
 class SecretPlan:
+    """What :func:`plan_secret` decided for the certificate Secret, and why (for the log line)."""
+
     action: Literal["keep", "create", "replace"]
     reason: str = ""
 
@@ -136,7 +122,7 @@ def plan_secret(secret: Mapping[str, Any] | None, names: SubjectNames, *, now: d
     return SecretPlan("keep") if reason is None else SecretPlan("replace", reason)
 
 
-def secret_body(name: str, namespace: str, pair: CertPair, *, existing: Mapping[str, Any] | None = None) -> Raw:
+def secret_body(name: str, namespace: str, pair: tls.CertPair, *, existing: Mapping[str, Any] | None = None) -> Raw:
     """The Secret to write: ``existing`` (labels, type, resourceVersion kept) with new data, or a new one."""
     data = {"tls.crt": base64.b64encode(pair[0]).decode(), "tls.key": base64.b64encode(pair[1]).decode()}
     if existing is not None:
@@ -153,7 +139,7 @@ def secret_body(name: str, namespace: str, pair: CertPair, *, existing: Mapping[
 class CertSource(Protocol):
     """Where the serving certificate comes from; ``load`` is called at start and every REFRESH_SECONDS."""
 
-    def load(self) -> CertPair: ...
+    def load(self) -> tls.CertPair: ...
 
 
 class FileCerts:
@@ -162,7 +148,7 @@ class FileCerts:
     def __init__(self, cert_file: str | Path, key_file: str | Path) -> None:
         self._files = (Path(cert_file), Path(key_file))
 
-    def load(self) -> CertPair:
+    def load(self) -> tls.CertPair:
         try:
             return self._files[0].read_bytes(), self._files[1].read_bytes()
         except OSError as exc:
@@ -175,9 +161,9 @@ class GeneratedCerts:
     def __init__(self, names: SubjectNames, *, clock: Callable[[], datetime.datetime]) -> None:
         self._names = names
         self._clock = clock
-        self._pair: CertPair | None = None
+        self._pair: tls.CertPair | None = None
 
-    def load(self) -> CertPair:
+    def load(self) -> tls.CertPair:
         if self._pair is None or replacement_reason(self._pair, self._names, now=self._clock()) is not None:
             self._pair = generate(self._names)
         return self._pair
@@ -202,14 +188,14 @@ class SecretCerts:
         self._namespace = namespace
         self._names = names
         self._clock = clock
-        self._path = f"/api/v1/namespaces/{quote(namespace, safe='')}/secrets/{quote(name, safe='')}"
+        self._path = paths.resource(paths.CORE, "secrets", namespace=namespace, name=name)
 
-    def load(self) -> CertPair:
+    def load(self) -> tls.CertPair:
         for _attempt in range(CONFLICT_ATTEMPTS):
             secret = self._get()
             plan = plan_secret(secret, self._names, now=self._clock())
             if plan.action == "keep" and secret is not None:
-                return cast(CertPair, pair_from_secret(secret))
+                return cast(tls.CertPair, pair_from_secret(secret))
             pair = generate(self._names)
             try:
                 self._write(secret, pair)
@@ -230,7 +216,7 @@ class SecretCerts:
         except errors.NotFoundError:
             return None
 
-    def _write(self, secret: Raw | None, pair: CertPair) -> None:
+    def _write(self, secret: Raw | None, pair: tls.CertPair) -> None:
         if secret is None:
             self._kube.post(self._path.rpartition("/")[0], secret_body(self._name, self._namespace, pair))
         else:
@@ -263,7 +249,7 @@ class CaBundleSync:
     def __init__(self, kube: Kube, name: str) -> None:
         self._kube = kube
         self.name = name
-        self._path = f"{WEBHOOK_CONFIGS}/{quote(name, safe='')}"
+        self._path = paths.resource(paths.ADMISSION, WEBHOOK_CONFIGS, name=name)
 
     def sync(self, cert_pem: bytes) -> bool:
         """True when the configuration was updated. A 409 (someone else wrote it) means read and compare again."""
@@ -280,22 +266,3 @@ class CaBundleSync:
             logger.info("admission: MutatingWebhookConfiguration %s: caBundle updated", self.name)
             return True
         raise errors.ConflictError(409, "Conflict", f"{self.name}: caBundle update kept conflicting")
-
-
-def tls_context(pair: CertPair) -> ssl.SSLContext:
-    """A server context for ``pair``. ssl loads only from files: they live in a private directory for
-    the duration of the call, so the key does not stay on disk."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    directory = Path(tempfile.mkdtemp(prefix="tensile-webhook-tls-"))  # 0700
-    try:
-        cert_path, key_path = directory / "tls.crt", directory / "tls.key"
-        cert_path.write_bytes(pair[0])
-        with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
-            handle.write(pair[1])
-        context.load_cert_chain(cert_path, key_path)
-    except (ssl.SSLError, OSError) as exc:
-        raise InputError(f"webhook serving certificate cannot be loaded: {exc}") from exc
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-    return context

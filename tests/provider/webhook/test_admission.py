@@ -1,5 +1,5 @@
-"""The webhook server half's request handling on plain data: body parsing, owner selection and
-lookup outcomes, the log description, caBundle comparison and the certificate Secret decisions.
+"""The webhook's request handling on plain data: body parsing, owner selection and lookup outcomes,
+and the log description.
 
 Lookups go through an injected fetch (a dict of paths); the real API is exercised in
 tests/e2e/test_webhook.py.
@@ -8,27 +8,22 @@ tests/e2e/test_webhook.py.
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from descheduler import avoidance, keys
-from descheduler.errors import InputError
 from descheduler.kube import errors
-from provider import admission, admission_server, certs, webhook_tls
+from provider.webhook import admission
 from tests.descheduler import factories as f
 
 NOW = f.NOW
-NOW_DT = datetime.datetime.fromtimestamp(NOW, tz=datetime.UTC)
 VK_A = f.node("vk-a", labels={"type": "virtual-kubelet"})
 VK_B = f.node("vk-b", labels={"type": "virtual-kubelet"})
 RS_PATH = "/apis/apps/v1/namespaces/shop/replicasets/web-1"
-NAMES = webhook_tls.subject_names("tensile-webhook", "tensile-system", ["127.0.0.1", "webhook.example"])
 
 
 def owner_ref(kind: str = "ReplicaSet", name: str = "web-1", **extra: Any) -> dict[str, Any]:
@@ -76,7 +71,7 @@ def admitter(objects: Mapping[str, Any], *, nodes: list[Any] | None = None) -> t
     return admission.Admitter(fetch=api, virtual_nodes=lambda: chosen, clock=lambda: NOW), api
 
 
-def answer(reply: admission_server.Reply) -> dict[str, Any]:
+def answer(reply: admission.Reply) -> dict[str, Any]:
     assert reply.status == 200 and reply.content_type == "application/json"
     result: dict[str, Any] = json.loads(reply.body)
     return result
@@ -181,7 +176,7 @@ def test_owner_path_quotes_names() -> None:
 
 def test_live_avoidance_on_the_owner_becomes_hostname_not_in(caplog: pytest.LogCaptureFixture) -> None:
     handler, api = admitter({RS_PATH: rs(live_for("vk-a"))})
-    with caplog.at_level(logging.INFO, logger="provider.admission"):
+    with caplog.at_level(logging.INFO, logger="provider.webhook.admission"):
         response = answer(handler.handle(json.dumps(review(pod([owner_ref()]))).encode()))
     assert api.asked == [RS_PATH]
     assert response["response"]["uid"] == "req-1" and response["response"]["allowed"] is True
@@ -232,7 +227,7 @@ def test_pods_without_a_live_readable_record_are_admitted_unchanged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     handler, api = admitter(objects)
-    with caplog.at_level(logging.DEBUG, logger="provider.admission"):
+    with caplog.at_level(logging.DEBUG, logger="provider.webhook.admission"):
         response = answer(handler.handle(json.dumps(review(pod(refs))).encode()))
     assert response["response"] == {"uid": "req-1", "allowed": True}
     assert api.asked == asked
@@ -249,7 +244,7 @@ def test_an_unknown_owner_kind_is_warned_about_once() -> None:
         def emit(self, record: logging.LogRecord) -> None:
             records.append(record)
 
-    logger = logging.getLogger("provider.admission")
+    logger = logging.getLogger("provider.webhook.admission")
     keep = Keep(logging.WARNING)
     logger.addHandler(keep)
     try:
@@ -290,7 +285,7 @@ def test_stashing_is_passed_through_and_described(caplog: pytest.LogCaptureFixtu
         fetch=api, virtual_nodes=lambda: [VK_A, VK_B], stash_lower_constraints=True, clock=lambda: NOW
     )
     obj = pod(spec={"nodeSelector": {"disk": "ssd"}})
-    with caplog.at_level(logging.INFO, logger="provider.admission"):
+    with caplog.at_level(logging.INFO, logger="provider.webhook.admission"):
         response = answer(handler.handle(json.dumps(review(obj)).encode()))
     assert "nodeSelector" not in patched_spec(response)
     assert [r.getMessage() for r in caplog.records] == [
@@ -303,7 +298,7 @@ def test_a_failing_lookup_source_still_admits_the_pod(caplog: pytest.LogCaptureF
         raise RuntimeError("bug")
 
     handler = admission.Admitter(fetch=FakeApi({RS_PATH: rs(None)}), virtual_nodes=broken, clock=lambda: NOW)
-    with caplog.at_level(logging.ERROR, logger="provider.admission"):
+    with caplog.at_level(logging.ERROR, logger="provider.webhook.admission"):
         response = answer(handler.handle(json.dumps(review(pod([owner_ref()]))).encode()))
     assert response["response"] == {"uid": "req-1", "allowed": True}
     assert "admitting it unchanged" in caplog.text
@@ -325,139 +320,3 @@ def test_pod_label_falls_back_to_generate_name() -> None:
     named = pod()
     named["metadata"]["name"] = "web-1-abc"
     assert admission.pod_label(review(named)["request"]) == "shop/web-1-abc"
-
-
-# -- caBundle ----------------------------------------------------------------------------------
-
-
-def config(*bundles: str | None) -> dict[str, Any]:
-    hooks = []
-    for i, bundle in enumerate(bundles):
-        client: dict[str, Any] = {"url": "https://127.0.0.1:9443/mutate-pods"}
-        if bundle is not None:
-            client["caBundle"] = bundle
-        hooks.append({"name": f"h{i}.tensile.io", "clientConfig": client})
-    return {"metadata": {"name": "cfg", "resourceVersion": "7"}, "webhooks": hooks}
-
-
-def test_ca_bundle_is_the_base64_certificate() -> None:
-    assert base64.b64decode(webhook_tls.ca_bundle(b"PEM")) == b"PEM"
-
-
-@pytest.mark.parametrize(
-    ("bundles", "changes"),
-    [
-        (("NEW", "NEW"), False),
-        ((None,), True),
-        (("OLD",), True),
-        (("NEW", "OLD"), True),
-        ((), False),
-    ],
-    ids=["all equal → no write", "missing → write", "different → write", "one of two differs → write", "no hooks"],
-)
-def test_with_ca_bundle_writes_only_when_a_webhook_differs(bundles: tuple[str | None, ...], changes: bool) -> None:
-    before = config(*bundles)
-    updated = webhook_tls.with_ca_bundle(before, "NEW")
-    assert (updated is not None) is changes
-    if updated is not None:
-        assert [h["clientConfig"]["caBundle"] for h in updated["webhooks"]] == ["NEW"] * len(bundles)
-        assert updated["metadata"]["resourceVersion"] == "7", "the PUT is conditional on what was read"
-        assert updated["webhooks"][0]["clientConfig"]["url"] == "https://127.0.0.1:9443/mutate-pods"
-    assert before == config(*bundles), "the input is not changed"
-
-
-# -- certificates ------------------------------------------------------------------------------
-
-
-def test_subject_names_cover_the_service_and_extra_sans() -> None:
-    assert NAMES.common_name == "tensile-webhook.tensile-system.svc"
-    assert NAMES.dns_names == (
-        "tensile-webhook.tensile-system.svc",
-        "tensile-webhook.tensile-system.svc.cluster.local",
-        "webhook.example",
-    )
-    assert NAMES.ip_addresses == ("127.0.0.1",)
-
-
-def tls_secret(pair: tuple[bytes, bytes]) -> dict[str, Any]:
-    return webhook_tls.secret_body("tensile-webhook-tls", "tensile-system", pair)
-
-
-def test_a_missing_secret_is_created() -> None:
-    assert webhook_tls.plan_secret(None, NAMES, now=NOW_DT).action == "create"
-
-
-def test_a_fresh_secret_naming_everything_is_kept() -> None:
-    plan = webhook_tls.plan_secret(tls_secret(webhook_tls.generate(NAMES)), NAMES, now=NOW_DT)
-    assert plan == webhook_tls.SecretPlan("keep")
-
-
-def _pair(days: int, names: webhook_tls.SubjectNames = NAMES) -> tuple[bytes, bytes]:
-    return certs.self_signed(
-        names.common_name, ip_addresses=list(names.ip_addresses), dns_names=list(names.dns_names), days=days
-    )
-
-
-def test_a_certificate_expiring_within_30_days_is_replaced() -> None:
-    now = datetime.datetime.now(datetime.UTC)
-    plan = webhook_tls.plan_secret(tls_secret(_pair(29)), NAMES, now=now)
-    assert plan.action == "replace" and "within 30 days" in plan.reason
-    assert webhook_tls.plan_secret(tls_secret(_pair(31)), NAMES, now=now).action == "keep"
-
-
-def test_a_certificate_missing_a_requested_name_is_replaced() -> None:
-    fewer = webhook_tls.subject_names("tensile-webhook", "tensile-system")
-    plan = webhook_tls.plan_secret(tls_secret(_pair(365, fewer)), NAMES, now=datetime.datetime.now(datetime.UTC))
-    assert plan.action == "replace" and "127.0.0.1" in plan.reason and "webhook.example" in plan.reason
-
-
-@pytest.mark.parametrize(
-    "data",
-    [{}, {"tls.crt": "!!", "tls.key": "!!"}, {"tls.crt": base64.b64encode(b"junk").decode(), "tls.key": "a2V5"}],
-    ids=["no data → replace", "not base64 → replace", "not PEM → replace"],
-)
-def test_an_unusable_secret_is_replaced(data: dict[str, str]) -> None:
-    secret = {**tls_secret(_pair(365)), "data": data}
-    assert webhook_tls.plan_secret(secret, NAMES, now=NOW_DT).action == "replace"
-
-
-def test_a_key_that_does_not_match_is_replaced() -> None:
-    cert, _key = _pair(365)
-    _other_cert, other_key = _pair(365)
-    plan = webhook_tls.plan_secret(tls_secret((cert, other_key)), NAMES, now=datetime.datetime.now(datetime.UTC))
-    assert plan == webhook_tls.SecretPlan("replace", "the key does not match the certificate")
-
-
-def test_a_renewed_secret_keeps_its_metadata_and_resource_version() -> None:
-    existing = tls_secret(_pair(10))
-    existing["metadata"].update(resourceVersion="42", annotations={"note": "kept"})
-    fresh = _pair(365)
-    body = webhook_tls.secret_body("tensile-webhook-tls", "tensile-system", fresh, existing=existing)
-    assert body["metadata"]["resourceVersion"] == "42" and body["metadata"]["annotations"] == {"note": "kept"}
-    assert webhook_tls.pair_from_secret(body) == fresh
-    assert body["type"] == "kubernetes.io/tls"
-
-
-def test_generated_certs_are_kept_until_they_need_replacing() -> None:
-    clock = [datetime.datetime.now(datetime.UTC)]
-    source = webhook_tls.GeneratedCerts(NAMES, clock=lambda: clock[0])
-    first = source.load()
-    assert source.load() == first
-    clock[0] += datetime.timedelta(days=webhook_tls.CERT_VALIDITY_DAYS - 29)
-    assert source.load() != first
-
-
-def test_settings_are_checked_before_anything_starts(tmp_path: Path) -> None:
-    cert = tmp_path / "tls.crt"
-    cert.write_text("x")
-    bad = [
-        admission.Settings(tls_cert_file=str(cert)),
-        admission.Settings(tls_cert_file=str(cert), tls_key_file=str(tmp_path / "missing.key")),
-        admission.Settings(virtual_node_selector="type in ("),
-        admission.Settings(tls_sans=(" ",)),
-        admission.Settings(service_name=""),
-    ]
-    for settings in bad:
-        with pytest.raises(InputError):
-            admission.check(settings)
-    admission.check(admission.Settings(virtual_node_selector="type=virtual-kubelet,tier in (a,b)"))
