@@ -29,8 +29,9 @@ lint: $(BIN)/.installed
 test: $(BIN)/.installed binaries lint
 	$(BIN)/pytest
 
+## Every pure test of both packages (no cluster, no network): under a minute.
 unit: $(BIN)/.installed
-	$(BIN)/pytest tests/descheduler
+	$(BIN)/pytest tests/descheduler tests/provider tests/test_*.py
 
 clusters-up: $(BIN)/.installed binaries
 	$(BIN)/python tests/cluster/devclusters.py up

@@ -1,8 +1,8 @@
 """One virtual node: its clients, informers and controllers, started in order and drained on stop.
 
-``VirtualNode`` is what ``tensile-virtual-node`` runs (besides the kubelet API server and the
-metrics endpoint, which :mod:`provider.cli` starts around it). It owns the informers and
-routes their events to the controllers that need them:
+:func:`run_virtual_node` is what ``tensile-virtual-node run`` does: the kubelet API server, the
+metrics endpoint and a :class:`VirtualNode`, until SIGTERM (:func:`stop_on_signals`). The
+``VirtualNode`` owns the informers and routes their events to the controllers that need them:
 
 - upper pods bound to the node -> :class:`~provider.pods.controller.PodController`;
 - lower pods -> the pod controller and :class:`~provider.pods.status_sync.StatusSync` (mirrors),
@@ -13,13 +13,22 @@ routes their events to the controllers that need them:
 
 from __future__ import annotations
 
+import errno
+import functools
+import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
+from typing import TypeVar
 
 from descheduler import keys
+from descheduler.errors import TensileError
 from descheduler.kube.client import Kube
+from descheduler.serving import MetricsServer
+from provider import kubelet
 from provider.config import ProviderConfig
 from provider.kube.informer import Informer
 from provider.kube.objects import EventType, RawObject
@@ -30,6 +39,10 @@ from provider.pods import copies
 from provider.pods.caches import PodCaches
 from provider.pods.controller import PodController
 from provider.pods.status_sync import StatusSync
+from provider.serving import tls
+
+logger = logging.getLogger("provider")
+T = TypeVar("T")
 
 COPIES_WORKERS = 2
 """ConfigMap/Secret copies change rarely and are claimed inline by pod creates: two workers suffice."""
@@ -173,3 +186,83 @@ class VirtualNode:
         while not self.stop_event.wait(self.cfg.resync_interval):
             self.pods.resync()
             self.copies.resync()
+
+
+class ListenError(TensileError):
+    """A server of this process could not bind its address (``what`` names the flags that chose it)."""
+
+    def __init__(self, what: str, error: OSError) -> None:
+        super().__init__(f"{what}: cannot listen: {error.strerror or error}")
+        self.address_not_here = error.errno == errno.EADDRNOTAVAIL
+        """The address is not on this machine (bad input), rather than taken (a restart may help)."""
+
+
+def listen(what: str, bind: Callable[[], T]) -> T:
+    """Bind a server, turning the OS's refusal into a :class:`ListenError` naming ``what``."""
+    try:
+        return bind()
+    except OSError as exc:
+        raise ListenError(what, exc) from exc
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT: the process drains and exits 0."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("signal %d: shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+@dataclass(frozen=True, kw_only=True)
+class Serving:
+    """Where this process serves: the kubelet API (HTTPS) and, optionally, /metrics (plain HTTP)."""
+
+    listen_address: str
+    client_ca_file: str | None = None
+    metrics_addr: str = ""
+    metrics_flag: str = "--metrics-addr"
+    """The flag that set ``metrics_addr``, for messages."""
+
+
+def run_virtual_node(cfg: ProviderConfig, clusters: Clusters, serving: Serving, stop: threading.Event) -> None:
+    """Serve one virtual node until ``stop`` is set: kubelet API, metrics, then the controllers; drain in reverse.
+
+    Raises :class:`~descheduler.errors.InputError` for unusable TLS files and :class:`ListenError`
+    for an address that cannot be bound, before anything has been written to a cluster.
+    """
+    metrics = ProviderMetrics()
+    cert_file, key_file = tls.ensure_tls_files(
+        cfg.tls_cert_file, cfg.tls_key_file, node_name=cfg.node_name, ip=cfg.kubelet_address
+    )
+    server = kubelet.KubeletServer(
+        address=serving.listen_address,
+        port=cfg.kubelet_port,
+        cert_file=str(cert_file),
+        key_file=str(key_file),
+        logs=kubelet.LowerLogs(clusters.lower),
+        client_ca_file=serving.client_ca_file,
+    )
+    listen(f"--listen-address {serving.listen_address} --kubelet-port {cfg.kubelet_port}", server.start)
+    metrics_server = None
+    if serving.metrics_addr:
+        bind_metrics = functools.partial(MetricsServer, metrics, serving.metrics_addr)
+        try:
+            metrics_server = listen(f"{serving.metrics_flag} {serving.metrics_addr}", bind_metrics)
+        except ListenError:
+            server.stop()
+            raise
+        metrics_server.start()
+    node = VirtualNode(cfg, clusters, metrics)
+    node.start()
+    logger.info("virtual node %s serving the kubelet API on %s:%d", cfg.node_name, serving.listen_address, server.port)
+    stop.wait()
+    node.stop()
+    server.stop()
+    if metrics_server is not None:
+        metrics_server.stop()
+    logger.info("stopped")

@@ -1,64 +1,41 @@
-"""``tensile-virtual-node``: present one lower cluster as a node of the upper cluster.
+"""``tensile-virtual-node``: the click layer of the provider's commands, and nothing else.
 
+- ``run`` (the default command: ``tensile-virtual-node --kubeconfig ... --client-kubeconfig ...``
+  runs it, as the seed's ``virtual-node`` invocation did): present one lower cluster as a node
+  of the upper cluster (:func:`provider.app.run_virtual_node`);
+- ``webhook``: the pod admission webhook (:mod:`provider.webhook`).
+
+Flags become settings through :mod:`provider.flags`; bad input is one ``error:`` line naming
+the flag and exit status 2 before anything starts; an unknown command fails as click says.
 Flag names follow virtual-kubelet/tensile-kube where it has them (``--kubeconfig`` for the
-upper cluster, ``--client-kubeconfig`` for the lower one, ``--nodename``). SIGTERM and
-SIGINT stop the loops and the kubelet server cleanly.
-
-``tensile-virtual-node webhook`` runs the pod admission webhook (:mod:`provider.webhook`)
-instead; any other first argument goes to the provider, so existing command lines keep working.
+upper cluster, ``--client-kubeconfig`` for the lower one, ``--nodename``).
 """
 
 from __future__ import annotations
 
-import errno
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Callable, Sequence
-from types import FrameType
-from typing import Any, Literal, TypeVar, cast
+from typing import Literal, NoReturn, cast
 
 import click
 
 from descheduler import errors, keys, logsetup
 from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
-from descheduler.serving import MetricsServer
-from provider import config, flags, kubelet, webhook
-from provider.app import Clusters, VirtualNode, connections_needed
-from provider.config import ProviderConfig
+from provider import app, config, flags, webhook
 from provider.kube.reachability import TrackedKube
-from provider.metrics import ProviderMetrics
-from provider.serving import tls
 
 logger = logging.getLogger("provider")
-T = TypeVar("T")
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 VERSION = {"package_name": "tensile", "prog_name": "tensile", "message": "%(prog)s %(version)s"}
 
 
-class _ProviderCommand(flags.OneLineErrors):
-    """The provider's help also lists the subcommands that :class:`_Commands` routes to."""
-
-    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        super().format_usage(ctx, formatter)
-        formatter.write_usage(ctx.command_path, "COMMAND [OPTIONS]", prefix="   or: ")
-
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        super().format_options(ctx, formatter)
-        with formatter.section("Commands"):
-            formatter.write_dl(
-                [(name, command.get_short_help_str(limit=200)) for name, command in main.commands.items()]
-            )
-
-
 @click.command(
-    "tensile-virtual-node",
-    cls=_ProviderCommand,
+    "run",
+    cls=flags.OneLineErrors,
     context_settings=CONTEXT_SETTINGS,
-    epilog="The admission webhook is a subcommand: tensile-virtual-node webhook --help.",
+    short_help="The virtual node (the default command): mirror its pods into the lower cluster.",
 )
 @click.version_option(**VERSION)
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Upper cluster kubeconfig (default: in-cluster).")
@@ -118,7 +95,7 @@ class _ProviderCommand(flags.OneLineErrors):
     "--logging-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log format."
 )
 @click.option("-v", "--verbose", count=True, help="More logging (-v debug).")
-def provider_command(
+def run_command(
     kubeconfig: str | None,
     client_kubeconfig: str,
     nodename: str,
@@ -158,24 +135,27 @@ def provider_command(
             workers=workers,
             log_format=cast(Literal["text", "json"], logging_format),
         )
-        connections = connections_needed(workers)
-        clusters = Clusters(
+        connections = app.connections_needed(workers)
+        clusters = app.Clusters(
             upper=flags.named("--kubeconfig", TrackedKube.for_cluster, kubeconfig, role="upper", name=cfg.upper_cluster,
                            connections=connections),
             lower=flags.named("--client-kubeconfig", TrackedKube.for_cluster, client_kubeconfig, role="lower",
                            name=cfg.lower_cluster, connections=connections),
         )  # fmt: skip
+        serving = app.Serving(
+            listen_address=listen_address or kubelet_address,
+            client_ca_file=client_ca_file,
+            metrics_addr=metrics_at,
+            metrics_flag=metrics_flag,
+        )
     except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(errors.EXIT_INPUT)
-    run(
-        cfg,
-        clusters,
-        listen_address=listen_address or kubelet_address,
-        client_ca_file=client_ca_file,
-        metrics_addr=metrics_at,
-        metrics_flag=metrics_flag,
-    )
+        _fail(exc, errors.EXIT_INPUT)
+    try:
+        app.run_virtual_node(cfg, clusters, serving, app.stop_on_signals())
+    except InputError as exc:
+        _fail(exc, errors.EXIT_INPUT)
+    except app.ListenError as exc:
+        _fail(exc, errors.EXIT_INPUT if exc.address_not_here else errors.EXIT_RUNTIME)
 
 
 def _configure_logging(logging_format: str, verbose: int) -> None:
@@ -186,69 +166,9 @@ def _configure_logging(logging_format: str, verbose: int) -> None:
         logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
-def _listen(what: str, bind: Callable[[], T]) -> T:
-    """Bind a server; a port that is taken exits 1 (a restart may help), an address not on this machine 2."""
-    try:
-        return bind()
-    except OSError as exc:
-        click.echo(f"error: {what}: cannot listen: {exc.strerror or exc}", err=True)
-        sys.exit(2 if exc.errno == errno.EADDRNOTAVAIL else 1)
-
-
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT: both commands drain and exit 0."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("signal %d: shutting down", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    return stop
-
-
-def run(
-    cfg: ProviderConfig,
-    clusters: Clusters,
-    *,
-    listen_address: str,
-    client_ca_file: str | None,
-    metrics_addr: str = "",
-    metrics_flag: str = "--metrics-addr",
-) -> None:
-    stop = _stop_on_signals()
-    metrics = ProviderMetrics()
-    try:
-        cert_file, key_file = tls.ensure_tls_files(
-            cfg.tls_cert_file, cfg.tls_key_file, node_name=cfg.node_name, ip=cfg.kubelet_address
-        )
-        server = kubelet.KubeletServer(
-            address=listen_address,
-            port=cfg.kubelet_port,
-            cert_file=str(cert_file),
-            key_file=str(key_file),
-            logs=kubelet.LowerLogs(clusters.lower),
-            client_ca_file=client_ca_file,
-        )
-    except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(errors.EXIT_INPUT)
-    _listen(f"--listen-address {listen_address} --kubelet-port {cfg.kubelet_port}", server.start)
-    metrics_server = None
-    if metrics_addr:
-        metrics_server = _listen(f"{metrics_flag} {metrics_addr}", lambda: MetricsServer(metrics, metrics_addr))
-    if metrics_server is not None:
-        metrics_server.start()
-    provider = VirtualNode(cfg, clusters, metrics)
-    provider.start()
-    logger.info("virtual node %s serving the kubelet API on %s:%d", cfg.node_name, listen_address, server.port)
-    stop.wait()
-    provider.stop()
-    server.stop()
-    if metrics_server is not None:
-        metrics_server.stop()
-    logger.info("stopped")
+def _fail(exc: Exception | str, status: int) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(status)
 
 
 @click.command(
@@ -351,39 +271,65 @@ def webhook_command(
     try:
         webhook.check(settings)
         server = webhook.Webhook(settings, flags.named("--kubeconfig", Kube.from_kubeconfig, kubeconfig))
-        stop = _stop_on_signals()
+        stop = app.stop_on_signals()
         server.start()
     except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(errors.EXIT_INPUT)
+        _fail(exc, errors.EXIT_INPUT)
     except (TensileError, OSError) as exc:
         # The API is unreachable or the port is taken: nothing to serve with; let the Deployment restart us.
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(errors.EXIT_RUNTIME)
+        _fail(exc, errors.EXIT_RUNTIME)
     stop.wait()
     server.stop()
     logger.info("stopped")
 
 
 class _Commands(click.Group):
-    """``tensile-virtual-node [FLAGS]`` is the provider, as it always was; ``webhook`` is a subcommand.
+    """The provider's command group; arguments that start with a flag (or none) go to ``run``.
 
-    Routing on the first argument (instead of a group with the provider as its callback) keeps the
-    provider's flags, ``--help`` and errors exactly as they were before the subcommand existed.
+    So ``tensile-virtual-node --kubeconfig ... --client-kubeconfig ...`` keeps working, while a
+    first word that is no command (``tensile-virtual-node extender``) fails as click says. The
+    group's ``--help`` shows ``run``'s flags too, since they are what a bare invocation takes.
     """
 
-    def main(
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: Any,
-    ) -> Any:
-        argv = list(sys.argv[1:] if args is None else args)
-        if argv and argv[0] in self.commands:
-            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
-        return provider_command.main(argv, prog_name, complete_var, standalone_mode, **extra)
+    default_command = "run"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        own = {*(ctx.help_option_names or ()), "--version"}
+        if not args or (args[0].startswith("-") and args[0] not in own):
+            args = [self.default_command, *args]
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            _fail(exc.format_message(), errors.EXIT_INPUT)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            _fail(exc.format_message(), errors.EXIT_INPUT)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "[OPTIONS]")
+        formatter.write_usage(ctx.command_path, "COMMAND [OPTIONS]", prefix="   or: ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The default command's flags, then the commands (click's own section).
+        run_command.format_options(click.Context(run_command, info_name=ctx.info_name, parent=ctx), formatter)
+        self.format_commands(ctx, formatter)
 
 
-main = _Commands(name="tensile-virtual-node", commands=[webhook_command], context_settings=CONTEXT_SETTINGS)
+@click.group(
+    "tensile-virtual-node",
+    cls=_Commands,
+    context_settings=CONTEXT_SETTINGS,
+    epilog="Without a command, runs 'run'. Each command's flags: tensile-virtual-node COMMAND --help.",
+)
+@click.version_option(**VERSION)
+def main() -> None:
+    """Present a lower cluster as a node of the upper cluster (run), or serve its admission webhook (webhook)."""
+
+
+main.add_command(run_command)
+main.add_command(webhook_command)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["descheduler"]
+PACKAGES = ["descheduler", "provider"]
 """Top-level packages held to the rule (folders under the repository root)."""
 
 

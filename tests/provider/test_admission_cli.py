@@ -35,7 +35,7 @@ def flags(command: click.Command) -> list[tuple[str, str | None]]:
 @pytest.mark.parametrize(
     ("args", "command", "usage"),
     [
-        (("--help",), cli.provider_command, "Usage: tensile-virtual-node [OPTIONS]"),
+        (("--help",), cli.run_command, "Usage: tensile-virtual-node [OPTIONS]"),
         (("webhook", "--help"), cli.webhook_command, "Usage: tensile-virtual-node webhook [OPTIONS]"),
     ],
     ids=["provider", "webhook"],
@@ -47,8 +47,8 @@ def test_help_documents_every_flag(args: tuple[str, ...], command: click.Command
         assert opt in out and help_text, f"{opt} is documented"
 
 
-def test_provider_help_points_at_the_webhook() -> None:
-    assert "tensile-virtual-node webhook --help" in run("--help")[1]
+def test_provider_help_points_at_each_commands_help() -> None:
+    assert "tensile-virtual-node COMMAND --help" in " ".join(run("--help")[1].split())
 
 
 def test_webhook_flags_are_the_ones_asked_for() -> None:

@@ -186,13 +186,13 @@ def test_a_host_name_is_resolved_to_the_address_the_node_advertises() -> None:
 
 
 def test_an_ipv6_metrics_address_is_accepted() -> None:
-    context = click.Context(cli.provider_command)
-    option = next(p for p in cli.provider_command.params if p.name == "metrics_addr")
+    context = click.Context(cli.run_command)
+    option = next(p for p in cli.run_command.params if p.name == "metrics_addr")
     assert flags.listen_address_option(context, option, "[::1]:10255") == "[::1]:10255"
 
 
 def test_every_setting_a_flag_sets_is_named_by_a_provider_flag() -> None:
-    options = {opt for p in cli.provider_command.params for opt in getattr(p, "opts", ())}
+    options = {opt for p in cli.run_command.params for opt in getattr(p, "opts", ())}
     assert set(flags.FLAG_OF_SETTING) <= set(SETTING_NAMES)
     assert set(flags.FLAG_OF_SETTING.values()) <= options
 
@@ -203,7 +203,30 @@ def test_help_lists_the_subcommands() -> None:
     usage = out.splitlines()[:2]
     assert usage == ["Usage: tensile-virtual-node [OPTIONS]", "   or: tensile-virtual-node COMMAND [OPTIONS]"]
     commands = out.split("\nCommands:\n", 1)[1]
-    assert commands.lstrip().startswith("webhook ")
+    listed = [line.split()[0] for line in commands.splitlines() if line.startswith("  ") and not line.startswith("   ")]
+    assert listed[:2] == ["run", "webhook"]
+
+
+@pytest.mark.parametrize("args", [("extender", "--help"), ("extender",), ("webhooks", "--port", "1")])
+def test_an_unknown_command_fails_as_click_says(args: tuple[str, ...]) -> None:
+    code, out, err = run(*args)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: No such command '{args[0]}'.") and err.count("\n") == 1
+    if args[0] == "webhooks":
+        assert err.endswith("Did you mean 'webhook'?\n")
+
+
+def test_flags_without_a_command_are_the_run_command(kubeconfig: str) -> None:
+    bare = run("--client-kubeconfig", kubeconfig, "--workers", "0")
+    explicit = run("run", "--client-kubeconfig", kubeconfig, "--workers", "0")
+    assert bare == explicit
+    assert bare[0] == 2 and "--workers" in bare[2]
+
+
+def test_run_has_its_own_help() -> None:
+    code, out, _err = run("run", "--help")
+    assert code == 0 and out.startswith("Usage: tensile-virtual-node run [OPTIONS]")
+    assert "--client-kubeconfig" in out
 
 
 @pytest.mark.parametrize("args", [("--version",), ("webhook", "--version")], ids=["provider", "webhook"])
