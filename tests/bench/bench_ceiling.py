@@ -37,7 +37,7 @@ from tests.bench.bench_provider import (  # noqa: E402
     plain_deployment,
 )
 from tests.cluster import binaries, clusters  # noqa: E402
-from tests.e2e.providers import wait_for  # noqa: E402
+from tests.e2e.support.providers import wait_for  # noqa: E402
 
 
 def side_by_side(started: dict[str, clusters.Cluster], namespace: str, pods: int) -> dict[str, RunningTimes]:

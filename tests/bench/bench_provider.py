@@ -38,7 +38,7 @@ import psutil  # noqa: E402
 from descheduler.kube.client import Kube  # noqa: E402
 from provider.kube.informer import Informer, object_key  # noqa: E402
 from tests.cluster import binaries, clusters  # noqa: E402
-from tests.e2e.providers import ProviderProcess, virtual_deployment, wait_for  # noqa: E402
+from tests.e2e.support.providers import ProviderProcess, virtual_deployment, wait_for  # noqa: E402
 
 
 class RunningTimes:

@@ -23,7 +23,7 @@ import yaml
 from descheduler.kube import client, errors, retry
 from provider.serving import tls
 from tests.cluster import clusters
-from tests.e2e import failing_servers
+from tests.e2e.support import failing_servers
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "examples" / "policy.yaml"

@@ -19,7 +19,7 @@ import pytest
 from tests.cluster import clusters
 from tests.cluster.ports import free_port
 from tests.cluster.test_smoke import wait_for
-from tests.e2e import workloads
+from tests.e2e.support import workloads
 from tests.e2e.test_deschedule_live import policy_file
 
 NODES = tuple(clusters.NodeSpec(name=f"dm-node-{i}") for i in range(3))

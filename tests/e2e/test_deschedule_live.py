@@ -15,8 +15,8 @@ import pytest
 
 from tests.cluster import clusters
 from tests.cluster.test_smoke import wait_for
-from tests.e2e import workloads
-from tests.e2e.workloads import running_on
+from tests.e2e.support import workloads
+from tests.e2e.support.workloads import running_on
 
 NODES = [clusters.NodeSpec(name=f"d-node-{i}") for i in range(3)]
 

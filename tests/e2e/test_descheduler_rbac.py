@@ -37,8 +37,8 @@ import yaml
 from descheduler import keys
 from tests.cluster import clusters
 from tests.cluster.test_smoke import wait_for
-from tests.e2e import workloads
-from tests.e2e.workloads import running_on
+from tests.e2e.support import workloads
+from tests.e2e.support.workloads import running_on
 
 ROOT = Path(__file__).resolve().parents[2]
 RBAC = ROOT / "cronjobs" / "descheduler" / "rbac.yaml"

@@ -19,9 +19,9 @@ import pytest
 from descheduler import keys
 from descheduler.model import parse_time
 from tests.cluster import clusters
-from tests.e2e import tensile_env as te
-from tests.e2e import webhooks
-from tests.e2e.providers import wait_for
+from tests.e2e.support import tensile_env as te
+from tests.e2e.support import webhooks
+from tests.e2e.support.providers import wait_for
 
 LOWERS = {
     "vk-c": (clusters.NodeSpec("frag-c-node-0", cpu="2"),),

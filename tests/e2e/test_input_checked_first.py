@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import clusters
-from tests.e2e import workloads
+from tests.e2e.support import workloads
 
 NODES = [clusters.NodeSpec(name=f"i-node-{i}") for i in range(2)]
 COUNTED = re.compile(

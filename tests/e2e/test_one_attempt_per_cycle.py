@@ -24,7 +24,7 @@ from descheduler.policy.types import Limits
 from descheduler.report import Result
 from tests.cluster import clusters
 from tests.cluster.test_smoke import wait_for
-from tests.e2e import workloads
+from tests.e2e.support import workloads
 
 NODES = [clusters.NodeSpec(name=f"o-node-{i}") for i in range(3)]
 EVICTION_REQUESTS = re.compile(r'^apiserver_request_total\{[^}]*subresource="eviction"[^}]*\} (\d+)', re.MULTILINE)

@@ -20,7 +20,7 @@ from descheduler.model import node_from_raw, pod_from_raw
 from provider.config import ProviderConfig
 from provider.kube.informer import Informer
 from tests.cluster import clusters
-from tests.e2e.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
+from tests.e2e.support.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
 
 NODE = "vk-lower-a"
 

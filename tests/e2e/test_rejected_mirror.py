@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import clusters
-from tests.e2e.providers import ProviderProcess, wait_for
+from tests.e2e.support.providers import ProviderProcess, wait_for
 
 NODE = "vk-rejects"
 WINDOW_SECONDS = 60.0

@@ -13,7 +13,7 @@ import pytest
 from descheduler import keys
 from provider.pods import deps
 from tests.cluster import clusters
-from tests.e2e.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
+from tests.e2e.support.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
 
 NS = "team"
 NODES = ("vk-x", "vk-y")

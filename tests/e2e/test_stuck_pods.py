@@ -18,9 +18,9 @@ import pytest
 
 from descheduler.model import parse_time
 from tests.cluster import clusters
-from tests.e2e import tensile_env as te
-from tests.e2e import webhooks
-from tests.e2e.providers import wait_for
+from tests.e2e.support import tensile_env as te
+from tests.e2e.support import webhooks
+from tests.e2e.support.providers import wait_for
 
 LOWER_A = tuple(clusters.NodeSpec(f"stuck-a-node-{i}", cpu="2") for i in range(2))
 LOWER_B = (clusters.NodeSpec("stuck-b-node-0", cpu="4"),)

@@ -32,8 +32,8 @@ from descheduler.kube.client import Kube, load_configuration
 from provider.serving import tls
 from provider.webhook import certs
 from tests.cluster import clusters
-from tests.e2e import webhooks
-from tests.e2e.providers import wait_for
+from tests.e2e.support import webhooks
+from tests.e2e.support.providers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RBAC = ROOT / "cronjobs" / "webhook" / "rbac.yaml"

@@ -21,8 +21,8 @@ from typing import Any
 
 from descheduler import avoidance, keys
 from tests.cluster import clusters
-from tests.e2e import webhooks, workloads
-from tests.e2e.providers import ProviderProcess, virtual_deployment, wait_for
+from tests.e2e.support import webhooks, workloads
+from tests.e2e.support.providers import ProviderProcess, virtual_deployment, wait_for
 
 WEBHOOK_NAMESPACE = "tensile-system"
 ON_VIRTUAL_NODES = {

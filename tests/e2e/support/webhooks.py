@@ -24,7 +24,7 @@ import yaml
 
 from tests.cluster import clusters
 from tests.cluster.ports import free_port
-from tests.e2e.providers import RestartableProcess, wait_for
+from tests.e2e.support.providers import RestartableProcess, wait_for
 
 MUTATE_PATH = "/mutate-pods"
 SYSTEM_NAMESPACES = ("kube-system", "kube-node-lease", "tensile-system")

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from tests.cluster import clusters
-from tests.e2e.providers import wait_for
+from tests.e2e.support.providers import wait_for
 
 
 def running_on(cluster: clusters.Cluster, ns: str) -> dict[str, int]:
