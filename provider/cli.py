@@ -24,6 +24,7 @@ from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
 from provider import app, config, flags, webhook
 from provider.kube.reachability import TrackedKube
+from provider.serving import tls
 
 logger = logging.getLogger("provider")
 
@@ -119,7 +120,7 @@ def run_command(
     _configure_logging(logging_format, verbose)
     try:
         metrics_flag, metrics_at = flags.metrics_flag(metrics_addr, metrics_address)
-        flags.check_tls_files(cert=tls_cert_file, key=tls_key_file, ca=client_ca_file, flags=flags.PROVIDER_TLS_FLAGS)
+        tls.check_files(cert=tls_cert_file, key=tls_key_file, ca=client_ca_file, flags=flags.PROVIDER_TLS_FLAGS)
         cfg = flags.provider_config(
             upper_kubeconfig=kubeconfig,
             lower_kubeconfig=client_kubeconfig,

@@ -13,7 +13,7 @@ import math
 import re
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
@@ -21,7 +21,6 @@ import click
 from descheduler import addresses, errors
 from descheduler.errors import InputError
 from provider import config
-from provider.serving import tls
 
 T = TypeVar("T")
 
@@ -183,19 +182,6 @@ def subject_alt_names_option(ctx: click.Context, param: click.Parameter, values:
                 f"{value!r} is neither an IP address nor a DNS name (lower-case, as in webhook.example.com)",
             )
     return values
-
-
-def check_tls_files(*, cert: str | None, key: str | None, ca: str | None = None, flags: Mapping[str, str]) -> None:
-    """Raise InputError naming the flag (``flags`` maps "cert", "key" and "ca" to the flags' names)."""
-    if (cert is None) != (key is None):
-        raise InputError(f"{flags['cert']} and {flags['key']} go together")
-    try:
-        if cert is not None and key is not None:
-            tls.check_pair(cert, key)
-        if ca is not None:
-            tls.check_ca(ca)
-    except tls.TlsFileError as exc:
-        raise InputError(f"{flags[exc.role]} {exc}") from None
 
 
 # -- provider settings and kubeconfigs --------------------------------------------------------

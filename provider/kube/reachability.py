@@ -11,12 +11,13 @@ individual failures are DEBUG lines.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,6 +190,19 @@ class TrackedKube(Kube):
         """Load ``kubeconfig`` (InputError when it cannot be used) for the ``role`` cluster called ``name``."""
         return cls(load_configuration(kubeconfig), reachability=Reachability(role, name), connections=connections)
 
+    @contextlib.contextmanager
+    def _reporting(self) -> Iterator[None]:
+        """Tell the tracker how the request inside went: no answer, or an answer (an error status too)."""
+        try:
+            yield
+        except errors.ConnectionFailedError as exc:
+            self.reachability.failed(exc)
+            raise
+        except errors.ApiError:
+            self.reachability.answered()
+            raise
+        self.reachability.answered()
+
     def request(
         self,
         method: str,
@@ -199,16 +213,8 @@ class TrackedKube(Kube):
         content_type: str = "application/json",
         timeout: streaming.Timeout | None = None,
     ) -> bytes:
-        try:
-            data = super().request(method, path, query=query, body=body, content_type=content_type, timeout=timeout)
-        except errors.ConnectionFailedError as exc:
-            self.reachability.failed(exc)
-            raise
-        except errors.ApiError:
-            self.reachability.answered()
-            raise
-        self.reachability.answered()
-        return data
+        with self._reporting():
+            return super().request(method, path, query=query, body=body, content_type=content_type, timeout=timeout)
 
     def stream(
         self,
@@ -220,16 +226,8 @@ class TrackedKube(Kube):
     ) -> streaming.ResponseStream:
         # Only the opening is reported: a long watch that ends half-way is routine (servers and
         # proxies cut them), and the watch that follows finds out whether the server is there.
-        try:
-            opened = super().stream(path, query=query, timeout=timeout, policy=_loops_retry_connections(policy))
-        except errors.ConnectionFailedError as exc:
-            self.reachability.failed(exc)
-            raise
-        except errors.ApiError:
-            self.reachability.answered()
-            raise
-        self.reachability.answered()
-        return opened
+        with self._reporting():
+            return super().stream(path, query=query, timeout=timeout, policy=_loops_retry_connections(policy))
 
     def call_raw(
         self,

@@ -16,7 +16,7 @@ import os
 import shutil
 import ssl
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -167,6 +167,20 @@ def same_key(certificate: x509.Certificate, key: key_types.PrivateKeyTypes) -> b
 def check_ca(ca_file: StrPath) -> None:
     """Raise TlsFileError unless the file holds at least one PEM certificate."""
     _load_certificates(ca_file, "ca")
+
+
+def check_files(*, cert: str | None, key: str | None, ca: str | None = None, flags: Mapping[str, str]) -> None:
+    """Check the TLS files a command was given; InputError naming the flag (``flags`` maps
+    "cert", "key" and "ca" to the command's flag names)."""
+    if (cert is None) != (key is None):
+        raise InputError(f"{flags['cert']} and {flags['key']} go together")
+    try:
+        if cert is not None and key is not None:
+            check_pair(cert, key)
+        if ca is not None:
+            check_ca(ca)
+    except TlsFileError as exc:
+        raise InputError(f"{flags[exc.role]} {exc}") from None
 
 
 def _load_certificates(path: StrPath, role: Literal["cert", "ca"]) -> list[x509.Certificate]:

@@ -50,15 +50,13 @@ class Settings:
     stash_lower_constraints: bool = False
 
 
+TLS_FLAGS = {"cert": "--tls-cert-file", "key": "--tls-key-file"}
+"""The webhook's TLS flags, to name them in errors."""
+
+
 def check(settings: Settings) -> None:
     """Raise InputError (one line) for flags that cannot work, before anything starts."""
-    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
-        raise InputError("--tls-cert-file and --tls-key-file go together")
-    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-        try:
-            tls.check_pair(settings.tls_cert_file, settings.tls_key_file)
-        except tls.TlsFileError as exc:
-            raise InputError(f"{'--tls-cert-file' if exc.role == 'cert' else '--tls-key-file'} {exc}") from None
+    tls.check_files(cert=settings.tls_cert_file, key=settings.tls_key_file, flags=TLS_FLAGS)
     try:
         matching.parse_selector_string(settings.virtual_node_selector)
     except ValueError as exc:
