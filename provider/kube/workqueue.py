@@ -121,13 +121,6 @@ class WorkQueue(Generic[K]):
             if key not in self._queued:
                 self._enqueue(key)
 
-    def add_after(self, key: K, delay: float) -> None:
-        """Process ``key`` after ``delay`` seconds (sooner if it is queued already)."""
-        with self._cond:
-            if self._stopping or key in self._queued or key in self._active:
-                return
-            self._delay(key, delay)
-
     def next_delay(self, key: K, reason: requeue.Reason) -> float:
         """The delay a Retry for ``reason`` returned now for ``key`` would get (for messages)."""
         with self._cond:
