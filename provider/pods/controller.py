@@ -35,7 +35,7 @@ class PodController:
     except the ``ProviderCreateFailed`` condition of a refused create. Never touches lower
     pods of other virtual nodes or of users (a name clash is logged and left alone).
 
-    A create that the lower cluster refuses (403, 422, 400, 404) comes back with the
+    A create that the lower cluster refuses (a 4xx other than 401, 409 and 429) comes back with the
     ``rejected`` back-off, growing per pod to the policy's cap; each step is logged once and
     shown on the upper pod's condition with the time of the next attempt.
     """
@@ -130,7 +130,9 @@ class PodController:
         except errors.ConflictError:
             self._metrics.mirror_creates.labels(result="conflict").inc()
             return requeue.Retry("conflict")  # our cache is behind: the next event tells what is there
-        except (errors.ForbiddenError, errors.UnprocessableError, errors.BadRequestError, errors.NotFoundError) as exc:
+        except (errors.TooManyRequestsError, errors.UnauthorizedError):
+            raise  # about the cluster or our credentials, not this pod: a transient retry
+        except errors.ClientError as exc:  # 400, 403, 404, 422, ...: the lower cluster refuses this pod
             self._metrics.mirror_creates.labels(result="failed").inc()
             self._lower_namespaces.discard(key.namespace)
             return self._rejected(key, upper, exc)
