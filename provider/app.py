@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from descheduler import keys
 from descheduler.errors import TensileError
+from descheduler.kube import paths
 from descheduler.kube.client import Kube
 from descheduler.serving import MetricsServer
 from provider import kubelet
@@ -80,15 +81,17 @@ class VirtualNode:
         bound_here = {"fieldSelector": f"spec.nodeName={cfg.node_name}"}
         # Copies of every virtual node of this upper cluster: one copy may serve several of them.
         copies_here = {"labelSelector": f"{keys.UPPER_CLUSTER_LABEL}={cfg.upper_cluster},{keys.VIRTUAL_NODE_LABEL}"}
-        self.upper_pods = Informer(upper, "/api/v1/pods", "upper-pods", bound_here, self._on_upper_pod)
-        self.lower_pods = Informer(lower, "/api/v1/pods", "lower-pods", {}, self._on_lower_pod)
-        self.lower_nodes = Informer(lower, "/api/v1/nodes", "lower-nodes", {}, self._on_lower_node)
+        self.upper_pods = Informer(
+            upper, paths.resource(paths.CORE, "pods"), "upper-pods", bound_here, self._on_upper_pod
+        )
+        self.lower_pods = Informer(lower, paths.resource(paths.CORE, "pods"), "lower-pods", {}, self._on_lower_pod)
+        self.lower_nodes = Informer(lower, paths.node(), "lower-nodes", {}, self._on_lower_node)
         self.upper_sources = {
-            kind: Informer(upper, f"/api/v1/{plural}", f"upper-{plural}", {}, self._source_handler(kind))
+            kind: Informer(upper, paths.resource(paths.CORE, plural), f"upper-{plural}", {}, self._source_handler(kind))
             for kind, plural in copies.PLURALS.items()
         }
         self.lower_copies = {
-            kind: Informer(lower, f"/api/v1/{plural}", f"lower-{plural}", copies_here, None)
+            kind: Informer(lower, paths.resource(paths.CORE, plural), f"lower-{plural}", copies_here, None)
             for kind, plural in copies.PLURALS.items()
         }
         caches = PodCaches(self.upper_pods, self.lower_pods, upper_cluster=cfg.upper_cluster, node_name=cfg.node_name)

@@ -152,9 +152,9 @@ class PodController:
         if namespace in self._lower_namespaces:
             return  # deleted meanwhile? the create then fails with 404, forgets it, and retries
         try:
-            self._lower.get(f"/api/v1/namespaces/{namespace}")
+            self._lower.get(paths.resource(paths.CORE, "namespaces", name=namespace))
         except errors.NotFoundError:
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
             with contextlib.suppress(errors.ConflictError):
-                self._lower.post("/api/v1/namespaces", body)
+                self._lower.post(paths.resource(paths.CORE, "namespaces"), body)
         self._lower_namespaces.add(namespace)

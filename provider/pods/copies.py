@@ -8,7 +8,7 @@ import logging
 from typing import Literal, NamedTuple
 
 from descheduler import keys
-from descheduler.kube import errors
+from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
 from provider import requeue
 from provider.kube import reachability
@@ -117,7 +117,7 @@ class CopiesController:
         source = self._upper[kind].get(key)
         if source is None:
             return  # missing upstream: an optional reference, or the pod waits like it would upstairs
-        path = f"/api/v1/namespaces/{key.namespace}/{PLURALS[kind]}"
+        path = paths.resource(paths.CORE, PLURALS[kind], namespace=key.namespace)
         me = self._caches.node_name
         existing = self._copies[kind].get(key)
         if existing is None:
@@ -127,7 +127,7 @@ class CopiesController:
                 self._lower.post(path, self._copy(source, kind, creator=me, users={me}))
                 return
             except errors.ConflictError:
-                existing = self._lower.get(f"{path}/{key.name}")
+                existing = self._lower.get(self._path(kind, key))
         if not deps.is_copy_of(existing, self._caches.upper_cluster):
             logger.warning("%s %s exists in the lower cluster and is not ours; not overwriting it", kind, key)
             return
@@ -144,15 +144,19 @@ class CopiesController:
             # below. Running mirrors keep what they mounted, as they would with the upper object.
             meta = metadata(existing)
             preconditions = {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
-            self._lower.delete(f"{path}/{key.name}", body={"preconditions": preconditions})
+            self._lower.delete(self._path(kind, key), body={"preconditions": preconditions})
             self._lower.post(path, body)
             return
         body["metadata"]["resourceVersion"] = metadata(existing).get("resourceVersion")
         try:
-            self._lower.put(f"{path}/{key.name}", body)
+            self._lower.put(self._path(kind, key), body)
         except errors.NotFoundError:
             # Its last other user deleted it meanwhile; our cache will tell, and the retry creates it.
             raise requeue.RetryLater(requeue.Retry("conflict", f"{kind} {key} was deleted meanwhile")) from None
+
+    @staticmethod
+    def _path(kind: CopiedKind, key: ObjectKey) -> str:
+        return paths.resource(paths.CORE, PLURALS[kind], namespace=key.namespace, name=key.name)
 
     def _copy(
         self, source: RawObject, kind: CopiedKind, *, creator: str, users: set[str] | frozenset[str]
@@ -170,12 +174,12 @@ class CopiesController:
             referenced |= {("ConfigMap", namespace, n) for n in refs.configmaps}
             referenced |= {("Secret", namespace, n) for n in refs.secrets}
         ours = {"upper_cluster": self._caches.upper_cluster, "virtual_node": self._caches.node_name}
-        for kind, plural in PLURALS.items():
+        for kind in PLURALS:
             # LIST items carry no "kind", so each informer's copies are collected separately.
             used: set[tuple[str, str, str]] = {(k, ns, n) for k, ns, n in referenced if k == kind}
             for obj, users_left in deps.released_copies(self._copies[kind].items(), used, **ours):
                 meta = metadata(obj)
-                path = f"/api/v1/namespaces/{meta.get('namespace')}/{plural}/{meta.get('name')}"
+                path = self._path(kind, object_key(obj))
                 # Preconditions: if another virtual node claimed it meanwhile, this write fails and
                 # the next collection looks again.
                 with contextlib.suppress(errors.NotFoundError, errors.ConflictError):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from descheduler import keys, matching
 from descheduler.errors import InputError, TensileError
-from descheduler.kube import errors
+from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
 from provider.kube import informer as watching
 from provider.serving import tls
@@ -99,7 +99,7 @@ class Webhook:
         self._ca_sync = certs.CaBundleSync(kube, settings.webhook_config_name) if settings.webhook_config_name else None
         self._stop = threading.Event()
         self._nodes = watching.Informer(
-            kube, "/api/v1/nodes", "virtual-nodes", query={"labelSelector": settings.virtual_node_selector}
+            kube, paths.node(), "virtual-nodes", query={"labelSelector": settings.virtual_node_selector}
         )
         self._admitter = admission.Admitter(
             fetch=admission.short_fetch(kube),
