@@ -69,7 +69,18 @@ VERSION = {"package_name": "tensile", "prog_name": "tensile", "message": "%(prog
 )
 @click.option("--tls-cert-file", type=click.Path(dir_okay=False), help="Serving certificate (default: self-signed).")
 @click.option("--tls-key-file", type=click.Path(dir_okay=False), help="Key of --tls-cert-file.")
-@click.option("--client-ca-file", type=click.Path(dir_okay=False), help="Require client certs signed by this CA.")
+@click.option(
+    "--client-ca-file",
+    type=click.Path(dir_okay=False),
+    help="Accept only clients with a certificate signed by this CA: the upper cluster's kubelet-client CA"
+    " (kubeadm: the cluster CA, also in every namespace's kube-root-ca.crt ConfigMap).",
+)
+@click.option(
+    "--kubelet-api-insecure",
+    is_flag=True,
+    help="Serve the kubelet API on a non-loopback address without --client-ca-file: anyone who reaches"
+    " the port can read every mirrored pod's logs. For trusted test networks only; warned at every start.",
+)
 @click.option(
     "--resync-seconds",
     type=flags.Seconds(*config.RESYNC_SECONDS),
@@ -109,6 +120,7 @@ def run_command(
     tls_cert_file: str | None,
     tls_key_file: str | None,
     client_ca_file: str | None,
+    kubelet_api_insecure: bool,
     resync_seconds: float,
     workers: int,
     metrics_addr: str,
@@ -121,6 +133,9 @@ def run_command(
     try:
         metrics_flag, metrics_at = flags.metrics_flag(metrics_addr, metrics_address)
         tls.check_files(cert=tls_cert_file, key=tls_key_file, ca=client_ca_file, flags=flags.PROVIDER_TLS_FLAGS)
+        flags.check_kubelet_api_access(
+            listen_address or kubelet_address, client_ca_file=client_ca_file, insecure=kubelet_api_insecure
+        )
         cfg = flags.provider_config(
             upper_kubeconfig=kubeconfig,
             lower_kubeconfig=client_kubeconfig,

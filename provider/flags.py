@@ -9,6 +9,7 @@ rules, TLS files that hold what they should.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import re
 import socket
@@ -21,6 +22,8 @@ import click
 from descheduler import addresses, errors
 from descheduler.errors import InputError
 from provider import config
+
+logger = logging.getLogger("provider")
 
 T = TypeVar("T")
 
@@ -111,6 +114,34 @@ def _resolve(name: str) -> str:
 def host_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """Callback of address flags: empty stays empty (the flag's documented fallback applies)."""
     return host(value) if value else value
+
+
+def check_kubelet_api_access(listen_address: str, *, client_ca_file: str | None, insecure: bool) -> None:
+    """Refuse to serve the kubelet API beyond this machine without client certificates; warn if told to.
+
+    The kubelet API streams every mirrored pod's logs (and will run commands in them): on an
+    address others can reach, only the upper API server, by its client certificate, may use it.
+    """
+    if client_ca_file is not None or _is_loopback(listen_address):
+        return
+    if not insecure:
+        raise InputError(
+            f"--listen-address {listen_address} without --client-ca-file: anyone who can reach the kubelet API"
+            " could read every mirrored pod's logs; give --client-ca-file (the upper cluster's kubelet-client CA)"
+            " or, on a trusted network, --kubelet-api-insecure"
+        )
+    logger.warning(
+        "--kubelet-api-insecure: the kubelet API on %s accepts any client; every mirrored pod's logs are open"
+        " to whoever reaches it",
+        listen_address,
+    )
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
 
 
 def listen_address_option(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -139,8 +139,9 @@ def test_a_kubeconfig_that_cannot_be_used_names_its_flag(kubeconfig: str, tmp_pa
 def test_an_address_not_on_this_machine_is_exit_2_naming_the_flags(kubeconfig: str) -> None:
     # 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine.
     code, _out, err = run(
-        "--kubeconfig", kubeconfig, "--client-kubeconfig", kubeconfig, "--listen-address", "192.0.2.1"
-    )
+        "--kubeconfig", kubeconfig, "--client-kubeconfig", kubeconfig, "--listen-address", "192.0.2.1",
+        "--kubelet-api-insecure",
+    )  # fmt: skip
     assert code == 2 and last_line(err).startswith("error: --listen-address 192.0.2.1 --kubelet-port 10250: cannot")
     code, _out, err = run(
         "--kubeconfig", kubeconfig, "--client-kubeconfig", kubeconfig, "--kubelet-port", str(free_port()),
@@ -232,3 +233,30 @@ def test_run_has_its_own_help() -> None:
 @pytest.mark.parametrize("args", [("--version",), ("webhook", "--version")], ids=["provider", "webhook"])
 def test_version_comes_from_the_package(args: tuple[str, ...]) -> None:
     assert run(*args)[:2] == (0, f"tensile {metadata.version('tensile')}\n")
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "192.0.2.1", "::"])
+def test_the_kubelet_api_beyond_loopback_needs_client_certificates(kubeconfig: str, address: str) -> None:
+    code, out, err = run("--kubeconfig", kubeconfig, "--client-kubeconfig", kubeconfig, "--listen-address", address)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"error: --listen-address {address} without --client-ca-file: anyone who can reach"), err
+    assert "--kubelet-api-insecure" in err
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "localhost"])
+def test_loopback_needs_no_client_certificates(address: str) -> None:
+    flags.check_kubelet_api_access(address, client_ca_file=None, insecure=False)
+
+
+def test_insecure_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="provider"):
+        flags.check_kubelet_api_access("0.0.0.0", client_ca_file=None, insecure=True)
+    assert [r.getMessage() for r in caplog.records] == [
+        "--kubelet-api-insecure: the kubelet API on 0.0.0.0 accepts any client; every mirrored pod's logs are open"
+        " to whoever reaches it"
+    ]
+
+
+def test_a_client_ca_allows_any_address() -> None:
+    flags.check_kubelet_api_access("0.0.0.0", client_ca_file="/etc/tensile/upper-ca/ca.crt", insecure=False)
