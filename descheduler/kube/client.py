@@ -22,7 +22,7 @@ from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
 from descheduler.errors import InputError
-from descheduler.kube import attempts, errors, retry, streaming
+from descheduler.kube import attempts, dialing, errors, retry, streaming
 from descheduler.kube import kubeconfig as kubeconfigs
 
 logger = logging.getLogger(__name__)
@@ -122,6 +122,10 @@ class Kube:
 
     def close(self) -> None:
         self._api.close()
+
+    def dial(self, *, timeout: float = 10.0) -> dialing.Dialed:
+        """A raw connection to this server with this client's credentials, for upgrades (exec, port-forward)."""
+        return dialing.dial(self._api.configuration, timeout=timeout)
 
     # -- raw requests ----------------------------------------------------------------
 

@@ -177,7 +177,7 @@ def node_manifest(node: NodeSpec) -> dict[str, object]:
 
 
 def _kwok_config(log_file: Path, extra_args: dict[str, list[tuple[str, str]]]) -> str:
-    """kwokctl configuration (component flags) plus kwok resources: logs for every pod.
+    """kwokctl configuration (component flags) plus kwok resources: logs and exec for every pod.
 
     Component flags go through ``componentsPatches`` because kwokctl v0.8.0's repeated
     ``--extra-args`` flag indexes its patches wrongly and panics.
@@ -213,7 +213,15 @@ def _kwok_config(log_file: Path, extra_args: dict[str, list[tuple[str, str]]]) -
             "enablePodsOnNodeSyncListPager": True,
         },
     }
-    return "\n---\n".join(json.dumps(doc) for doc in (kwokctl, kwok, logs))
+    # `kubectl exec` in any kwok pod runs the command on this machine (in the kwok process's
+    # working directory), so the exec path can be tested end to end.
+    execs = {
+        "kind": "ClusterExec",
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "metadata": {"name": "all-pods"},
+        "spec": {"selector": {}, "execs": [{"containers": [], "local": {}}]},
+    }
+    return "\n---\n".join(json.dumps(doc) for doc in (kwokctl, kwok, logs, execs))
 
 
 def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
