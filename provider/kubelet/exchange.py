@@ -28,6 +28,8 @@ class Exchange(Protocol):
     connection: Any
     wfile: BufferedIOBase
     close_connection: bool
+    headers: Any
+    """The request's headers (``get``, ``get_all``), as http.server parsed them."""
 
     def send_response(self, code: int, message: str | None = None) -> None: ...
 

@@ -22,7 +22,7 @@ from wsproto.utilities import LocalProtocolError
 
 from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
-from provider.kubelet import channels
+from provider.kubelet import channels, duplex
 
 RECEIVE_BYTES = 64 * 1024
 MAX_REJECTION_BODY = 64 * 1024
@@ -80,7 +80,7 @@ class LowerExec:
         except BaseException:
             dialed.sock.close()
             raise
-        dialed.sock.settimeout(None)  # a command may be silent for as long as it likes
+        session.go_duplex()  # a command may be silent for as long as it likes; stdin is written meanwhile
         return session
 
 
@@ -88,7 +88,7 @@ class LowerSession:
     """One exec session with the lower API server; :meth:`output` runs in one thread, the senders in others."""
 
     def __init__(self, sock: socket.socket, connection: WSConnection) -> None:
-        self._sock = sock
+        self._sock: socket.socket | duplex.DuplexSocket = sock
         self._connection = connection
         self._lock = threading.Lock()
         self.protocol = ""
@@ -98,6 +98,11 @@ class LowerSession:
         """What the lower error channel said (a metav1.Status), once :meth:`output` has ended."""
 
     # -- opening -----------------------------------------------------------------------------
+
+    def go_duplex(self) -> None:
+        """From the handshake (one thread, with timeouts) to the session (reads and writes from two threads)."""
+        if isinstance(self._sock, socket.socket):
+            self._sock = duplex.DuplexSocket(self._sock)
 
     def wait_accepted(self) -> None:
         rejection: ws.RejectConnection | None = None
@@ -141,7 +146,12 @@ class LowerSession:
         while True:
             events, self._pending = self._pending, []
             if not events:
-                events = self._receive()
+                try:
+                    events = self._receive()
+                except errors.ConnectionFailedError:
+                    if self.error_channel:
+                        return  # the outcome is known: a server that drops the socket now loses nothing
+                    raise
                 if not events and self._connection.state.name in ("CLOSED", "REMOTE_CLOSING"):
                     return
             for event in events:

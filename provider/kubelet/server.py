@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 
 from provider.kubelet import exchange, logs
+from provider.kubelet import exec as exec_endpoint
+from provider.kubelet.lower_exec import LowerExec
 from provider.serving import https, tls
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class App:
 
     log_source: logs.LogSource
     pod_lister: PodLister | None = None
+    exec_source: LowerExec | None = None
     streams: exchange.Streams = field(default_factory=exchange.Streams)
 
 
@@ -88,6 +91,7 @@ ROUTES: tuple[Route, ...] = (
     Route(GET, "/healthz", _health),
     Route(GET, "/pods", _pods),
     Route(GET, "/containerLogs/{namespace}/{pod}/{container}", logs.serve),
+    Route(GET, "/exec/{namespace}/{pod}/{container}", exec_endpoint.serve),
 )
 
 
@@ -154,13 +158,14 @@ class KubeletServer:
         logs: logs.LogSource,
         client_ca_file: str | Path | None = None,
         pods: PodLister | None = None,
+        exec_source: LowerExec | None = None,
     ) -> None:
         self.address = address
         self.port = port
         self._tls = tls.server_context(
             tls.CertFiles(Path(cert_file), Path(key_file)), client_ca=client_ca_file, what="kubelet API"
         )
-        self._app = App(log_source=logs, pod_lister=pods)
+        self._app = App(log_source=logs, pod_lister=pods, exec_source=exec_source)
         self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None
         if client_ca_file is None:

@@ -70,6 +70,8 @@ class FrameError(ValueError):
 
 @dataclass(frozen=True)
 class DataFrame:
+    """Bytes of one stream; ``fin`` ends the sender's half."""
+
     stream_id: int
     data: bytes
     fin: bool = False
@@ -77,6 +79,8 @@ class DataFrame:
 
 @dataclass(frozen=True)
 class SynStream:
+    """The peer opens a stream, with its headers (``streamtype``, ``port``, ...)."""
+
     stream_id: int
     headers: Headers
     associated_id: int = 0
@@ -87,6 +91,8 @@ class SynStream:
 
 @dataclass(frozen=True)
 class SynReply:
+    """The answer that accepts an opened stream."""
+
     stream_id: int
     headers: Headers = field(default_factory=dict)
     fin: bool = False
@@ -94,6 +100,8 @@ class SynReply:
 
 @dataclass(frozen=True)
 class HeadersFrame:
+    """More headers for an open stream."""
+
     stream_id: int
     headers: Headers
     fin: bool = False
@@ -101,29 +109,39 @@ class HeadersFrame:
 
 @dataclass(frozen=True)
 class RstStream:
+    """A stream ends abnormally, with a status (CANCEL, REFUSED_STREAM, ...)."""
+
     stream_id: int
     status: int
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Connection settings; the Go peers send none and ignore ours."""
+
     entries: tuple[tuple[int, int, int], ...] = ()
     """(flags, id, value) per setting."""
 
 
 @dataclass(frozen=True)
 class Ping:
+    """A liveness check; the receiver echoes the peer's ids."""
+
     ping_id: int
 
 
 @dataclass(frozen=True)
 class GoAway:
+    """No new streams on this connection after ``last_good_stream_id``."""
+
     last_good_stream_id: int
     status: int = 0
 
 
 @dataclass(frozen=True)
 class WindowUpdate:
+    """Flow-control credit; parsed, never waited for (the Go peers do not send it)."""
+
     stream_id: int
     delta: int
 

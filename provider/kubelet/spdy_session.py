@@ -25,6 +25,8 @@ INVALID_STREAM, STREAM_ALREADY_CLOSED = 2, 9
 
 @dataclass(frozen=True)
 class StreamOpened:
+    """The peer opened a stream: accept or refuse it."""
+
     stream_id: int
     headers: spdy.Headers
     fin: bool
@@ -32,6 +34,8 @@ class StreamOpened:
 
 @dataclass(frozen=True)
 class StreamData:
+    """Bytes that arrived on a stream."""
+
     stream_id: int
     data: bytes
 
@@ -45,12 +49,16 @@ class StreamEnded:
 
 @dataclass(frozen=True)
 class StreamReset:
+    """The peer reset a stream; it is gone."""
+
     stream_id: int
     status: int
 
 
 @dataclass(frozen=True)
 class PeerGoingAway:
+    """The peer opens no more streams."""
+
     last_good_stream_id: int
 
 

@@ -31,6 +31,12 @@ _QUIET_CONDITIONS = (
 _OWN_TYPES = frozenset({_READY, *(t for t, _, _ in _QUIET_CONDITIONS)})
 
 
+DECLARED_FEATURES = ("ExtendWebSocketsToKubelet",)
+"""What the virtual node's kubelet API can do beyond the base: kube-apiserver (1.36+) reads
+``status.declaredFeatures`` and passes kubectl's exec/attach/port-forward WebSockets through
+unchanged instead of translating them to SPDY (sorted, UpperCamel names, as the API validates)."""
+
+
 def build_node(
     cfg: config.ProviderConfig,
     *,
@@ -59,6 +65,7 @@ def build_node(
             # and the virtual node's name resolves nowhere.
             "addresses": [{"type": "InternalIP", "address": cfg.kubelet_address}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": cfg.kubelet_port}},
+            "declaredFeatures": list(DECLARED_FEATURES),
             "nodeInfo": {
                 "kubeletVersion": kubelet_version,
                 "operatingSystem": OPERATING_SYSTEM,
@@ -124,6 +131,7 @@ def node_status_patch(
             "capacity": _resources_patch(status.get("capacity"), allocatable),
             "allocatable": _resources_patch(status.get("allocatable"), allocatable),
             "conditions": conditions,
+            "declaredFeatures": list(DECLARED_FEATURES),
         }
     }
 
