@@ -169,7 +169,10 @@ class LowerSession:
                 elif isinstance(event, ws.Ping):
                     self._send(event.response())
                 elif isinstance(event, ws.CloseConnection):
-                    self._send(event.response())
+                    # Our answer is a courtesy: a server that closed the socket right after its
+                    # close frame has said all it will (the outcome is in the error channel).
+                    with contextlib.suppress(errors.ConnectionFailedError):
+                        self._send(event.response())
                     return
 
     def close(self) -> None:

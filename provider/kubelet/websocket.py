@@ -70,11 +70,13 @@ class ServerWebSocket:
                         message, self._partial = bytes(self._partial), bytearray()
                         return message
                 elif isinstance(event, ws.Ping):
-                    self._write(event.response())
+                    with contextlib.suppress(WebSocketClosedError):
+                        self._write(event.response())
                 elif isinstance(event, ws.CloseConnection):
                     if not self.closed:
                         self.closed = True
-                        self._write(event.response())
+                        with contextlib.suppress(WebSocketClosedError):  # the peer may be gone already
+                            self._write(event.response())
                     return None
             if not chunk:
                 return None
