@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.cluster import clusters
-from tests.e2e.support.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
+from tests.e2e.support.providers import ProviderProcess, pods, ready_provider, running, virtual_deployment, wait_for
 
 NODE = "vk-exec"
 
@@ -24,13 +24,10 @@ NODE = "vk-exec"
 def provider(
     upper: clusters.Cluster, lower_a: clusters.Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProviderProcess]:
-    proc = ProviderProcess(upper, lower_a, NODE, tmp_path_factory.mktemp("exec-logs"))
-    proc.start()
     try:
-        proc.wait_ready()
-        yield proc
+        with ready_provider(upper, lower_a, NODE, tmp_path_factory.mktemp("exec-logs")) as proc:
+            yield proc
     finally:
-        proc.terminate()
         upper.kubectl("delete", "node", NODE, "--ignore-not-found")
 
 

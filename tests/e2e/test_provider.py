@@ -20,7 +20,7 @@ from descheduler.model import node_from_raw, pod_from_raw
 from provider.config import ProviderConfig
 from provider.kube.informer import Informer
 from tests.cluster import clusters
-from tests.e2e.support.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
+from tests.e2e.support.providers import ProviderProcess, pods, ready_provider, running, virtual_deployment, wait_for
 
 NODE = "vk-lower-a"
 
@@ -29,13 +29,8 @@ NODE = "vk-lower-a"
 def provider(
     upper: clusters.Cluster, lower_a: clusters.Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProviderProcess]:
-    proc = ProviderProcess(upper, lower_a, NODE, tmp_path_factory.mktemp("provider-logs"))
-    proc.start()
-    try:
-        proc.wait_ready()
+    with ready_provider(upper, lower_a, NODE, tmp_path_factory.mktemp("provider-logs")) as proc:
         yield proc
-    finally:
-        proc.terminate()
 
 
 def new_namespace(*cluster: clusters.Cluster) -> str:

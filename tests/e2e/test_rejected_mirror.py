@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import clusters
-from tests.e2e.support.providers import ProviderProcess, wait_for
+from tests.e2e.support.providers import ProviderProcess, ready_provider, wait_for
 
 NODE = "vk-rejects"
 WINDOW_SECONDS = 60.0
@@ -31,13 +31,8 @@ REFUSED_CREATES = re.compile(
 def provider(
     upper: clusters.Cluster, lower_a: clusters.Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProviderProcess]:
-    proc = ProviderProcess(upper, lower_a, NODE, tmp_path_factory.mktemp("rejects-logs"))
-    proc.start()
-    try:
-        proc.wait_ready()
+    with ready_provider(upper, lower_a, NODE, tmp_path_factory.mktemp("rejects-logs")) as proc:
         yield proc
-    finally:
-        proc.terminate()
 
 
 def refused_pod_creates(cluster: clusters.Cluster) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,20 @@ class ProviderProcess(RestartableProcess):
         wait_for(
             lambda: self.ready() == "True", timeout=timeout, what=f"node {self.node_name} Ready\n{self.logs()[-3000:]}"
         )
+
+
+@contextlib.contextmanager
+def ready_provider(
+    upper: clusters.Cluster, lower: clusters.Cluster, node_name: str, log_dir: Path, **options: Any
+) -> Iterator[ProviderProcess]:
+    """A provider process whose virtual node is Ready; terminated when the block ends."""
+    proc = ProviderProcess(upper, lower, node_name, log_dir, **options)
+    proc.start()
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.terminate()
 
 
 def pods(cluster: clusters.Cluster, namespace: str, selector: str = "") -> list[dict[str, Any]]:
