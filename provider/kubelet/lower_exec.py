@@ -1,4 +1,4 @@
-"""The lower leg of exec: a command in the lower pod, through the lower API server's ``pods/exec``.
+"""The lower leg of exec and attach: the lower pod, through the lower API server's ``pods/exec|attach``.
 
 The provider is a client here, as kubectl would be: one WebSocket (``v5.channel.k8s.io``,
 else ``v4``) to the lower API server, which reaches the lower kubelet (kwok in the test
@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlencode
 
 from wsproto import ConnectionType, WSConnection
@@ -30,7 +31,7 @@ MAX_REJECTION_BODY = 64 * 1024
 
 @dataclass(frozen=True)
 class ExecRequest:
-    """What to run where: the pod, its container, the command and which streams to attach."""
+    """What to run where (``exec``) or join (``attach``): the pod, its container, the command, the streams."""
 
     namespace: str
     pod: str
@@ -40,6 +41,7 @@ class ExecRequest:
     stdout: bool = True
     stderr: bool = True
     tty: bool = False
+    subresource: Literal["exec", "attach"] = "exec"
 
     def target(self) -> str:
         query = [("command", part) for part in self.command] + [
@@ -49,7 +51,7 @@ class ExecRequest:
             ("stderr", _flag(self.stderr and not self.tty)),
             ("tty", _flag(self.tty)),
         ]
-        return f"{paths.pod(self.namespace, self.pod, 'exec')}?{urlencode(query)}"
+        return f"{paths.pod(self.namespace, self.pod, self.subresource)}?{urlencode(query)}"
 
 
 def _flag(value: bool) -> str:

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from provider.kubelet import exchange, logs
+from provider.kubelet import channels, exchange, logs
 from provider.kubelet import exec as exec_endpoint
 from provider.kubelet.lower_exec import LowerExec
 from provider.serving import https, tls
@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 CLIENT_TIMEOUT = 60.0
 # Kubelet endpoint families tensile does not serve (yet): 501 rather than 404 for any path under
 # them that no route matches.
-NOT_IMPLEMENTED = frozenset({"exec", "attach", "portForward", "run"})
+NOT_IMPLEMENTED = frozenset({"portForward", "run"})
 
 PodLister = Callable[[], list[dict[str, Any]]]
 
@@ -46,6 +46,9 @@ class App:
     pod_lister: PodLister | None = None
     exec_source: LowerExec | None = None
     streams: exchange.Streams = field(default_factory=exchange.Streams)
+    sessions: exec_endpoint.SessionObserver | None = None
+    spdy_protocols: tuple[str, ...] = channels.SPDY_PROTOCOLS
+    """Remote-command protocols accepted over SPDY; none when only WebSockets are allowed."""
 
 
 Endpoint = Callable[[exchange.Exchange, App, Mapping[str, str], exchange.Query], None]
@@ -87,11 +90,16 @@ def _pods(request: exchange.Exchange, app: App, params: Mapping[str, str], query
 
 
 GET = frozenset({"GET"})
+UPGRADES = frozenset({"GET", "POST"})
+"""A WebSocket upgrade is a GET; the SPDY upgrade of the API server's translator is a POST."""
 ROUTES: tuple[Route, ...] = (
     Route(GET, "/healthz", _health),
     Route(GET, "/pods", _pods),
     Route(GET, "/containerLogs/{namespace}/{pod}/{container}", logs.serve),
-    Route(GET, "/exec/{namespace}/{pod}/{container}", exec_endpoint.serve),
+    Route(UPGRADES, "/exec/{namespace}/{pod}/{container}", exec_endpoint.serve_exec),
+    Route(UPGRADES, "/exec/{namespace}/{pod}/{uid}/{container}", exec_endpoint.serve_exec),
+    Route(UPGRADES, "/attach/{namespace}/{pod}/{container}", exec_endpoint.serve_attach),
+    Route(UPGRADES, "/attach/{namespace}/{pod}/{uid}/{container}", exec_endpoint.serve_attach),
 )
 
 
@@ -109,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._route("GET")
 
     def do_POST(self) -> None:
-        # exec, attach and run are POSTs (or upgrades); nothing served yet is.
+        # SPDY upgrades of exec and attach (the API server's stream translator) are POSTs.
         self._route("POST")
 
     def _route(self, method: str) -> None:
@@ -141,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class KubeletServer:
     """HTTPS kubelet API of the virtual node: the endpoints of :data:`ROUTES` (/healthz, /pods,
-    /containerLogs/{ns}/{pod}/{container}), 501 for the kubelet's other families, 404 otherwise.
+    /containerLogs, /exec, /attach), 501 for the kubelet's other families, 404 otherwise.
 
     With ``client_ca_file``, only clients presenting a certificate signed by that CA (the upper
     apiserver's ``--kubelet-client-certificate``) get past the TLS handshake; without it,
@@ -159,13 +167,21 @@ class KubeletServer:
         client_ca_file: str | Path | None = None,
         pods: PodLister | None = None,
         exec_source: LowerExec | None = None,
+        sessions: exec_endpoint.SessionObserver | None = None,
+        spdy: bool = True,
     ) -> None:
         self.address = address
         self.port = port
         self._tls = tls.server_context(
             tls.CertFiles(Path(cert_file), Path(key_file)), client_ca=client_ca_file, what="kubelet API"
         )
-        self._app = App(log_source=logs, pod_lister=pods, exec_source=exec_source)
+        self._app = App(
+            log_source=logs,
+            pod_lister=pods,
+            exec_source=exec_source,
+            sessions=sessions,
+            spdy_protocols=channels.SPDY_PROTOCOLS if spdy else (),
+        )
         self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None
         if client_ca_file is None:

@@ -52,6 +52,11 @@ class ServerWebSocket:
             with contextlib.suppress(WebSocketClosedError):
                 self._write(ws.CloseConnection(code=code, reason=reason))
 
+    def shutdown(self) -> None:
+        """Close the socket under the session (a reader blocked in :meth:`receive` returns None)."""
+        self.closed = True
+        self._sock.close()
+
     def receive(self) -> bytes | None:
         """The next whole binary (or text) message; None when the peer closed."""
         while True:

@@ -61,7 +61,7 @@ def test_pods_lists_what_the_lister_returns(tls: fakes.Tls, logs: fakes.FakeLogs
         pytest.param("/containerLogs/ns//c", 404, id="logs with empty pod name -> 404"),
         pytest.param("/containerLogs/ns/pod/c/extra", 404, id="logs with extra segment -> 404"),
         pytest.param("/exec/ns/pod/c?command=sh", 400, id="exec without an upgrade -> 400"),
-        pytest.param("/attach/ns/pod/c", 501, id="attach -> 501"),
+        pytest.param("/attach/ns/pod/c?output=1", 400, id="attach without an upgrade -> 400"),
         pytest.param("/portForward/ns/pod", 501, id="portForward -> 501"),
     ],
 )
