@@ -250,6 +250,8 @@ def run_virtual_node(cfg: ProviderConfig, clusters: Clusters, serving: Serving, 
         key_file=str(key_file),
         logs=kubelet.LowerLogs(clusters.lower),
         exec_source=LowerExec(clusters.lower),
+        sessions=metrics.sessions,
+        spdy=cfg.streaming != "websocket",
         client_ca_file=serving.client_ca_file,
     )
     listen(f"--listen-address {serving.listen_address} --kubelet-port {cfg.kubelet_port}", server.start)

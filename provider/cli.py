@@ -82,6 +82,15 @@ VERSION = {"package_name": "tensile", "prog_name": "tensile", "message": "%(prog
     " the port can read every mirrored pod's logs. For trusted test networks only; warned at every start.",
 )
 @click.option(
+    "--streaming",
+    type=click.Choice(["auto", "websocket", "spdy"]),
+    default="auto",
+    show_default=True,
+    help="How exec/attach/port-forward arrive: auto = declare ExtendWebSocketsToKubelet on the node (1.36+"
+    " API servers pass kubectl's WebSocket through) and serve SPDY too; websocket = declare it and refuse"
+    " exec/attach over SPDY; spdy = do not declare it (the API server translates to SPDY).",
+)
+@click.option(
     "--resync-seconds",
     type=flags.Seconds(*config.RESYNC_SECONDS),
     default=60.0,
@@ -121,6 +130,7 @@ def run_command(
     tls_key_file: str | None,
     client_ca_file: str | None,
     kubelet_api_insecure: bool,
+    streaming: str,
     resync_seconds: float,
     workers: int,
     metrics_addr: str,
@@ -150,6 +160,7 @@ def run_command(
             resync_interval=resync_seconds,
             workers=workers,
             log_format=cast(Literal["text", "json"], logging_format),
+            streaming=cast(Literal["auto", "websocket", "spdy"], streaming),
         )
         connections = app.connections_needed(workers)
         clusters = app.Clusters(

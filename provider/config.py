@@ -15,6 +15,8 @@ from descheduler import errors
 from provider import requeue
 
 LogFormat = Literal["text", "json"]
+Streaming = Literal["auto", "websocket", "spdy"]
+"""How kubectl exec/attach/port-forward may arrive at the kubelet API (``--streaming``)."""
 
 # Kubernetes label values: at most 63 characters, alphanumerics at both ends.
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -86,6 +88,11 @@ class ProviderConfig:
 
     log_format: LogFormat = "text"
     """Log lines as human text or as one JSON object per line."""
+
+    streaming: Streaming = "auto"
+    """``auto``: the node declares ExtendWebSocketsToKubelet (a 1.36+ API server passes kubectl's WebSocket
+    through; others translate to SPDY) and both are served. ``websocket``: declared, and exec/attach over
+    SPDY refused. ``spdy``: not declared, so the API server always translates to SPDY."""
 
     requeue_policy: requeue.RequeuePolicy = field(default_factory=requeue.RequeuePolicy)
     """When the controllers' queues try a key again (named delays growing per key, capped)."""

@@ -7,10 +7,62 @@ change takes to be written upstairs, and the mirrors it created. Served by ``--m
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+SESSION_BUCKETS = (0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 14400.0)
+
+
+class SessionTraffic(Protocol):
+    """What a finished exec/attach/port-forward session reports (provider.kubelet.remote_command.Traffic)."""
+
+    @property
+    def bytes_down(self) -> int: ...
+
+    @property
+    def bytes_up(self) -> int: ...
+
+    @property
+    def result(self) -> str: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+
+class SessionMetrics:
+    """Streaming sessions of the kubelet API (exec, attach, portforward): how many, how they ended, what
+    they carried."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._sessions = Counter(
+            "tensile_provider_stream_sessions",
+            "Streaming sessions of the kubelet API by kind, upper transport and result"
+            " (ok, lower_failed, upper_gone, refused).",
+            ["kind", "transport", "result"],
+            registry=registry,
+        )
+        self._bytes = Counter(
+            "tensile_provider_stream_bytes",
+            "Bytes relayed by streaming sessions: down = to the lower pod (stdin), up = from it (stdout, stderr).",
+            ["kind", "direction"],
+            registry=registry,
+        )
+        self._duration = Histogram(
+            "tensile_provider_stream_session_duration_seconds",
+            "Duration of streaming sessions, from the upgrade to the end.",
+            ["kind"],
+            buckets=SESSION_BUCKETS,
+            registry=registry,
+        )
+
+    def session_ended(self, kind: str, transport: str, traffic: SessionTraffic) -> None:
+        self._sessions.labels(kind=kind, transport=transport, result=traffic.result).inc()
+        self._bytes.labels(kind=kind, direction="down").inc(traffic.bytes_down)
+        self._bytes.labels(kind=kind, direction="up").inc(traffic.bytes_up)
+        self._duration.labels(kind=kind).observe(traffic.seconds)
 
 
 class QueueMetrics:
@@ -81,6 +133,8 @@ class ProviderMetrics:
             ["result"],
             registry=self.registry,
         )
+
+        self.sessions = SessionMetrics(self.registry)
 
     def queue(self, name: str) -> QueueMetrics:
         return QueueMetrics(self, name)

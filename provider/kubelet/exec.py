@@ -108,6 +108,7 @@ def _serve(request: exchange.Exchange, app: Sources, wanted: ExecRequest) -> Non
     except errors.ApiError as exc:
         logger.info("kubelet API: %s: %s", what, exc)
         request.send_text(exc.status or 502, _lower_message(exc))
+        _count(app, kind, choice.transport, Traffic(result="refused", started=time.monotonic()))
         return
     started = time.monotonic()
     try:

@@ -6,7 +6,7 @@ server's reachability, then writes the results; nothing here reads a clock or th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from descheduler import keys
@@ -37,6 +37,11 @@ DECLARED_FEATURES = ("ExtendWebSocketsToKubelet",)
 unchanged instead of translating them to SPDY (sorted, UpperCamel names, as the API validates)."""
 
 
+def declared_features(cfg: config.ProviderConfig) -> list[str]:
+    """What the node declares: nothing with ``--streaming spdy`` (the API server then always translates)."""
+    return [] if cfg.streaming == "spdy" else list(DECLARED_FEATURES)
+
+
 def build_node(
     cfg: config.ProviderConfig,
     *,
@@ -65,7 +70,7 @@ def build_node(
             # and the virtual node's name resolves nowhere.
             "addresses": [{"type": "InternalIP", "address": cfg.kubelet_address}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": cfg.kubelet_port}},
-            "declaredFeatures": list(DECLARED_FEATURES),
+            "declaredFeatures": declared_features(cfg),
             "nodeInfo": {
                 "kubeletVersion": kubelet_version,
                 "operatingSystem": OPERATING_SYSTEM,
@@ -114,7 +119,12 @@ def _condition(type_: str, status: str, reason: str, message: str, *, now: str, 
 
 
 def node_status_patch(
-    node: Mapping[str, Any], *, allocatable: Mapping[str, str], lower_reachable: bool, now: str
+    node: Mapping[str, Any],
+    *,
+    allocatable: Mapping[str, str],
+    lower_reachable: bool,
+    now: str,
+    features: Sequence[str] = DECLARED_FEATURES,
 ) -> Raw:
     """Merge patch for the Node's status subresource: capacity, allocatable and conditions.
 
@@ -131,7 +141,7 @@ def node_status_patch(
             "capacity": _resources_patch(status.get("capacity"), allocatable),
             "allocatable": _resources_patch(status.get("allocatable"), allocatable),
             "conditions": conditions,
-            "declaredFeatures": list(DECLARED_FEATURES),
+            "declaredFeatures": list(features),
         }
     }
 

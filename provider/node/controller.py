@@ -139,7 +139,11 @@ class NodeController:
         except errors.NotFoundError:
             current = self._create_node(allocatable or {}, version or "unknown", reachable)
         patch = builders.node_status_patch(
-            current, allocatable=allocatable or {}, lower_reachable=reachable, now=now_rfc3339()
+            current,
+            allocatable=allocatable or {},
+            lower_reachable=reachable,
+            now=now_rfc3339(),
+            features=builders.declared_features(self._cfg),
         )
         if allocatable is None:
             for unknown in ("capacity", "allocatable"):

@@ -7,7 +7,7 @@ Everything is built from upstream Go modules through the Go module proxy (DESIGN
   from the release's own go.mod (``go install k8s.io/kubernetes/...@v`` refuses because
   of the release's ``./staging`` replaces);
 * etcd from ``go.etcd.io/etcd/server/v3``;
-* kwok and kwokctl from ``sigs.k8s.io/kwok``.
+* kwok and kwokctl from ``sigs.k8s.io/kwok``'s source with two exec fixes (:mod:`tests.cluster.kwok_patches`).
 
 Binaries land in a cache directory outside the repository, keyed by version
 (``$TENSILE_BIN_CACHE`` or ``~/.cache/tensile/bin``), and are built only when missing.
@@ -27,6 +27,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    from tests.cluster import kwok_patches
+except ImportError:  # run as a script: python tests/cluster/binaries.py
+    import kwok_patches  # type: ignore[no-redef]
 
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
@@ -71,7 +76,7 @@ def etcd_dir() -> Path:
 
 
 def kwok_dir() -> Path:
-    return cache_root() / f"kwok-{KWOK_VERSION}"
+    return cache_root() / f"kwok-{KWOK_VERSION}-{kwok_patches.PATCH_LEVEL}"
 
 
 def locate() -> Binaries:
@@ -188,6 +193,31 @@ def build_module_binaries(target: Path, module: str, version: str, mains: dict[s
         _publish(staging, target)
 
 
+def build_kwok(target: Path) -> None:
+    """kwok and kwokctl from kwok's source with :mod:`tests.cluster.kwok_patches` applied."""
+    with tempfile.TemporaryDirectory(prefix="tensile-kwok-build-") as tmp:
+        work = Path(tmp)
+        _wrapper_module(work, "tensile.local/bins", [("sigs.k8s.io/kwok", KWOK_VERSION)])
+        info = json.loads(_run(["go", "mod", "download", "-json", f"sigs.k8s.io/kwok@{KWOK_VERSION}"], cwd=work))
+        source = work / "kwok-src"
+        shutil.copytree(info["Dir"], source)
+        for path in (source, *source.rglob("*")):
+            path.chmod(path.stat().st_mode | 0o200)  # the module cache is read-only
+        try:
+            kwok_patches.apply(source)
+        except kwok_patches.PatchError as exc:
+            raise BuildError(str(exc)) from None
+        with (work / "go.mod").open("a") as fh:
+            fh.write("replace sigs.k8s.io/kwok => ./kwok-src\n")
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for name in ("kwok", "kwokctl"):
+            pkg = f"sigs.k8s.io/kwok/cmd/{name}"
+            _run(["go", "build", "-mod=mod", "-ldflags", "-s -w", "-o", str(staging / name), pkg], cwd=work)
+        _publish(staging, target)
+
+
 def _publish(staging: Path, target: Path) -> None:
     """Move a finished build into place atomically, so a killed build never looks complete."""
     shutil.rmtree(target, ignore_errors=True)
@@ -206,13 +236,8 @@ def ensure() -> Binaries:
             etcd_dir(), "go.etcd.io/etcd/server/v3", ETCD_VERSION, {"etcd": "go.etcd.io/etcd/server/v3"}
         )
     if any(not os.access(p, os.X_OK) for p in (bins.kwok, bins.kwokctl)):
-        _log(f"building kwok {KWOK_VERSION} into {kwok_dir()}")
-        build_module_binaries(
-            kwok_dir(),
-            "sigs.k8s.io/kwok",
-            KWOK_VERSION,
-            {"kwok": "sigs.k8s.io/kwok/cmd/kwok", "kwokctl": "sigs.k8s.io/kwok/cmd/kwokctl"},
-        )
+        _log(f"building kwok {KWOK_VERSION} (patched: {kwok_patches.PATCH_LEVEL}) into {kwok_dir()}")
+        build_kwok(kwok_dir())
     kube = (bins.kube_apiserver, bins.kube_controller_manager, bins.kube_scheduler, bins.kubectl)
     if any(not os.access(p, os.X_OK) for p in kube):
         _log(f"building Kubernetes {KUBERNETES_VERSION} into {kube_dir()} (tens of minutes on 2 cores)")

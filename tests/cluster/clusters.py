@@ -52,6 +52,8 @@ class ClusterSpec:
     kwok_annotated_nodes_only: bool = True
     """kwok manages only nodes with the kwok annotation, so nodes registered by our own
     provider are left alone."""
+    apiserver_args: tuple[tuple[str, str], ...] = ()
+    """Extra kube-apiserver flags, e.g. (("feature-gates", "ExtendWebSocketsToKubelet=false"),)."""
 
 
 def default_lower_nodes(prefix: str, count: int = 3, **sizes: str) -> tuple[NodeSpec, ...]:
@@ -72,6 +74,11 @@ class Cluster:
     _env: dict[str, str] = field(repr=False)
     _stopped: dict[str, tuple[list[str], str]] = field(default_factory=dict, repr=False)
     _restarted: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+
+    @property
+    def attach_file(self) -> Path:
+        """What ``kubectl attach`` to any kwok pod of this cluster follows: append lines to be seen."""
+        return self.workdir / f"{self.name}-attach.log"
 
     def kubectl(self, *args: str, input_text: str | None = None, check: bool = True) -> str:
         cmd = [str(self.bins.kubectl), "--kubeconfig", str(self.kubeconfig), *args]
@@ -176,8 +183,8 @@ def node_manifest(node: NodeSpec) -> dict[str, object]:
     }
 
 
-def _kwok_config(log_file: Path, extra_args: dict[str, list[tuple[str, str]]]) -> str:
-    """kwokctl configuration (component flags) plus kwok resources: logs and exec for every pod.
+def _kwok_config(log_file: Path, attach_file: Path, extra_args: dict[str, list[tuple[str, str]]]) -> str:
+    """kwokctl configuration (component flags) plus kwok resources: logs, exec and attach for every pod.
 
     Component flags go through ``componentsPatches`` because kwokctl v0.8.0's repeated
     ``--extra-args`` flag indexes its patches wrongly and panics.
@@ -221,7 +228,14 @@ def _kwok_config(log_file: Path, extra_args: dict[str, list[tuple[str, str]]]) -
         "metadata": {"name": "all-pods"},
         "spec": {"selector": {}, "execs": [{"containers": [], "local": {}}]},
     }
-    return "\n---\n".join(json.dumps(doc) for doc in (kwokctl, kwok, logs, execs))
+    # `kubectl attach` follows attach_file from its end (kwok ignores the session's stdin).
+    attaches = {
+        "kind": "ClusterAttach",
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "metadata": {"name": "all-pods"},
+        "spec": {"selector": {}, "attaches": [{"containers": [], "logsFile": str(attach_file)}]},
+    }
+    return "\n---\n".join(json.dumps(doc) for doc in (kwokctl, kwok, logs, execs, attaches))
 
 
 def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
@@ -254,14 +268,16 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
             ("initial-advertise-peer-urls", etcd_peer),
             ("initial-cluster", f"node0={etcd_peer}"),
         ],
-        "kube-apiserver": [("bind-address", "127.0.0.1")],
+        "kube-apiserver": [("bind-address", "127.0.0.1"), *spec.apiserver_args],
         # One replica each: without leader election there is no Lease to lose, and a controller
         # manager that misses a renewal under load exits for good (nothing restarts it here).
         "kube-controller-manager": [("bind-address", "127.0.0.1"), ("leader-elect", "false")],
         "kube-scheduler": [("bind-address", "127.0.0.1"), ("leader-elect", "false")],
         "kwok-controller": kwok_args,
     }
-    config_file.write_text(_kwok_config(log_file, extra))
+    attach_file = root / f"{spec.name}-attach.log"
+    attach_file.write_text("")
+    config_file.write_text(_kwok_config(log_file, attach_file, extra))
     cmd = [
         str(bins.kwokctl),
         "create",

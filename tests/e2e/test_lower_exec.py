@@ -69,16 +69,13 @@ def test_stdout_and_stderr_come_back_apart_and_success_is_exit_0(lower_exec: Low
 
 def test_a_failing_command_is_a_failure_naming_its_exit_status(lower_exec: LowerExec, pod: tuple[str, str]) -> None:
     _out, _err, outcome, _protocol = run(lower_exec, pod, "sh", "-c", "exit 3")
-    # kwok v0.8.0 wraps the command's error, so its API server reports InternalError, not
-    # NonZeroExitCode (docs/design/streaming-findings.md section 4); a real kubelet gives 3.
-    assert outcome.exit_code in (3, None)
-    assert outcome.exit_code == 3 or "exit status 3" in outcome.message, outcome
+    # NonZeroExitCode, as a real kubelet reports it (kwok built with tests/cluster/kwok_patches.py).
+    assert outcome.exit_code == 3, outcome
 
 
-def test_stdin_reaches_the_command(lower_exec: LowerExec, pod: tuple[str, str]) -> None:
-    # head -c ends by itself: kwok never closes a command's stdin (see the findings, section 4).
-    out, _err, outcome, _protocol = run(lower_exec, pod, "head", "-c", "11", stdin=b"hello world and more")
-    assert out == b"hello world"
+def test_stdin_reaches_the_command_and_its_end_ends_it(lower_exec: LowerExec, pod: tuple[str, str]) -> None:
+    out, _err, outcome, _protocol = run(lower_exec, pod, "wc", "-c", stdin=b"hello world and more")
+    assert out.strip() == b"20"
     assert outcome.exit_code == 0
 
 
