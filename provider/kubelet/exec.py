@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 
 from descheduler.kube import errors
 from provider.kubelet import channels, exchange, spdy_upper, upgrade, websocket
-from provider.kubelet.duplex import DuplexSocket
+from provider.kubelet.duplex import DEAD_PEER_SECONDS, DuplexSocket
 from provider.kubelet.lower_exec import ExecRequest, LowerExec, LowerSession
 from provider.kubelet.remote_command import Traffic, UpperGoneError, UpperSession, relay
 from provider.kubelet.spdy_connection import SpdyConnection
@@ -156,7 +156,7 @@ def _upgrade(request: exchange.Exchange, choice: upgrade.Choice, wanted: ExecReq
     request.connection.settimeout(None)  # a session may be quiet for as long as its command is
     if choice.transport == "websocket":
         return WebSocketUpper(websocket.ServerWebSocket(request.connection), protocol=choice.protocol)
-    connection = SpdyConnection(DuplexSocket(request.connection))
+    connection = SpdyConnection(DuplexSocket(request.connection, idle_timeout=DEAD_PEER_SECONDS))
     streams = spdy_upper.Wanted(stdin=wanted.stdin, stdout=wanted.stdout, stderr=wanted.stderr, tty=wanted.tty)
     return spdy_upper.gather(connection, streams)
 

@@ -26,6 +26,8 @@ from descheduler.kube.client import Kube
 from provider.kubelet import channels, duplex
 
 RECEIVE_BYTES = 64 * 1024
+PING_SECONDS = 5.0
+"""The lower leg pings this often, so a lower API server that stops answering is noticed (duplex.DEAD_PEER_SECONDS)."""
 MAX_REJECTION_BODY = 64 * 1024
 
 
@@ -93,6 +95,7 @@ class LowerSession:
         self._sock: socket.socket | duplex.DuplexSocket = sock
         self._connection = connection
         self._lock = threading.Lock()
+        self._closed = threading.Event()
         self.protocol = ""
         self._message = bytearray()
         self._pending: list[ws.Event] = []
@@ -102,9 +105,18 @@ class LowerSession:
     # -- opening -----------------------------------------------------------------------------
 
     def go_duplex(self) -> None:
-        """From the handshake (one thread, with timeouts) to the session (reads and writes from two threads)."""
+        """From the handshake (one thread, with timeouts) to the session (reads and writes from two threads),
+        pinged every :data:`PING_SECONDS` so a silent lower side is taken for dead."""
         if isinstance(self._sock, socket.socket):
-            self._sock = duplex.DuplexSocket(self._sock)
+            self._sock = duplex.DuplexSocket(self._sock, idle_timeout=duplex.DEAD_PEER_SECONDS)
+            threading.Thread(target=self._ping, name="exec-lower-ping", daemon=True).start()
+
+    def _ping(self) -> None:
+        while not self._closed.wait(PING_SECONDS):
+            try:
+                self._send(ws.Ping(b"tensile"))
+            except errors.ConnectionFailedError:
+                return
 
     def wait_accepted(self) -> None:
         rejection: ws.RejectConnection | None = None
@@ -170,6 +182,8 @@ class LowerSession:
                         yield channel, payload
                 elif isinstance(event, ws.Ping):
                     self._send(event.response())
+                elif isinstance(event, ws.Pong):
+                    pass  # the answer to our ping: hearing it is all that counts (duplex idle timeout)
                 elif isinstance(event, ws.CloseConnection):
                     # Our answer is a courtesy: a server that closed the socket right after its
                     # close frame has said all it will (the outcome is in the error channel).
@@ -178,6 +192,7 @@ class LowerSession:
                     return
 
     def close(self) -> None:
+        self._closed.set()
         with contextlib.suppress(errors.ConnectionFailedError):
             self._send(ws.CloseConnection(code=1000))
         self._sock.close()

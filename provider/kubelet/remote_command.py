@@ -75,7 +75,10 @@ def relay(upper: UpperSession, lower: LowerSession, *, what: str) -> Traffic:
         for channel, data in lower.output():
             upper.send(channel, data)
             traffic.bytes_up += len(data)
-        status = lower.error_channel or channels.exit_status(0)
+        # A lower session always ends with its Status; none means it was cut off.
+        status = lower.error_channel or channels.failure_status("lower cluster: the session ended before its outcome")
+        if not lower.error_channel:
+            traffic.result = "lower_failed"
     except errors.ConnectionFailedError as exc:
         logger.info("kubelet API: %s: the lower session ended: %s", what, exc)
         traffic.result = "lower_failed"

@@ -37,7 +37,7 @@ class ServerWebSocket:
     """Messages on an upgraded connection: :meth:`receive` in one thread, :meth:`send` from any."""
 
     def __init__(self, sock: socket.socket) -> None:
-        self._sock = duplex.DuplexSocket(sock)
+        self._sock = duplex.DuplexSocket(sock, idle_timeout=duplex.DEAD_PEER_SECONDS)
         self._connection = Connection(ConnectionType.SERVER)
         self._lock = threading.Lock()
         self._partial = bytearray()

@@ -8,7 +8,10 @@ stock kubectl, over each way a session may reach the virtual node's kubelet API:
 - ``kubectl-spdy``: kubectl itself speaks SPDY (``KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false``), which every
   API server passes through.
 
-An upper API server with the gate itself off is tests/e2e/test_exec_gate_off.py. The lower leg is a WebSocket
+- ``gate-off``: a private upper cluster whose API server runs with ``ExtendWebSocketsToKubelet=false``: the node
+  declares the feature, the API server translates all the same.
+
+The lower leg is a WebSocket
 to the lower API server, which reaches kwok (ClusterExec runs the command on this machine, ClusterAttach
 follows a file; kwok is built with the exec fixes of tests/cluster/kwok_patches.py).
 """
@@ -32,7 +35,11 @@ ROUTES = {
     "websocket": ([], {}, "websocket v5.channel.k8s.io", "proxied_to_kubelet"),
     "translated": (["--streaming", "spdy"], {}, "spdy v4.channel.k8s.io", "translated_at_apiserver"),
     "kubectl-spdy": ([], {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false"}, "spdy v4.channel.k8s.io", None),
+    "gate-off": ([], {}, "spdy v4.channel.k8s.io", "translated_at_apiserver"),
 }
+GATE_OFF = clusters.ClusterSpec(
+    "upper-gate-off", apiserver_args=(("feature-gates", "ExtendWebSocketsToKubelet=false"),)
+)
 
 
 class Route:
@@ -54,6 +61,16 @@ def route(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Route]:
     name: str = request.param
+    if name == "gate-off":
+        with clusters.running(GATE_OFF, root=tmp_path_factory.mktemp("gate-off")) as gate_off:
+            yield from _route(name, gate_off, lower_a, tmp_path_factory)
+    else:
+        yield from _route(name, upper, lower_a, tmp_path_factory)
+
+
+def _route(
+    name: str, upper: clusters.Cluster, lower_a: clusters.Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Route]:
     node = f"vk-exec-{name}"
     try:
         with ready_provider(
@@ -74,6 +91,9 @@ def test_the_node_declares_websockets_unless_told_spdy(route: Route) -> None:
     assert node is not None
     declared = node["status"].get("declaredFeatures") or []
     assert declared == ([] if route.name == "translated" else ["ExtendWebSocketsToKubelet"])
+    if route.name == "gate-off":
+        gates = route.upper.kubectl("get", "--raw", "/metrics")
+        assert 'kubernetes_feature_enabled{name="ExtendWebSocketsToKubelet",stage="BETA"} 0' in gates
 
 
 def test_exec_shows_stdout_and_stderr_apart_and_the_exit_code(route: Route) -> None:
