@@ -146,6 +146,7 @@ def run_command(
             client_ca_file=client_ca_file,
             insecure=kubelet_api_insecure,
             authorize=authorize,
+            flag="--listen-address" if listen_address else "--kubelet-address",
         )
         cfg = flags.provider_config(
             upper_kubeconfig=kubeconfig,

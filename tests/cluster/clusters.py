@@ -73,6 +73,12 @@ class Cluster:
     _stopped: dict[str, tuple[list[str], str]] = field(default_factory=dict, repr=False)
     _restarted: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
+    @property
+    def pki(self) -> Path:
+        """kwokctl's certificates: ``ca.crt`` (the cluster CA, which also signs the API server's
+        kubelet-client certificate), ``admin.crt``/``admin.key``."""
+        return self.workdir / "clusters" / self.name / "pki"
+
     def kubectl(self, *args: str, input_text: str | None = None, check: bool = True) -> str:
         cmd = [str(self.bins.kubectl), "--kubeconfig", str(self.kubeconfig), *args]
         proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=120)
@@ -254,7 +260,14 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
             ("initial-advertise-peer-urls", etcd_peer),
             ("initial-cluster", f"node0={etcd_peer}"),
         ],
-        "kube-apiserver": [("bind-address", "127.0.0.1")],
+        # A kubelet-client certificate, as kubeadm gives the API server (kwokctl gives none): a kubelet
+        # API that asks for client certificates (the provider's --client-ca-file) sees the API server
+        # as kwokctl's admin (CN kwok-admin, O system:masters), signed by the cluster's pki/ca.crt.
+        "kube-apiserver": [
+            ("bind-address", "127.0.0.1"),
+            ("kubelet-client-certificate", str(cluster_dir / "pki" / "admin.crt")),
+            ("kubelet-client-key", str(cluster_dir / "pki" / "admin.key")),
+        ],
         # One replica each: without leader election there is no Lease to lose, and a controller
         # manager that misses a renewal under load exits for good (nothing restarts it here).
         "kube-controller-manager": [("bind-address", "127.0.0.1"), ("leader-elect", "false")],

@@ -244,6 +244,12 @@ def test_the_kubelet_api_beyond_loopback_needs_client_certificates(kubeconfig: s
     assert "--authorize" in err and "--kubelet-api-insecure" in err
 
 
+def test_the_refusal_names_kubelet_address_when_it_chose_the_address(kubeconfig: str) -> None:
+    code, _out, err = run("--kubeconfig", kubeconfig, "--client-kubeconfig", kubeconfig, "--kubelet-address", "0.0.0.0")
+    assert code == 2
+    assert err.startswith("error: --kubelet-address 0.0.0.0 without --client-ca-file: "), err
+
+
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1", "localhost"])
 def test_loopback_needs_no_client_certificates(address: str) -> None:
     flags.check_kubelet_api_access(address, client_ca_file=None, insecure=False)
