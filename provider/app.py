@@ -228,6 +228,8 @@ class Serving:
 
     listen_address: str
     client_ca_file: str | None = None
+    authorize: bool = False
+    """Check callers by token or certificate with the upper cluster (``--authorize``)."""
     metrics_addr: str = ""
     metrics_flag: str = "--metrics-addr"
     """The flag that set ``metrics_addr``, for messages."""
@@ -253,6 +255,9 @@ def run_virtual_node(cfg: ProviderConfig, clusters: Clusters, serving: Serving, 
         sessions=metrics.sessions,
         spdy=cfg.streaming != "websocket",
         client_ca_file=serving.client_ca_file,
+        access=(
+            kubelet.Access(kubelet.UpperReviews(clusters.upper), node_name=cfg.node_name) if serving.authorize else None
+        ),
     )
     listen(f"--listen-address {serving.listen_address} --kubelet-port {cfg.kubelet_port}", server.start)
     metrics_server = None

@@ -76,6 +76,13 @@ VERSION = {"package_name": "tensile", "prog_name": "tensile", "message": "%(prog
     " (kubeadm: the cluster CA, also in every namespace's kube-root-ca.crt ConfigMap).",
 )
 @click.option(
+    "--authorize",
+    is_flag=True,
+    help="Also admit kubelet API callers without a --client-ca-file certificate if they bring a bearer token,"
+    " checked as a kubelet does (TokenReview, then a SubjectAccessReview on nodes/proxy, nodes/metrics..."
+    " on the upper cluster); certificate callers are authorized by their subject too.",
+)
+@click.option(
     "--kubelet-api-insecure",
     is_flag=True,
     help="Serve the kubelet API on a non-loopback address without --client-ca-file: anyone who reaches"
@@ -129,6 +136,7 @@ def run_command(
     tls_cert_file: str | None,
     tls_key_file: str | None,
     client_ca_file: str | None,
+    authorize: bool,
     kubelet_api_insecure: bool,
     streaming: str,
     resync_seconds: float,
@@ -144,7 +152,11 @@ def run_command(
         metrics_flag, metrics_at = flags.metrics_flag(metrics_addr, metrics_address)
         tls.check_files(cert=tls_cert_file, key=tls_key_file, ca=client_ca_file, flags=flags.PROVIDER_TLS_FLAGS)
         flags.check_kubelet_api_access(
-            listen_address or kubelet_address, client_ca_file=client_ca_file, insecure=kubelet_api_insecure
+            listen_address or kubelet_address,
+            client_ca_file=client_ca_file,
+            insecure=kubelet_api_insecure,
+            authorize=authorize,
+            flag="--listen-address" if listen_address else "--kubelet-address",
         )
         cfg = flags.provider_config(
             upper_kubeconfig=kubeconfig,
@@ -172,6 +184,7 @@ def run_command(
         serving = app.Serving(
             listen_address=listen_address or kubelet_address,
             client_ca_file=client_ca_file,
+            authorize=authorize,
             metrics_addr=metrics_at,
             metrics_flag=metrics_flag,
         )

@@ -116,19 +116,28 @@ def host_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return host(value) if value else value
 
 
-def check_kubelet_api_access(listen_address: str, *, client_ca_file: str | None, insecure: bool) -> None:
-    """Refuse to serve the kubelet API beyond this machine without client certificates; warn if told to.
+def check_kubelet_api_access(
+    listen_address: str,
+    *,
+    client_ca_file: str | None,
+    insecure: bool,
+    authorize: bool = False,
+    flag: str = "--listen-address",
+) -> None:
+    """Refuse to serve the kubelet API beyond this machine to unchecked callers; warn if told to.
 
-    The kubelet API streams every mirrored pod's logs (and will run commands in them): on an
-    address others can reach, only the upper API server, by its client certificate, may use it.
+    The kubelet API streams every mirrored pod's logs and runs commands in them: on an address
+    others can reach, callers must show a client certificate (``--client-ca-file``: the upper API
+    server) or, with ``--authorize``, a token the upper cluster allows. ``flag`` is the flag that
+    chose the address (``--kubelet-address`` when ``--listen-address`` was not given).
     """
-    if client_ca_file is not None or _is_loopback(listen_address):
+    if client_ca_file is not None or authorize or _is_loopback(listen_address):
         return
     if not insecure:
         raise InputError(
-            f"--listen-address {listen_address} without --client-ca-file: anyone who can reach the kubelet API"
-            " could read every mirrored pod's logs; give --client-ca-file (the upper cluster's kubelet-client CA)"
-            " or, on a trusted network, --kubelet-api-insecure"
+            f"{flag} {listen_address} without --client-ca-file: anyone who can reach the kubelet API"
+            " could read every mirrored pod's logs; give --client-ca-file (the upper cluster's kubelet-client CA),"
+            " --authorize (tokens checked by the upper cluster) or, on a trusted network, --kubelet-api-insecure"
         )
     logger.warning(
         "--kubelet-api-insecure: the kubelet API on %s accepts any client; every mirrored pod's logs are open"

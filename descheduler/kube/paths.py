@@ -18,6 +18,8 @@ COORDINATION = "/apis/coordination.k8s.io/v1"
 EVENTS = "/apis/events.k8s.io/v1"
 DISCOVERY = "/apis/discovery.k8s.io/v1"
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+AUTHENTICATION = "/apis/authentication.k8s.io/v1"
+AUTHORIZATION = "/apis/authorization.k8s.io/v1"
 
 OWNERS: dict[str, tuple[str, str]] = {
     "ReplicaSet": (APPS, "replicasets"),

@@ -4,13 +4,17 @@
   :data:`~provider.kubelet.server.ROUTES`, which maps each method and path to an endpoint function;
 - ``logs``: the ``/containerLogs`` endpoint (query parsing as the kubelet does it, the relay, the
   hang-up watch) and :class:`LowerLogs`, which reads the mirror's log from the lower cluster;
+- ``access``: who may call with ``--authorize`` (:class:`Access`: client certificate or bearer token,
+  then a SubjectAccessReview, as a kubelet's webhook authn/authz; :class:`UpperReviews` asks the upper
+  cluster);
 - ``exchange``: what every endpoint works with (the request being answered, the streams in flight).
 
-Import order: server -> endpoint modules (logs; exec, attach, port-forward next) -> exchange. A new
+Import order: server -> access and endpoint modules (logs; exec, attach, port-forward next) -> exchange. A new
 endpoint family is one module and one route entry. TLS comes from ``provider.serving``.
 """
 
+from provider.kubelet.access import Access, UpperReviews
 from provider.kubelet.logs import LowerLogs
 from provider.kubelet.server import KubeletServer
 
-__all__ = ["KubeletServer", "LowerLogs"]
+__all__ = ["Access", "KubeletServer", "LowerLogs", "UpperReviews"]

@@ -4,8 +4,9 @@ to an endpoint module.
 The upper kube-apiserver connects to the node's InternalIP at
 ``status.daemonEndpoints.kubeletEndpoint.Port`` (see ``provider.node.builders``). :data:`ROUTES` maps each
 method and path pattern to an endpoint function; a new endpoint family (exec, attach, port-forward)
-is a module beside :mod:`provider.kubelet.logs` plus one entry there. ``provider.cli`` starts and
-stops :class:`KubeletServer`.
+is a module beside :mod:`provider.kubelet.logs` plus one entry there. With ``--authorize`` every
+request is first checked by :class:`~provider.kubelet.access.Access` (401/403/503 before any endpoint
+runs). ``provider.app`` starts and stops :class:`KubeletServer`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import orjson
 
 from provider.kubelet import channels, exchange, logs
 from provider.kubelet import exec as exec_endpoint
+from provider.kubelet.access import Access
 from provider.kubelet.lower_exec import LowerExec
 from provider.serving import https, tls
 
@@ -45,6 +47,8 @@ class App:
     log_source: logs.LogSource
     pod_lister: PodLister | None = None
     exec_source: LowerExec | None = None
+    access: Access | None = None
+    """Who may call (``--authorize``); None: whoever completed the TLS handshake."""
     streams: exchange.Streams = field(default_factory=exchange.Streams)
     sessions: exec_endpoint.SessionObserver | None = None
     spdy_protocols: tuple[str, ...] = channels.SPDY_PROTOCOLS
@@ -122,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, method: str) -> None:
         url = urlsplit(self.path)
+        if not self._admitted(method, url.path):
+            return
         parts = [unquote(p) for p in url.path.split("/")[1:]]
         for route in ROUTES:
             params = route.match(method, parts)
@@ -133,13 +139,31 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_text(404, "not found")
 
-    def send_text(self, status: int, text: str) -> None:
-        self.send_body(status, (text + "\n").encode(), "text/plain; charset=utf-8")
+    def _admitted(self, method: str, path: str) -> bool:
+        """Whether the caller may go on; if not, the refusal has been sent."""
+        guard = self.app.access
+        if guard is None:
+            return True
+        verdict = guard.check(
+            method,
+            path,
+            authorization=self.headers.get_all("Authorization") or [],
+            certificate=self.connection.getpeercert(),
+        )
+        if not verdict.allowed:
+            # The refused request's body (if any) is not read: the connection cannot carry another.
+            self.send_text(verdict.status, verdict.message, close=True)
+        return verdict.allowed
 
-    def send_body(self, status: int, body: bytes, content_type: str) -> None:
+    def send_text(self, status: int, text: str, *, close: bool = False) -> None:
+        self.send_body(status, (text + "\n").encode(), "text/plain; charset=utf-8", close=close)
+
+    def send_body(self, status: int, body: bytes, content_type: str, *, close: bool = False) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")  # http.server then closes the connection too
         self.end_headers()
         self.wfile.write(body)
 
@@ -153,7 +177,8 @@ class KubeletServer:
 
     With ``client_ca_file``, only clients presenting a certificate signed by that CA (the upper
     apiserver's ``--kubelet-client-certificate``) get past the TLS handshake; without it,
-    anyone who can reach the port can read logs.
+    anyone who can reach the port can read logs. With ``access`` (``--authorize``), clients without
+    a certificate get through the handshake too, and every request must pass ``access``.
     """
 
     def __init__(
@@ -169,22 +194,27 @@ class KubeletServer:
         exec_source: LowerExec | None = None,
         sessions: exec_endpoint.SessionObserver | None = None,
         spdy: bool = True,
+        access: Access | None = None,
     ) -> None:
         self.address = address
         self.port = port
         self._tls = tls.server_context(
-            tls.CertFiles(Path(cert_file), Path(key_file)), client_ca=client_ca_file, what="kubelet API"
+            tls.CertFiles(Path(cert_file), Path(key_file)),
+            client_ca=client_ca_file,
+            client_certificate_optional=access is not None,
+            what="kubelet API",
         )
         self._app = App(
             log_source=logs,
             pod_lister=pods,
             exec_source=exec_source,
+            access=access,
             sessions=sessions,
             spdy_protocols=channels.SPDY_PROTOCOLS if spdy else (),
         )
         self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None
-        if client_ca_file is None:
+        if client_ca_file is None and access is None:
             logger.warning("kubelet API: no client CA given; any client that reaches %s can read logs", address)
 
     def start(self) -> None:

@@ -208,12 +208,21 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def server_context(certificate: CertPair | CertFiles, *, client_ca: StrPath | None = None, what: str) -> ssl.SSLContext:
+def server_context(
+    certificate: CertPair | CertFiles,
+    *,
+    client_ca: StrPath | None = None,
+    client_certificate_optional: bool = False,
+    what: str,
+) -> ssl.SSLContext:
     """The server-side context both HTTPS servers use: TLS 1.2 or later, serving ``certificate``.
 
     ``certificate`` is a pair of files or an in-memory :data:`CertPair`. With ``client_ca``, only
-    clients presenting a certificate that CA signed complete the handshake. Anything that cannot be
-    loaded raises InputError naming ``what`` (the server) and, for files, the files.
+    clients presenting a certificate that CA signed complete the handshake; with
+    ``client_certificate_optional`` too, clients presenting none do as well (the kubelet API's
+    ``--authorize`` checks them by token), while a certificate the CA did not sign still fails.
+    Anything that cannot be loaded raises InputError naming ``what`` (the server) and, for files,
+    the files.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = MINIMUM_VERSION
@@ -224,7 +233,7 @@ def server_context(certificate: CertPair | CertFiles, *, client_ca: StrPath | No
             _load_pair(context, certificate)
         if client_ca is not None:
             context.load_verify_locations(cafile=client_ca)
-            context.verify_mode = ssl.CERT_REQUIRED
+            context.verify_mode = ssl.CERT_OPTIONAL if client_certificate_optional else ssl.CERT_REQUIRED
     except (ssl.SSLError, OSError) as exc:
         if isinstance(certificate, CertFiles):
             files = ", ".join(str(f) for f in (*certificate, client_ca) if f is not None)

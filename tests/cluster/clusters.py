@@ -80,6 +80,12 @@ class Cluster:
         """What ``kubectl attach`` to any kwok pod of this cluster follows: append lines to be seen."""
         return self.workdir / f"{self.name}-attach.log"
 
+    @property
+    def pki(self) -> Path:
+        """kwokctl's certificates: ``ca.crt`` (the cluster CA, which also signs the API server's
+        kubelet-client certificate), ``admin.crt``/``admin.key``."""
+        return self.workdir / "clusters" / self.name / "pki"
+
     def kubectl(self, *args: str, input_text: str | None = None, check: bool = True) -> str:
         cmd = [str(self.bins.kubectl), "--kubeconfig", str(self.kubeconfig), *args]
         proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=120)
@@ -268,7 +274,15 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
             ("initial-advertise-peer-urls", etcd_peer),
             ("initial-cluster", f"node0={etcd_peer}"),
         ],
-        "kube-apiserver": [("bind-address", "127.0.0.1"), *spec.apiserver_args],
+        # A kubelet-client certificate, as kubeadm gives the API server (kwokctl gives none): a kubelet
+        # API that asks for client certificates (the provider's --client-ca-file) sees the API server
+        # as kwokctl's admin (CN kwok-admin, O system:masters), signed by the cluster's pki/ca.crt.
+        "kube-apiserver": [
+            ("bind-address", "127.0.0.1"),
+            ("kubelet-client-certificate", str(cluster_dir / "pki" / "admin.crt")),
+            ("kubelet-client-key", str(cluster_dir / "pki" / "admin.key")),
+            *spec.apiserver_args,
+        ],
         # One replica each: without leader election there is no Lease to lose, and a controller
         # manager that misses a renewal under load exits for good (nothing restarts it here).
         "kube-controller-manager": [("bind-address", "127.0.0.1"), ("leader-elect", "false")],

@@ -241,7 +241,13 @@ def test_the_kubelet_api_beyond_loopback_needs_client_certificates(kubeconfig: s
     assert (code, out) == (2, "")
     assert err.count("\n") == 1, err
     assert err.startswith(f"error: --listen-address {address} without --client-ca-file: anyone who can reach"), err
-    assert "--kubelet-api-insecure" in err
+    assert "--authorize" in err and "--kubelet-api-insecure" in err
+
+
+def test_the_refusal_names_kubelet_address_when_it_chose_the_address(kubeconfig: str) -> None:
+    code, _out, err = run("--kubeconfig", kubeconfig, "--client-kubeconfig", kubeconfig, "--kubelet-address", "0.0.0.0")
+    assert code == 2
+    assert err.startswith("error: --kubelet-address 0.0.0.0 without --client-ca-file: "), err
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1", "::1", "localhost"])
@@ -260,3 +266,9 @@ def test_insecure_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_a_client_ca_allows_any_address() -> None:
     flags.check_kubelet_api_access("0.0.0.0", client_ca_file="/etc/tensile/upper-ca/ca.crt", insecure=False)
+
+
+def test_authorize_alone_allows_any_address_with_tokens_only(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="provider"):
+        flags.check_kubelet_api_access("0.0.0.0", client_ca_file=None, insecure=False, authorize=True)
+    assert caplog.records == []

@@ -1,7 +1,9 @@
-"""Fakes and helpers shared by the kubelet API tests: a LogSource in plain Python and an HTTPS client."""
+"""Fakes and helpers shared by the kubelet API tests: a LogSource in plain Python, an HTTPS client and
+client certificates."""
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import queue
 import ssl
@@ -11,8 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
 from descheduler.kube import errors
 from provider.kubelet import server
+from provider.kubelet.access import User
 
 END = b"<end>"
 
@@ -87,3 +95,58 @@ def get(srv: server.KubeletServer, tls: Tls, path: str) -> tuple[int, bytes, htt
     body = response.read()
     conn.close()
     return response.status, body, response
+
+
+Issued = tuple[x509.Certificate, ec.EllipticCurvePrivateKey, Path, Path]
+"""(certificate, key, certificate file, key file)."""
+
+
+def issue(directory: Path, name: str, *, ca: Issued | None, groups: tuple[str, ...] = ()) -> Issued:
+    """A CA (``ca`` None) or a client certificate for CN ``name``, O ``groups``, signed by ``ca``; written to
+    ``directory``/``name``.crt and .key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
+    subject = x509.Name([*names, x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca[0].subject if ca else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca is None, path_length=None), critical=True)
+    )
+    if ca is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    cert = builder.sign(ca[1] if ca else key, hashes.SHA256())
+    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert, key, cert_path, key_path
+
+
+@dataclass
+class FakeReviews:
+    """The upper cluster's answers: ``tokens`` maps a token to its user; ``allowed`` holds (user, verb, sub)."""
+
+    tokens: dict[str, User] = field(default_factory=dict)
+    allowed: set[tuple[str, str, str]] = field(default_factory=set)
+    error: errors.ApiError | None = None
+    token_calls: list[str] = field(default_factory=list)
+    access_calls: list[tuple[User, str, str, str]] = field(default_factory=list)
+
+    def review_token(self, token: str) -> User | None:
+        self.token_calls.append(token)
+        if self.error is not None:
+            raise self.error
+        return self.tokens.get(token)
+
+    def review_access(self, user: User, verb: str, subresource: str, node_name: str) -> bool:
+        self.access_calls.append((user, verb, subresource, node_name))
+        if self.error is not None:
+            raise self.error
+        return (user.name, verb, subresource) in self.allowed

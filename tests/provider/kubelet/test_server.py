@@ -6,7 +6,6 @@ HTTPS server, not about Kubernetes (tests/e2e/test_kubelet_logs.py reads real lo
 
 from __future__ import annotations
 
-import datetime
 import json
 import socket
 import ssl
@@ -15,10 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from descheduler.errors import InputError
 from provider.kubelet import exchange
@@ -127,42 +122,6 @@ def test_a_log_request_after_stop_on_a_kept_alive_connection_ends_at_once(tls: f
 
 
 # -- TLS -----------------------------------------------------------------------------------
-
-
-def _issue(directory: Path, name: str, *, ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None) -> Any:
-    """A CA (``ca`` None) or a client certificate signed by ``ca``; returns (cert, key, cert path, key path)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca[0].subject if ca else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca is None, path_length=None), critical=True)
-    )
-    if ca is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-    cert = builder.sign(ca[1] if ca else key, hashes.SHA256())
-    cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert, key, cert_path, key_path
-
-
-@pytest.fixture(scope="module")
-def client_pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    directory = tmp_path_factory.mktemp("client-pki")
-    ca_cert, ca_key, ca_path, _ = _issue(directory, "cluster-ca", ca=None)
-    other_cert, other_key, _, _ = _issue(directory, "other-ca", ca=None)
-    _, _, good_cert, good_key = _issue(directory, "kube-apiserver-kubelet-client", ca=(ca_cert, ca_key))
-    _, _, bad_cert, bad_key = _issue(directory, "stranger", ca=(other_cert, other_key))
-    return {"ca": ca_path, "signed": (good_cert, good_key), "stranger": (bad_cert, bad_key)}
 
 
 @pytest.fixture
