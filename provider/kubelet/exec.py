@@ -12,6 +12,7 @@ is then an HTTP error kubectl shows), answers the upgrade, and hands both sides 
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Mapping
 from typing import Literal, Protocol
@@ -154,6 +155,8 @@ def _upgrade(request: exchange.Exchange, choice: upgrade.Choice, wanted: ExecReq
     request.wfile.flush()
     request.close_connection = True
     request.connection.settimeout(None)  # a session may be quiet for as long as its command is
+    # Small frames in a row (the exit status, then the close) must not wait for delayed ACKs (dialing.dial).
+    request.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if choice.transport == "websocket":
         return WebSocketUpper(websocket.ServerWebSocket(request.connection), protocol=choice.protocol)
     connection = SpdyConnection(DuplexSocket(request.connection, idle_timeout=DEAD_PEER_SECONDS))
