@@ -4,6 +4,9 @@
   :data:`~provider.kubelet.server.ROUTES`, which maps each method and path to an endpoint function;
 - ``logs``: the ``/containerLogs`` endpoint (query parsing as the kubelet does it, the relay, the
   hang-up watch) and :class:`LowerLogs`, which reads the mirror's log from the lower cluster;
+- ``resource_metrics``: ``/metrics/resource`` and ``/stats/summary`` (``kubectl top``), from
+  :class:`LowerMetrics` (``lower_metrics``: the lower kubelets' pages through the node proxy),
+  read and written by the pure ``prometheus_text``, ``resource_usage`` and ``usage_rendering``;
 - ``exchange``: what every endpoint works with (the request being answered, the streams in flight).
 
 Import order: server -> endpoint modules (logs; exec, attach, port-forward next) -> exchange. A new
@@ -11,6 +14,7 @@ endpoint family is one module and one route entry. TLS comes from ``provider.ser
 """
 
 from provider.kubelet.logs import LowerLogs
+from provider.kubelet.lower_metrics import LowerMetrics
 from provider.kubelet.server import KubeletServer
 
-__all__ = ["KubeletServer", "LowerLogs"]
+__all__ = ["KubeletServer", "LowerLogs", "LowerMetrics"]

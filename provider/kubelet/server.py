@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from provider.kubelet import exchange, logs
+from provider.kubelet import exchange, logs, resource_metrics
 from provider.kubelet import exec as exec_endpoint
 from provider.kubelet.lower_exec import LowerExec
 from provider.serving import https, tls
@@ -45,6 +45,7 @@ class App:
     log_source: logs.LogSource
     pod_lister: PodLister | None = None
     exec_source: LowerExec | None = None
+    metrics_source: resource_metrics.MetricsSource | None = None
     streams: exchange.Streams = field(default_factory=exchange.Streams)
 
 
@@ -92,6 +93,8 @@ ROUTES: tuple[Route, ...] = (
     Route(GET, "/pods", _pods),
     Route(GET, "/containerLogs/{namespace}/{pod}/{container}", logs.serve),
     Route(GET, "/exec/{namespace}/{pod}/{container}", exec_endpoint.serve),
+    Route(GET, "/metrics/resource", resource_metrics.serve_resource),
+    Route(GET, "/stats/summary", resource_metrics.serve_summary),
 )
 
 
@@ -141,7 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class KubeletServer:
     """HTTPS kubelet API of the virtual node: the endpoints of :data:`ROUTES` (/healthz, /pods,
-    /containerLogs/{ns}/{pod}/{container}), 501 for the kubelet's other families, 404 otherwise.
+    /containerLogs/{ns}/{pod}/{container}, /exec, /metrics/resource, /stats/summary), 501 for the
+    kubelet's other families, 404 otherwise.
 
     With ``client_ca_file``, only clients presenting a certificate signed by that CA (the upper
     apiserver's ``--kubelet-client-certificate``) get past the TLS handshake; without it,
@@ -159,13 +163,14 @@ class KubeletServer:
         client_ca_file: str | Path | None = None,
         pods: PodLister | None = None,
         exec_source: LowerExec | None = None,
+        metrics: resource_metrics.MetricsSource | None = None,
     ) -> None:
         self.address = address
         self.port = port
         self._tls = tls.server_context(
             tls.CertFiles(Path(cert_file), Path(key_file)), client_ca=client_ca_file, what="kubelet API"
         )
-        self._app = App(log_source=logs, pod_lister=pods, exec_source=exec_source)
+        self._app = App(log_source=logs, pod_lister=pods, exec_source=exec_source, metrics_source=metrics)
         self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None
         if client_ca_file is None:
