@@ -96,6 +96,7 @@ class VirtualNode:
             for kind, plural in copies.PLURALS.items()
         }
         caches = PodCaches(self.upper_pods, self.lower_pods, upper_cluster=cfg.upper_cluster, node_name=cfg.node_name)
+        self.caches = caches
         self.node = NodeController(
             cfg,
             upper=upper,
@@ -134,6 +135,10 @@ class VirtualNode:
             policy=cfg.requeue_policy,
         )
         self._resync: threading.Thread | None = None
+
+    def own_mirrors(self) -> list[RawObject]:
+        """The lower pods this virtual node mirrors, from the lower pod cache (for the kubelet API's metrics)."""
+        return [pod for pod in self.lower_pods.items() if self.caches.is_own_mirror(pod)]
 
     # -- event routing (informer threads) ----------------------------------------------
 
@@ -245,6 +250,7 @@ def run_virtual_node(cfg: ProviderConfig, clusters: Clusters, serving: Serving, 
     cert_file, key_file = tls.ensure_tls_files(
         cfg.tls_cert_file, cfg.tls_key_file, node_name=cfg.node_name, ip=cfg.kubelet_address
     )
+    node = VirtualNode(cfg, clusters, metrics)  # built first (no I/O): the kubelet API reads its caches
     server = kubelet.KubeletServer(
         address=serving.listen_address,
         port=cfg.kubelet_port,
@@ -254,6 +260,9 @@ def run_virtual_node(cfg: ProviderConfig, clusters: Clusters, serving: Serving, 
         exec_source=LowerExec(clusters.lower),
         sessions=metrics.sessions,
         spdy=cfg.streaming != "websocket",
+        metrics=kubelet.LowerMetrics(
+            clusters.lower, node_name=cfg.node_name, mirrors=node.own_mirrors, lower_nodes=node.lower_nodes.items
+        ),
         client_ca_file=serving.client_ca_file,
         access=(
             kubelet.Access(kubelet.UpperReviews(clusters.upper), node_name=cfg.node_name) if serving.authorize else None
@@ -269,7 +278,6 @@ def run_virtual_node(cfg: ProviderConfig, clusters: Clusters, serving: Serving, 
             server.stop()
             raise
         metrics_server.start()
-    node = VirtualNode(cfg, clusters, metrics)
     node.start()
     logger.info("virtual node %s serving the kubelet API on %s:%d", cfg.node_name, serving.listen_address, server.port)
     stop.wait()

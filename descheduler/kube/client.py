@@ -138,13 +138,17 @@ class Kube:
         body: Any = None,
         content_type: str = "application/json",
         timeout: streaming.Timeout | None = None,
+        accept: str = "application/json",
     ) -> bytes:
-        """One attempt, no retry: the body of a 2xx response, else the mapped error."""
+        """One attempt, no retry: the body of a 2xx response, else the mapped error.
+
+        ``accept`` is for bodies that are not API objects (a kubelet's metrics through the node proxy).
+        """
         what = f"{method} {path}"
         attempt = attempts.Attempt.start(self.timeout if timeout is None else timeout, retry.current_deadline())
         if attempt.expired():
             raise attempt.too_late(what, host=self.host)
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         url_path = path + ("?" + urlencode(query) if query else "")
         _method, url, headers, _body, _post = self._api.param_serialize(
             method=method, resource_path=url_path, header_params=headers, auth_settings=["BearerToken"]

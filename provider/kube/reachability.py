@@ -212,9 +212,12 @@ class TrackedKube(Kube):
         body: Any = None,
         content_type: str = "application/json",
         timeout: streaming.Timeout | None = None,
+        accept: str = "application/json",
     ) -> bytes:
         with self._reporting():
-            return super().request(method, path, query=query, body=body, content_type=content_type, timeout=timeout)
+            return super().request(
+                method, path, query=query, body=body, content_type=content_type, timeout=timeout, accept=accept
+            )
 
     def stream(
         self,

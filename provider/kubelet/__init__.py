@@ -7,6 +7,9 @@
 - ``access``: who may call with ``--authorize`` (:class:`Access`: client certificate or bearer token,
   then a SubjectAccessReview, as a kubelet's webhook authn/authz; :class:`UpperReviews` asks the upper
   cluster);
+- ``resource_metrics``: ``/metrics/resource`` and ``/stats/summary`` (``kubectl top``), from
+  :class:`LowerMetrics` (``lower_metrics``: the lower kubelets' pages through the node proxy),
+  read and written by the pure ``prometheus_text``, ``resource_usage`` and ``usage_rendering``;
 - ``exchange``: what every endpoint works with (the request being answered, the streams in flight).
 
 Import order: server -> access and endpoint modules (logs; exec, attach, port-forward next) -> exchange. A new
@@ -15,6 +18,7 @@ endpoint family is one module and one route entry. TLS comes from ``provider.ser
 
 from provider.kubelet.access import Access, UpperReviews
 from provider.kubelet.logs import LowerLogs
+from provider.kubelet.lower_metrics import LowerMetrics
 from provider.kubelet.server import KubeletServer
 
-__all__ = ["Access", "KubeletServer", "LowerLogs", "UpperReviews"]
+__all__ = ["Access", "KubeletServer", "LowerLogs", "LowerMetrics", "UpperReviews"]

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from provider.kubelet import channels, exchange, logs
+from provider.kubelet import channels, exchange, logs, resource_metrics
 from provider.kubelet import exec as exec_endpoint
 from provider.kubelet.access import Access
 from provider.kubelet.lower_exec import LowerExec
@@ -49,6 +49,7 @@ class App:
     exec_source: LowerExec | None = None
     access: Access | None = None
     """Who may call (``--authorize``); None: whoever completed the TLS handshake."""
+    metrics_source: resource_metrics.MetricsSource | None = None
     streams: exchange.Streams = field(default_factory=exchange.Streams)
     sessions: exec_endpoint.SessionObserver | None = None
     spdy_protocols: tuple[str, ...] = channels.SPDY_PROTOCOLS
@@ -104,6 +105,8 @@ ROUTES: tuple[Route, ...] = (
     Route(UPGRADES, "/exec/{namespace}/{pod}/{uid}/{container}", exec_endpoint.serve_exec),
     Route(UPGRADES, "/attach/{namespace}/{pod}/{container}", exec_endpoint.serve_attach),
     Route(UPGRADES, "/attach/{namespace}/{pod}/{uid}/{container}", exec_endpoint.serve_attach),
+    Route(GET, "/metrics/resource", resource_metrics.serve_resource),
+    Route(GET, "/stats/summary", resource_metrics.serve_summary),
 )
 
 
@@ -173,7 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class KubeletServer:
     """HTTPS kubelet API of the virtual node: the endpoints of :data:`ROUTES` (/healthz, /pods,
-    /containerLogs, /exec, /attach), 501 for the kubelet's other families, 404 otherwise.
+    /containerLogs, /exec, /attach, /metrics/resource, /stats/summary), 501 for the kubelet's other
+    families, 404 otherwise.
 
     With ``client_ca_file``, only clients presenting a certificate signed by that CA (the upper
     apiserver's ``--kubelet-client-certificate``) get past the TLS handshake; without it,
@@ -195,6 +199,7 @@ class KubeletServer:
         sessions: exec_endpoint.SessionObserver | None = None,
         spdy: bool = True,
         access: Access | None = None,
+        metrics: resource_metrics.MetricsSource | None = None,
     ) -> None:
         self.address = address
         self.port = port
@@ -209,6 +214,7 @@ class KubeletServer:
             pod_lister=pods,
             exec_source=exec_source,
             access=access,
+            metrics_source=metrics,
             sessions=sessions,
             spdy_protocols=channels.SPDY_PROTOCOLS if spdy else (),
         )

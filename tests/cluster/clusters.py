@@ -10,6 +10,7 @@ ports chosen here. The test fixtures (tests/conftest.py) and the developer comma
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -54,6 +55,12 @@ class ClusterSpec:
     provider are left alone."""
     apiserver_args: tuple[tuple[str, str], ...] = ()
     """Extra kube-apiserver flags, e.g. (("feature-gates", "ExtendWebSocketsToKubelet=false"),)."""
+    kwok_address: str = "127.0.0.1"
+    """Where kwok's kubelet server listens, and the nodes' InternalIP. The API server's node proxy
+    (``nodes/<node>/proxy``, how a provider reads lower resource metrics) refuses any address that
+    is not global unicast ("address not allowed"), so a test of it gives this machine's
+    :func:`~tests.cluster.ports.global_address`; kwok then runs no commands for exec, since
+    anyone on that network could reach its server."""
 
 
 def default_lower_nodes(prefix: str, count: int = 3, **sizes: str) -> tuple[NodeSpec, ...]:
@@ -182,15 +189,23 @@ def node_manifest(node: NodeSpec) -> dict[str, object]:
         "metadata": {
             "name": node.name,
             "labels": labels,
-            "annotations": {KWOK_NODE_ANNOTATION: KWOK_NODE_VALUE, "node.alpha.kubernetes.io/ttl": "0"},
+            "annotations": {
+                KWOK_NODE_ANNOTATION: KWOK_NODE_VALUE,
+                "node.alpha.kubernetes.io/ttl": "0",
+                # Where kwok serves this node's resource metrics (see _kwok_resource_metrics).
+                "metrics.k8s.io/resource-metrics-path": RESOURCE_METRICS_PATH.format(nodeName=node.name),
+            },
         },
         "spec": {},
         "status": {"capacity": resources, "allocatable": resources},
     }
 
 
-def _kwok_config(log_file: Path, attach_file: Path, extra_args: dict[str, list[tuple[str, str]]]) -> str:
-    """kwokctl configuration (component flags) plus kwok resources: logs, exec and attach for every pod.
+def _kwok_config(
+    log_file: Path, attach_file: Path, extra_args: dict[str, list[tuple[str, str]]], *, run_commands: bool = True
+) -> str:
+    """kwokctl configuration (component flags) plus kwok resources: logs, attach and, unless ``run_commands``
+    is off, exec for every pod (resource metrics are in :func:`_kwok_resource_metrics`).
 
     Component flags go through ``componentsPatches`` because kwokctl v0.8.0's repeated
     ``--extra-args`` flag indexes its patches wrongly and panics.
@@ -241,7 +256,78 @@ def _kwok_config(log_file: Path, attach_file: Path, extra_args: dict[str, list[t
         "metadata": {"name": "all-pods"},
         "spec": {"selector": {}, "attaches": [{"containers": [], "logsFile": str(attach_file)}]},
     }
-    return "\n---\n".join(json.dumps(doc) for doc in (kwokctl, kwok, logs, execs, attaches))
+    docs = (kwokctl, kwok, logs, attaches, *([execs] if run_commands else []))
+    return "\n---\n".join(json.dumps(doc) for doc in docs)
+
+
+USAGE_CPU_ANNOTATION = "kwok.x-k8s.io/usage-cpu"
+USAGE_MEMORY_ANNOTATION = "kwok.x-k8s.io/usage-memory"
+RESOURCE_METRICS_PATH = "/metrics/nodes/{nodeName}/metrics/resource"
+
+
+def _kwok_resource_metrics() -> str:
+    """kwok configuration: emulate each node's kubelet resource metrics (as kwok v0.8.0's
+    kustomize/metrics does), with every pod using what its usage annotations say (else 1m CPU, 1Mi memory).
+
+    Served by kwok's server at :data:`RESOURCE_METRICS_PATH`, which the nodes' annotation
+    ``metrics.k8s.io/resource-metrics-path`` names (see :func:`node_manifest`). Cumulative CPU
+    grows from the first scrape of each pod on: that scrape reads 0. A file of its own, given to
+    kwok as a second ``--config``: kwokctl passes a Metric on only when it also runs metrics-server.
+    """
+    pod_labels = [
+        {"name": "namespace", "value": "pod.metadata.namespace"},
+        {"name": "pod", "value": "pod.metadata.name"},
+    ]
+    container_labels = [{"name": "container", "value": "container.name"}, *pod_labels]
+    series = [
+        ("node_cpu_usage_seconds_total", "node", "counter", [], 'node.CumulativeUsage("cpu")'),
+        ("node_memory_working_set_bytes", "node", "gauge", [], 'node.Usage("memory")'),
+        ("pod_cpu_usage_seconds_total", "pod", "counter", pod_labels, 'pod.CumulativeUsage("cpu")'),
+        ("pod_memory_working_set_bytes", "pod", "gauge", pod_labels, 'pod.Usage("memory")'),
+        ("container_cpu_usage_seconds_total", "container", "counter", container_labels,
+         'pod.CumulativeUsage("cpu", container.name)'),
+        ("container_memory_working_set_bytes", "container", "gauge", container_labels,
+         'pod.Usage("memory", container.name)'),
+        # An epoch as a kubelet gives it; kwok's own example says pod.SinceSecond(), the pod's age.
+        ("container_start_time_seconds", "container", "gauge", container_labels,
+         "pod.metadata.creationTimestamp.UnixSecond()"),
+        ("resource_scrape_error", "node", "gauge", [], "0"),
+    ]  # fmt: skip
+    metric = {
+        "kind": "Metric",
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "metadata": {"name": "metrics-resource"},
+        "spec": {
+            "path": RESOURCE_METRICS_PATH,
+            "metrics": [
+                {"name": name, "dimension": dimension, "kind": kind, "help": name, "labels": labels, "value": value}
+                for name, dimension, kind, labels, value in series
+            ],
+        },
+    }
+
+    def from_annotation(annotation: str, default: str) -> str:
+        return (
+            f'"{annotation}" in pod.metadata.annotations'
+            f' ? Quantity(pod.metadata.annotations["{annotation}"]) : Quantity("{default}")'
+        )
+
+    usage = {
+        "kind": "ClusterResourceUsage",
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "metadata": {"name": "usage-from-annotation"},
+        "spec": {
+            "usages": [
+                {
+                    "usage": {
+                        "cpu": {"expression": from_annotation(USAGE_CPU_ANNOTATION, "1m")},
+                        "memory": {"expression": from_annotation(USAGE_MEMORY_ANNOTATION, "1Mi")},
+                    }
+                }
+            ]
+        },
+    }
+    return "\n---\n".join(json.dumps(doc) for doc in (metric, usage))
 
 
 def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
@@ -254,13 +340,21 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "".join(f"2024-01-01T00:00:0{i}.000000000Z stdout F {line}\n" for i, line in enumerate(LOG_LINES))
     )
     config_file = root / f"{spec.name}-kwok.yaml"
+    metrics_file = root / f"{spec.name}-kwok-metrics.yaml"
+    metrics_file.write_text(_kwok_resource_metrics())
     etcd_client = f"http://127.0.0.1:{chosen['etcd']}"
     etcd_peer = f"http://127.0.0.1:{chosen['etcd-peer']}"
     kwok_args = [
-        ("server-address", f"127.0.0.1:{chosen['kwok']}"),
-        ("node-ip", "127.0.0.1"),
+        ("server-address", f"{spec.kwok_address}:{chosen['kwok']}"),
+        ("node-ip", spec.kwok_address),
         ("cidr", "10.0.0.0/12"),
+        ("config", str(metrics_file)),
     ]
+    loopback = ipaddress.ip_address(spec.kwok_address).is_loopback
+    if not loopback:
+        # kwok gives its nodes a Hostname address too (default "localhost"), which the API server
+        # prefers to the InternalIP and would resolve to loopback.
+        kwok_args.append(("node-name", spec.kwok_address))
     if spec.kwok_annotated_nodes_only:
         kwok_args += [
             ("manage-all-nodes", "false"),
@@ -291,7 +385,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
     }
     attach_file = root / f"{spec.name}-attach.log"
     attach_file.write_text("")
-    config_file.write_text(_kwok_config(log_file, attach_file, extra))
+    config_file.write_text(_kwok_config(log_file, attach_file, extra, run_commands=loopback))
     cmd = [
         str(bins.kwokctl),
         "create",

@@ -40,3 +40,20 @@ def _bindable(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def global_address() -> str:
+    """This machine's IPv4 address that is not loopback (the one its default route leaves from).
+
+    Servers the API server must reach through its node proxy need one: it refuses loopback.
+    Raises RuntimeError when the machine has none.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("198.51.100.1", 9))  # a UDP connect sends nothing; it only picks the route
+            address = str(sock.getsockname()[0])
+        except OSError as exc:
+            raise RuntimeError(f"no non-loopback IPv4 address on this machine: {exc}") from exc
+    if address.startswith("127.") or address == "0.0.0.0":
+        raise RuntimeError(f"no non-loopback IPv4 address on this machine (the default route leaves from {address})")
+    return address

@@ -170,6 +170,7 @@ def virtual_deployment(
     *,
     cpu: str = "100m",
     extra_spec: dict[str, Any] | None = None,
+    annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     labels = {"app": name}
     spec: dict[str, Any] = {
@@ -188,6 +189,6 @@ def virtual_deployment(
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": spec},
+            "template": {"metadata": {"labels": labels, "annotations": annotations or {}}, "spec": spec},
         },
     }
