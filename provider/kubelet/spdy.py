@@ -9,7 +9,7 @@ into frames and refuses malformed ones with :class:`FrameError` (never an except
 kind, never unbounded memory); :func:`encode` turns frames into bytes. Header blocks are
 compressed with one zlib stream per direction per connection, primed with the SPDY/3
 dictionary, so each connection owns one :class:`HeaderCodec` per direction. Flow control
-frames are parsed but the Go peers neither send nor honour them; sessions must not wait for them.
+frames are parsed and written; :mod:`provider.kubelet.spdy_session` decides when windows bind.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ class GoAway:
 
 @dataclass(frozen=True)
 class WindowUpdate:
-    """Flow-control credit; parsed, never waited for (the Go peers do not send it)."""
+    """Flow-control credit (the Go peers neither send it nor act on ours; see spdy_session)."""
 
     stream_id: int
     delta: int

@@ -8,7 +8,13 @@ session's own answers (PING echoes, RST_STREAM for frames on streams that do not
 
 Rules kept as the Go peers (moby/spdystream) expect: the client opens odd, increasing stream
 ids; every opened stream gets a SYN_REPLY (:meth:`accept`) or a RST_STREAM (:meth:`refuse`);
-data is sent in frames of at most :data:`CHUNK` bytes and never waits for a window.
+data is sent in frames of at most :data:`CHUNK` bytes.
+
+Flow control (SPDY/3 section 2.6.8): we give credit back with WINDOW_UPDATE as data arrives, so a
+peer that keeps windows never stalls. Our own sends honour the peer's windows only once the peer
+has shown it keeps them (a SETTINGS_INITIAL_WINDOW_SIZE or a WINDOW_UPDATE): spdystream, the peer
+of every Kubernetes component, never sends either, and waiting for its credit would hang after
+64 KiB. Until the peer grants credit, data beyond a window waits in the stream (:meth:`pending`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from provider.kubelet import spdy
 
 CHUNK = 32 * 1024
 """Largest DATA frame we send: small enough to interleave streams, large enough to be cheap."""
+INITIAL_WINDOW = 64 * 1024
+"""SPDY/3's default stream window, until the peer's SETTINGS say otherwise."""
+SETTINGS_INITIAL_WINDOW_SIZE = 7
 
 INVALID_STREAM, STREAM_ALREADY_CLOSED = 2, 9
 
@@ -69,6 +78,11 @@ Event = StreamOpened | StreamData | StreamEnded | StreamReset | PeerGoingAway
 class _Stream:
     remote_open: bool = True
     local_open: bool = True
+    send_window: int = INITIAL_WINDOW
+    received: int = 0
+    """Bytes taken in since we last gave credit back."""
+    queued: bytearray = field(default_factory=bytearray)
+    fin_queued: bool = False
 
 
 @dataclass
@@ -81,6 +95,9 @@ class ServerSession:
     _last_opened: int = 0
     _output: bytearray = field(default_factory=bytearray)
     going_away: bool = False
+    peer_keeps_windows: bool = False
+    """Set when the peer sent SETTINGS_INITIAL_WINDOW_SIZE or WINDOW_UPDATE: from then on its windows bind."""
+    _initial_window: int = INITIAL_WINDOW
 
     def feed(self, data: bytes) -> list[Event]:
         """Events in what the peer sent; raises :class:`spdy.FrameError` when the connection must end."""
@@ -107,14 +124,34 @@ class ServerSession:
     def send(self, stream_id: int, data: bytes, *, fin: bool = False) -> None:
         """Queue ``data`` on an accepted stream (``fin``: it is our last); a closed stream drops it."""
         stream = self._streams.get(stream_id)
-        if stream is None or not stream.local_open:
+        if stream is None or not stream.local_open or stream.fin_queued:
             return
-        for start in range(0, max(len(data), 1), CHUNK):
-            chunk = data[start : start + CHUNK]
-            last = start + CHUNK >= len(data)
-            self._write(spdy.DataFrame(stream_id, chunk, fin=fin and last))
-        if fin:
-            self._close_local(stream_id)
+        stream.queued += data
+        stream.fin_queued = fin
+        self._drain(stream_id, stream)
+
+    def pending(self, stream_id: int) -> int:
+        """Bytes of ``stream_id`` waiting for the peer's credit (0 when the peer keeps no windows)."""
+        stream = self._streams.get(stream_id)
+        return len(stream.queued) if stream is not None else 0
+
+    def _drain(self, stream_id: int, stream: _Stream) -> None:
+        """Send what the window allows (all of it for a peer that keeps no windows); FIN with the last byte."""
+        while stream.queued or stream.fin_queued:
+            room = min(CHUNK, stream.send_window) if self.peer_keeps_windows else CHUNK
+            if room <= 0 and stream.queued:
+                return
+            chunk = bytes(stream.queued[:room])
+            del stream.queued[:room]
+            last = stream.fin_queued and not stream.queued
+            if not chunk and not last:
+                return
+            self._write(spdy.DataFrame(stream_id, chunk, fin=last))
+            stream.send_window -= len(chunk)
+            if last:
+                stream.fin_queued = False
+                self._close_local(stream_id)
+                return
 
     def reset(self, stream_id: int, status: int = spdy.CANCEL) -> None:
         if self._streams.pop(stream_id, None) is not None:
@@ -145,7 +182,26 @@ class ServerSession:
             return []
         if isinstance(frame, spdy.GoAway):
             return [PeerGoingAway(frame.last_good_stream_id)]
-        return []  # SETTINGS, WINDOW_UPDATE, HEADERS: the Go peers need nothing from us
+        if isinstance(frame, spdy.WindowUpdate):
+            self._credit(frame)
+        elif isinstance(frame, spdy.Settings):
+            self._settings(frame)
+        return []  # HEADERS: the Go peers send none we need
+
+    def _credit(self, frame: spdy.WindowUpdate) -> None:
+        self.peer_keeps_windows = True
+        stream = self._streams.get(frame.stream_id)
+        if stream is not None and frame.delta > 0:
+            stream.send_window = min(stream.send_window + frame.delta, 0x7FFFFFFF)
+            self._drain(frame.stream_id, stream)
+
+    def _settings(self, frame: spdy.Settings) -> None:
+        for _flags, setting, value in frame.entries:
+            if setting == SETTINGS_INITIAL_WINDOW_SIZE and 0 < value <= 0x7FFFFFFF:
+                self.peer_keeps_windows = True
+                for stream in self._streams.values():  # the change applies to open streams too
+                    stream.send_window += value - self._initial_window
+                self._initial_window = value
 
     def _opened(self, frame: spdy.SynStream) -> list[Event]:
         if frame.stream_id % 2 == 0 or frame.stream_id <= self._last_opened:
@@ -154,7 +210,7 @@ class ServerSession:
         if self.going_away:
             self._write(spdy.RstStream(frame.stream_id, spdy.REFUSED_STREAM))
             return []
-        self._streams[frame.stream_id] = _Stream(remote_open=not frame.fin)
+        self._streams[frame.stream_id] = _Stream(remote_open=not frame.fin, send_window=self._initial_window)
         return [StreamOpened(frame.stream_id, frame.headers, frame.fin)]
 
     def _data(self, frame: spdy.DataFrame) -> list[Event]:
@@ -166,6 +222,11 @@ class ServerSession:
             self.reset(frame.stream_id, STREAM_ALREADY_CLOSED)
             return []
         events: list[Event] = [StreamData(frame.stream_id, frame.data)] if frame.data else []
+        stream.received += len(frame.data)
+        if stream.received >= INITIAL_WINDOW // 2 and not frame.fin:
+            # Credit back what arrived, so a peer that keeps windows never waits on us.
+            self._write(spdy.WindowUpdate(frame.stream_id, stream.received))
+            stream.received = 0
         if frame.fin:
             stream.remote_open = False
             if not stream.local_open:

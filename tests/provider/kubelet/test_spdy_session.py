@@ -119,3 +119,59 @@ def test_refusing_a_stream_resets_it() -> None:
     session.refuse(1)
     assert client.read(session) == [spdy.RstStream(1, spdy.REFUSED_STREAM)]
     assert not session.is_open(1)
+
+
+def open_stream(session: ServerSession, client: Client, stream_id: int = 1) -> None:
+    session.feed(client.send(spdy.SynStream(stream_id, {"streamtype": ["stdout"]})))
+    session.accept(stream_id)
+    client.read(session)
+
+
+def sent_data(frames: list[spdy.Frame]) -> int:
+    return sum(len(f.data) for f in frames if isinstance(f, spdy.DataFrame))
+
+
+def test_a_peer_that_keeps_no_windows_is_never_waited_for() -> None:
+    session, client = ServerSession(), Client()
+    open_stream(session, client)
+    session.send(1, b"x" * 200_000, fin=True)
+    frames = client.read(session)
+    assert sent_data(frames) == 200_000, "spdystream sends no WINDOW_UPDATE: waiting for one would hang"
+    assert frames[-1] == spdy.DataFrame(1, b"x" * (200_000 % spdy_session.CHUNK), fin=True)
+
+
+def test_a_peer_that_grants_credit_has_its_windows_honoured() -> None:
+    session, client = ServerSession(), Client()
+    open_stream(session, client)
+    session.feed(client.send(spdy.WindowUpdate(1, 0)))  # says it keeps windows, grants nothing yet
+    session.send(1, b"x" * 100_000, fin=True)
+    assert sent_data(client.read(session)) == spdy_session.INITIAL_WINDOW
+    assert session.pending(1) == 100_000 - spdy_session.INITIAL_WINDOW
+    session.feed(client.send(spdy.WindowUpdate(1, 10_000)))
+    assert sent_data(client.read(session)) == 10_000
+    session.feed(client.send(spdy.WindowUpdate(1, 1 << 20)))
+    frames = client.read(session)
+    assert sent_data(frames) == 100_000 - spdy_session.INITIAL_WINDOW - 10_000
+    assert isinstance(frames[-1], spdy.DataFrame) and frames[-1].fin
+    assert session.pending(1) == 0
+
+
+def test_a_smaller_initial_window_from_settings_applies_to_open_streams() -> None:
+    session, client = ServerSession(), Client()
+    open_stream(session, client)
+    session.feed(client.send(spdy.Settings(((0, spdy_session.SETTINGS_INITIAL_WINDOW_SIZE, 1000),))))
+    session.send(1, b"y" * 5000)
+    assert sent_data(client.read(session)) == 1000
+    assert session.pending(1) == 4000
+
+
+def test_credit_is_given_back_as_data_arrives() -> None:
+    session, client = ServerSession(), Client()
+    session.feed(client.send(spdy.SynStream(1, {"streamtype": ["stdin"]})))
+    session.accept(1)
+    client.read(session)
+    half = spdy_session.INITIAL_WINDOW // 2
+    session.feed(client.send(spdy.DataFrame(1, b"z" * (half - 1))))
+    assert client.read(session) == []
+    session.feed(client.send(spdy.DataFrame(1, b"z")))
+    assert client.read(session) == [spdy.WindowUpdate(1, half)]
