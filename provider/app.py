@@ -34,6 +34,7 @@ from provider.config import ProviderConfig
 from provider.kube.informer import Informer
 from provider.kube.objects import EventType, RawObject
 from provider.kubelet.lower_exec import LowerExec
+from provider.kubelet.lower_portforward import LowerPortForward
 from provider.metrics import ProviderMetrics
 from provider.node import capacity
 from provider.node.controller import NodeController
@@ -250,6 +251,7 @@ def run_virtual_node(cfg: ProviderConfig, clusters: Clusters, serving: Serving, 
         key_file=str(key_file),
         logs=kubelet.LowerLogs(clusters.lower),
         exec_source=LowerExec(clusters.lower),
+        portforward_source=LowerPortForward(clusters.lower),
         client_ca_file=serving.client_ca_file,
     )
     listen(f"--listen-address {serving.listen_address} --kubelet-port {cfg.kubelet_port}", server.start)
