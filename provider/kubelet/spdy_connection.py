@@ -41,8 +41,11 @@ class WebSocketPipe:
         self._upper = upper
 
     def recv(self, size: int) -> bytes:
-        message = self._upper.receive()
-        return b"" if message is None else message
+        """The next non-empty message (an empty one is not the end of the stream); ``b""`` when the WebSocket closed."""
+        while (message := self._upper.receive()) is not None:
+            if message:
+                return message
+        return b""
 
     def sendall(self, data: bytes) -> None:
         try:

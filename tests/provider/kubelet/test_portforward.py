@@ -139,10 +139,9 @@ class Client:
         if self.transport == "spdy":
             self.io.sendall(data)
             return
-        middle = len(data) // 2  # the tunnel cuts the byte stream anywhere
-        for part in (data[:middle], data[middle:]):
-            if part:
-                self.io.sendall(self.ws.send(ws.BytesMessage(part)))
+        middle = len(data) // 2  # the tunnel cuts the byte stream anywhere, and kubectl sends empty messages too
+        for part in (b"", data[:middle], data[middle:]):
+            self.io.sendall(self.ws.send(ws.BytesMessage(part)))
 
     def open(self, request: int, port: str, error_id: int, data_id: int) -> None:
         """Open a connection's two streams as kubectl does (the error stream's write side closed at once)."""
