@@ -6,7 +6,8 @@ ExtendWebSocketsToKubelet; with ``KUBECTL_PORT_FORWARD_WEBSOCKETS=false`` it upg
 the API server splices that through. The provider's lower leg is one legacy WebSocket port-forward
 per connection to the lower API server, which reaches kwok; kwok's ClusterPortForward (set up by
 tests/cluster/clusters.py) dials ``lower_a.forward_port`` on this machine, where :class:`Backend`
-listens. kwok never half-closes towards it, so every exchange has a fixed size.
+listens. kwok never half-closes towards it (and keeps its connection open while the server still
+reads, whatever happens upstairs), so every exchange has a fixed size.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -42,23 +44,19 @@ class Backend:
 
     def __init__(self, port: int) -> None:
         self.listener = socket.create_server(("127.0.0.1", port))
-        self.connections = 0
-        self.short_reads = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
         with contextlib.suppress(OSError):
             while True:
                 conn, _ = self.listener.accept()
-                self.connections += 1
                 threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
             data = read_exactly(conn, SIZE)
             if len(data) < SIZE:
-                self.short_reads += 1  # the client gave up; kwok closed the connection
-                return
+                return  # kwok hung up (it never does while this side waits: see the module docstring)
             conn.sendall(answer_to(data))
 
     def close(self) -> None:
@@ -114,6 +112,7 @@ class PortForward:
 
     def __init__(self, upper: clusters.Cluster, namespace: str, pod: str, *, websockets: bool) -> None:
         self.local = free_port()
+        self.stderr: str | None = None
         env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": "true" if websockets else "false"}
         args = [str(upper.bins.kubectl), "--kubeconfig", str(upper.kubeconfig), "port-forward", "-n", namespace]
         args += ["--address", "127.0.0.1", f"pod/{pod}", f"{self.local}:{REMOTE_PORT}"]
@@ -128,11 +127,13 @@ class PortForward:
             return read_exactly(conn, len(data) + 32)
 
     def stop(self) -> str:
-        """End kubectl; what it wrote on stderr."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        _out, err = self.proc.communicate(timeout=20)
-        return str(err)
+        """End kubectl (once); what it wrote on stderr."""
+        if self.stderr is None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            _out, err = self.proc.communicate(timeout=20)
+            self.stderr = str(err)
+        return self.stderr
 
 
 @pytest.fixture
@@ -176,6 +177,21 @@ def test_a_connection_the_client_drops_does_not_break_the_others(backend: Backen
     data = os.urandom(SIZE)
     assert forward.exchange(data) == answer_to(data), "a connection opened afterwards works too"
     assert forward.proc.poll() is None, "kubectl keeps forwarding"
+    time.sleep(7)  # the provider closes the half-closed connection below once the pod was quiet for 5 s
+    assert forward.proc.poll() is None, "kubectl keeps forwarding"
+    assert "error occurred forwarding" not in forward.stop(), "a client's own hang-up is no error"
+
+
+@pytest.mark.parametrize("forward", TRANSPORTS, indirect=True)
+def test_a_connection_idle_for_longer_than_the_dead_peer_timeout_survives(forward: PortForward) -> None:
+    # kubectl pings the session and the provider pings each lower connection, so 25 s of silence
+    # in the data (more than the 20 s after which a silent peer counts as gone) ends nothing.
+    data = os.urandom(SIZE)
+    with socket.create_connection(("127.0.0.1", forward.local), timeout=60) as conn:
+        conn.sendall(data[: SIZE // 2])
+        time.sleep(25)
+        conn.sendall(data[SIZE // 2 :])
+        assert read_exactly(conn, SIZE + 32) == answer_to(data)
 
 
 def test_port_forward_to_a_pod_whose_mirror_is_gone_is_a_clear_error(
