@@ -34,6 +34,7 @@ from provider.config import ProviderConfig
 from provider.kube.informer import Informer
 from provider.kube.objects import EventType, RawObject
 from provider.kubelet.lower_exec import LowerExec
+from provider.kubelet.lower_portforward import LowerPortForward
 from provider.metrics import ProviderMetrics
 from provider.node import capacity
 from provider.node.controller import NodeController
@@ -263,6 +264,7 @@ def run_virtual_node(cfg: ProviderConfig, clusters: Clusters, serving: Serving, 
         metrics=kubelet.LowerMetrics(
             clusters.lower, node_name=cfg.node_name, mirrors=node.own_mirrors, lower_nodes=node.lower_nodes.items
         ),
+        portforward_source=LowerPortForward(clusters.lower),
         client_ca_file=serving.client_ca_file,
         access=(
             kubelet.Access(kubelet.UpperReviews(clusters.upper), node_name=cfg.node_name) if serving.authorize else None

@@ -22,9 +22,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from provider.kubelet import channels, exchange, logs, resource_metrics
+from provider.kubelet import channels, exchange, logs, portforward, resource_metrics
 from provider.kubelet import exec as exec_endpoint
 from provider.kubelet.access import Access
+from provider.kubelet.forwarding import LowerOpener, Timeouts
 from provider.kubelet.lower_exec import LowerExec
 from provider.serving import https, tls
 
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 CLIENT_TIMEOUT = 60.0
 # Kubelet endpoint families tensile does not serve (yet): 501 rather than 404 for any path under
 # them that no route matches.
-NOT_IMPLEMENTED = frozenset({"portForward", "run"})
+NOT_IMPLEMENTED = frozenset({"run"})
 
 PodLister = Callable[[], list[dict[str, Any]]]
 
@@ -54,6 +55,10 @@ class App:
     sessions: exec_endpoint.SessionObserver | None = None
     spdy_protocols: tuple[str, ...] = channels.SPDY_PROTOCOLS
     """Remote-command protocols accepted over SPDY; none when only WebSockets are allowed."""
+    portforward_source: LowerOpener | None = None
+    portforward_spdy: bool = True
+    """Whether port-forward accepts a plain SPDY/3.1 upgrade (it is SPDY inside the WebSocket either way)."""
+    portforward_timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 Endpoint = Callable[[exchange.Exchange, App, Mapping[str, str], exchange.Query], None]
@@ -107,6 +112,8 @@ ROUTES: tuple[Route, ...] = (
     Route(UPGRADES, "/attach/{namespace}/{pod}/{uid}/{container}", exec_endpoint.serve_attach),
     Route(GET, "/metrics/resource", resource_metrics.serve_resource),
     Route(GET, "/stats/summary", resource_metrics.serve_summary),
+    Route(UPGRADES, "/portForward/{namespace}/{pod}", portforward.serve),
+    Route(UPGRADES, "/portForward/{namespace}/{pod}/{uid}", portforward.serve),
 )
 
 
@@ -124,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._route("GET")
 
     def do_POST(self) -> None:
-        # SPDY upgrades of exec and attach (the API server's stream translator) are POSTs.
+        # SPDY upgrades of exec, attach and port-forward (the API server's translator and tunnel) are POSTs.
         self._route("POST")
 
     def _route(self, method: str) -> None:
@@ -176,8 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class KubeletServer:
     """HTTPS kubelet API of the virtual node: the endpoints of :data:`ROUTES` (/healthz, /pods,
-    /containerLogs, /exec, /attach, /metrics/resource, /stats/summary), 501 for the kubelet's other
-    families, 404 otherwise.
+    /containerLogs, /exec, /attach, /portForward, /metrics/resource, /stats/summary), 501 for the
+    kubelet's other families, 404 otherwise.
 
     With ``client_ca_file``, only clients presenting a certificate signed by that CA (the upper
     apiserver's ``--kubelet-client-certificate``) get past the TLS handshake; without it,
@@ -196,10 +203,12 @@ class KubeletServer:
         client_ca_file: str | Path | None = None,
         pods: PodLister | None = None,
         exec_source: LowerExec | None = None,
+        portforward_source: LowerOpener | None = None,
         sessions: exec_endpoint.SessionObserver | None = None,
         spdy: bool = True,
         access: Access | None = None,
         metrics: resource_metrics.MetricsSource | None = None,
+        portforward_timeouts: Timeouts | None = None,
     ) -> None:
         self.address = address
         self.port = port
@@ -217,6 +226,9 @@ class KubeletServer:
             metrics_source=metrics,
             sessions=sessions,
             spdy_protocols=channels.SPDY_PROTOCOLS if spdy else (),
+            portforward_source=portforward_source,
+            portforward_spdy=spdy,
+            portforward_timeouts=portforward_timeouts or Timeouts(),
         )
         self._server: https.TlsServer | None = None
         self._thread: threading.Thread | None = None

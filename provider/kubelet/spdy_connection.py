@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -40,8 +41,11 @@ class WebSocketPipe:
         self._upper = upper
 
     def recv(self, size: int) -> bytes:
-        message = self._upper.receive()
-        return b"" if message is None else message
+        """The next non-empty message (an empty one is not the end of the stream); ``b""`` when the WebSocket closed."""
+        while (message := self._upper.receive()) is not None:
+            if message:
+                return message
+        return b""
 
     def sendall(self, data: bytes) -> None:
         try:
@@ -50,7 +54,9 @@ class WebSocketPipe:
             raise OSError(str(exc)) from None
 
     def close(self) -> None:
+        """Send the close frame and drop the socket: a peer that no longer answers must not hold the reader."""
         self._upper.close()
+        self._upper.shutdown()
 
 
 class SpdyConnection:
@@ -61,6 +67,8 @@ class SpdyConnection:
         self._session = spdy_session.ServerSession()
         self._lock = threading.Lock()
         self.closed = False
+        self.heard_at = time.monotonic()
+        """When the peer last sent anything (the Go peers ping every 5 or 10 s): a long silence is a dead peer."""
 
     def events(self) -> Iterator[spdy_session.Event]:
         """What the peer does, until it closes (the iterator ends) or the connection fails (ConnectionLostError)."""
@@ -73,6 +81,7 @@ class SpdyConnection:
                 raise ConnectionLostError(f"connection lost: {exc}") from None
             if not chunk:
                 return
+            self.heard_at = time.monotonic()
             with self._lock:
                 try:
                     events = self._session.feed(chunk)

@@ -79,6 +79,9 @@ class Cluster:
     apiserver_url: str
     bins: binaries.Binaries
     _env: dict[str, str] = field(repr=False)
+    forward_port: int = 0
+    """kwok forwards every port of every pod here (``kubectl port-forward``): a test listens on
+    127.0.0.1 at this port to be the server behind the pods."""
     _stopped: dict[str, tuple[list[str], str]] = field(default_factory=dict, repr=False)
     _restarted: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
@@ -202,10 +205,15 @@ def node_manifest(node: NodeSpec) -> dict[str, object]:
 
 
 def _kwok_config(
-    log_file: Path, attach_file: Path, extra_args: dict[str, list[tuple[str, str]]], *, run_commands: bool = True
+    log_file: Path,
+    attach_file: Path,
+    extra_args: dict[str, list[tuple[str, str]]],
+    forward_port: int,
+    *,
+    run_commands: bool = True,
 ) -> str:
-    """kwokctl configuration (component flags) plus kwok resources: logs, attach and, unless ``run_commands``
-    is off, exec for every pod (resource metrics are in :func:`_kwok_resource_metrics`).
+    """kwokctl configuration (component flags) plus kwok resources: logs, attach, port-forward and, unless
+    ``run_commands`` is off, exec for every pod (resource metrics are in :func:`_kwok_resource_metrics`).
 
     Component flags go through ``componentsPatches`` because kwokctl v0.8.0's repeated
     ``--extra-args`` flag indexes its patches wrongly and panics.
@@ -256,7 +264,15 @@ def _kwok_config(
         "metadata": {"name": "all-pods"},
         "spec": {"selector": {}, "attaches": [{"containers": [], "logsFile": str(attach_file)}]},
     }
-    docs = (kwokctl, kwok, logs, attaches, *([execs] if run_commands else []))
+    # `kubectl port-forward` to any port of any kwok pod reaches 127.0.0.1:<forward_port>, where a
+    # test can listen. kwok dials it per connection and never half-closes towards it.
+    forwards = {
+        "kind": "ClusterPortForward",
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "metadata": {"name": "all-pods"},
+        "spec": {"selector": {}, "forwards": [{"ports": [], "target": {"address": "127.0.0.1", "port": forward_port}}]},
+    }
+    docs = (kwokctl, kwok, logs, attaches, forwards, *([execs] if run_commands else []))
     return "\n---\n".join(json.dumps(doc) for doc in docs)
 
 
@@ -332,7 +348,8 @@ def _kwok_resource_metrics() -> str:
 
 def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
     env = dict(os.environ, KWOK_WORKDIR=str(root))
-    chosen = {name: ports.free_port() for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok")}
+    names = ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok", "forward")
+    chosen = {name: ports.free_port() for name in names}
     cluster_dir = root / "clusters" / spec.name
     log_file = root / f"{spec.name}-pod.log"
     # Fixed timestamps (one second apart) give time filters such as --since-time known answers.
@@ -385,7 +402,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
     }
     attach_file = root / f"{spec.name}-attach.log"
     attach_file.write_text("")
-    config_file.write_text(_kwok_config(log_file, attach_file, extra, run_commands=loopback))
+    config_file.write_text(_kwok_config(log_file, attach_file, extra, chosen["forward"], run_commands=loopback))
     cmd = [
         str(bins.kwokctl),
         "create",
@@ -431,7 +448,8 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     kubeconfig = cluster_dir / "kubeconfig.yaml"
-    cluster = Cluster(spec.name, root, kubeconfig, f"https://127.0.0.1:{chosen['apiserver']}", bins, env)
+    api = f"https://127.0.0.1:{chosen['apiserver']}"
+    cluster = Cluster(spec.name, root, kubeconfig, api, bins, env, forward_port=chosen["forward"])
     if proc.returncode != 0 or not kubeconfig.exists():
         cluster.stop()
         logs = cluster_dir / "logs"

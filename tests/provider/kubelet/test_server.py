@@ -57,7 +57,8 @@ def test_pods_lists_what_the_lister_returns(tls: fakes.Tls, logs: fakes.FakeLogs
         pytest.param("/containerLogs/ns/pod/c/extra", 404, id="logs with extra segment -> 404"),
         pytest.param("/exec/ns/pod/c?command=sh", 400, id="exec without an upgrade -> 400"),
         pytest.param("/attach/ns/pod/c?output=1", 400, id="attach without an upgrade -> 400"),
-        pytest.param("/portForward/ns/pod", 501, id="portForward -> 501"),
+        pytest.param("/portForward/ns/pod", 400, id="portForward without an upgrade -> 400"),
+        pytest.param("/portForward/ns/pod/uid/extra", 404, id="portForward with extra segment -> 404"),
     ],
 )
 def test_other_paths_are_refused(
