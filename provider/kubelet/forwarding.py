@@ -115,7 +115,7 @@ class Forward:
             lower.send(data)
         except errors.ConnectionFailedError:
             return  # the relay upwards sees the same end and reports it
-        self._session.traffic.bytes_down += len(data)
+        self._session.traffic.count(down=len(data))
 
     def client_finished(self) -> None:
         self._client_done_at = time.monotonic()
@@ -162,7 +162,7 @@ class Forward:
         try:
             while (data := lower.receive()) is not None:
                 session.connection.send(pair.data_stream, data)
-                session.traffic.bytes_up += len(data)
+                session.traffic.count(up=len(data))
                 self._last_up = time.monotonic()
         except (LowerForwardError, errors.ConnectionFailedError, FramingError) as exc:
             message = f"lower cluster: {exc}"
@@ -180,7 +180,7 @@ class Forward:
             try:
                 for chunk in self._buffer:
                     lower.send(chunk)
-                    self._session.traffic.bytes_down += len(chunk)
+                    self._session.traffic.count(down=len(chunk))
             except errors.ConnectionFailedError:
                 pass  # receive() reports the end
             self._buffer.clear()

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from descheduler.kube import errors
@@ -59,10 +59,17 @@ class Traffic:
     result: str = "ok"
     """``ok`` (the command's outcome reached kubectl, whatever its exit code), ``lower_failed``, ``upper_gone``."""
     started: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def seconds(self) -> float:
         return time.monotonic() - self.started
+
+    def count(self, *, down: int = 0, up: int = 0) -> None:
+        """Add bytes carried (from any of the session's threads)."""
+        with self._lock:
+            self.bytes_down += down
+            self.bytes_up += up
 
 
 def relay(upper: UpperSession, lower: LowerSession, *, what: str) -> Traffic:
@@ -74,7 +81,7 @@ def relay(upper: UpperSession, lower: LowerSession, *, what: str) -> Traffic:
     try:
         for channel, data in lower.output():
             upper.send(channel, data)
-            traffic.bytes_up += len(data)
+            traffic.count(up=len(data))
         # A lower session always ends with its Status; none means it was cut off.
         status = lower.error_channel or channels.failure_status("lower cluster: the session ended before its outcome")
         if not lower.error_channel:
@@ -102,7 +109,7 @@ def _downstream(upper: UpperSession, lower: LowerSession, what: str, traffic: Tr
         for channel, payload in upper.inputs():
             if channel == channels.STDIN:
                 lower.send_stdin(payload)
-                traffic.bytes_down += len(payload)
+                traffic.count(down=len(payload))
             elif channel == channels.CLOSE and payload == bytes((channels.STDIN,)):
                 lower.close_stdin()
             elif channel == channels.RESIZE:

@@ -27,9 +27,11 @@ import pytest
 
 from tests.cluster import clusters
 from tests.cluster.ports import free_port
+from tests.e2e.support import streaming
 from tests.e2e.support.providers import ProviderProcess, pods, ready_provider, running, virtual_deployment, wait_for
 
 NODE = "vk-portforward"
+TRANSLATED_NODE = "vk-portforward-spdy"
 REMOTE_PORT = 8080
 SIZE = 1024 * 1024
 
@@ -96,8 +98,8 @@ def namespace(provider: ProviderProcess, upper: clusters.Cluster) -> str:
     return name
 
 
-def mirrored_pod(upper: clusters.Cluster, namespace: str, app: str) -> str:
-    upper.apply([virtual_deployment(app, namespace, 1, NODE)])
+def mirrored_pod(upper: clusters.Cluster, namespace: str, app: str, node: str = NODE) -> str:
+    upper.apply([virtual_deployment(app, namespace, 1, node)])
     wait_for(lambda: len(running(pods(upper, namespace, f"app={app}"))) == 1, timeout=90, what=f"{app} running")
     return str(running(pods(upper, namespace, f"app={app}"))[0]["metadata"]["name"])
 
@@ -110,7 +112,7 @@ def pod(upper: clusters.Cluster, namespace: str) -> str:
 class PortForward:
     """``kubectl port-forward pod/NAME LOCAL:8080`` running in the background."""
 
-    def __init__(self, upper: clusters.Cluster, namespace: str, pod: str, *, websockets: bool) -> None:
+    def __init__(self, upper: clusters.Cluster, namespace: str, pod: str, *, websockets: bool = True) -> None:
         self.local = free_port()
         self.stderr: str | None = None
         env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": "true" if websockets else "false"}
@@ -207,3 +209,36 @@ def test_port_forward_to_a_pod_whose_mirror_is_gone_is_a_clear_error(
         stderr = forward.stop()
     assert "pod not found in the lower cluster" in stderr, stderr
     assert f'pods \\"{name}\\" not found' in stderr or f'pods "{name}" not found' in stderr, stderr
+
+
+@pytest.fixture(scope="module")
+def translating_provider(
+    upper: clusters.Cluster, lower_a: clusters.Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProviderProcess]:
+    """A node that declares nothing (``--streaming spdy``): the upper API server tunnels kubectl's WebSocket
+    into SPDY itself, as it does for every node when its ExtendWebSocketsToKubelet gate is off (one branch)."""
+    try:
+        with ready_provider(
+            upper, lower_a, TRANSLATED_NODE, tmp_path_factory.mktemp("pf-spdy"), extra_args=["--streaming", "spdy"]
+        ) as proc:
+            yield proc
+    finally:
+        upper.kubectl("delete", "node", TRANSLATED_NODE, "--ignore-not-found")
+
+
+def test_an_api_server_that_tunnels_the_websocket_into_spdy_reaches_the_pod_too(
+    upper: clusters.Cluster, namespace: str, backend: Backend, translating_provider: ProviderProcess
+) -> None:
+    name = mirrored_pod(upper, namespace, "translated", TRANSLATED_NODE)
+    before = streaming.websocket_requests(upper, "portforward").get("translated_at_apiserver", 0)
+    forward = PortForward(upper, namespace, name)
+    try:
+        payloads = [os.urandom(SIZE) for _ in range(3)]
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(forward.exchange, payloads))
+        assert all(got == answer_to(sent) for sent, got in zip(payloads, answers, strict=True))
+    finally:
+        forward.stop()
+    assert LOGGED["spdy"] in translating_provider.logs(), "the API server spoke SPDY to the node"
+    after = streaming.websocket_requests(upper, "portforward").get("translated_at_apiserver", 0)
+    assert after > before, (before, after)
