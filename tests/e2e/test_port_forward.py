@@ -116,7 +116,7 @@ class PortForward:
         self.local = free_port()
         self.stderr: str | None = None
         env = {**os.environ, "KUBECTL_PORT_FORWARD_WEBSOCKETS": "true" if websockets else "false"}
-        args = [str(upper.bins.kubectl), "--kubeconfig", str(upper.kubeconfig), "port-forward", "-n", namespace]
+        args = [streaming.kubectl_binary(upper), "--kubeconfig", str(upper.kubeconfig), "port-forward", "-n", namespace]
         args += ["--address", "127.0.0.1", f"pod/{pod}", f"{self.local}:{REMOTE_PORT}"]
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None

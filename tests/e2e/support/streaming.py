@@ -21,6 +21,15 @@ from typing import Any
 
 from tests.cluster import clusters
 
+KUBECTL_OVERRIDE = "TENSILE_STREAMING_KUBECTL"
+"""A kubectl binary of another version for the streaming tests (e.g. one built from k8s.io/kubernetes v1.34.4);
+unset: the test environment's own."""
+
+
+def kubectl_binary(cluster: clusters.Cluster) -> str:
+    return os.environ.get(KUBECTL_OVERRIDE) or str(cluster.bins.kubectl)
+
+
 ROUTED = re.compile(r"^apiserver_websocket_streaming_requests_total\{([^}]*)\} (\d+)", re.MULTILINE)
 
 
@@ -42,7 +51,7 @@ class Kubectl:
         self.env = dict(os.environ, **(env or {}))
 
     def command(self, *args: str) -> list[str]:
-        return [str(self.cluster.bins.kubectl), "--kubeconfig", str(self.cluster.kubeconfig), *args]
+        return [kubectl_binary(self.cluster), "--kubeconfig", str(self.cluster.kubeconfig), *args]
 
     def run(self, *args: str, stdin: bytes | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(self.command(*args), input=stdin, capture_output=True, env=self.env, timeout=timeout)
