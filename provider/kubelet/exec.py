@@ -108,7 +108,11 @@ def _serve(request: exchange.Exchange, app: Sources, wanted: ExecRequest) -> Non
         lower = app.exec_source.open(wanted)
     except errors.ApiError as exc:
         logger.info("kubelet API: %s: %s", what, exc)
-        request.send_text(exc.status or 502, _lower_message(exc))
+        # A Status, as API servers and kubelets answer: every kubectl shows its message (1.34 shows
+        # only a Status's; 1.36 shows a plain body too).
+        status = exc.status or 502
+        body = channels.failure_status(_lower_message(exc), code=status, reason=exc.reason or "InternalError")
+        request.send_body(status, body, "application/json")
         _count(app, kind, choice.transport, Traffic(result="refused", started=time.monotonic()))
         return
     started = time.monotonic()

@@ -199,7 +199,10 @@ def test_a_lower_error_is_an_http_error_before_the_upgrade(tls: fakes.Tls, sessi
     finally:
         srv.stop()
     assert head.startswith("HTTP/1.1 404"), head
-    assert 'pod not found in the lower cluster: pods "web" not found' in body
+    assert "Content-Type: application/json" in head
+    status = json.loads(body)
+    assert (status["reason"], status["code"]) == ("NotFound", 404)
+    assert status["message"] == 'pod not found in the lower cluster: pods "web" not found'
 
 
 def test_a_client_that_never_opens_its_streams_is_dropped(tls: fakes.Tls, sessions: Sessions, monkeypatch: Any) -> None:
