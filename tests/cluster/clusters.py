@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 try:  # imported both as tests.cluster.clusters and as a script's sibling module
-    from tests.cluster import binaries, ports
+    from tests.cluster import binaries, metrics_server, ports
 except ImportError:  # pragma: no cover
     import binaries  # type: ignore[no-redef]
+    import metrics_server  # type: ignore[no-redef]
     import ports  # type: ignore[no-redef]
 
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -61,6 +62,12 @@ class ClusterSpec:
     is not global unicast ("address not allowed"), so a test of it gives this machine's
     :func:`~tests.cluster.ports.global_address`; kwok then runs no commands for exec, since
     anyone on that network could reach its server."""
+    metrics_server: bool = False
+    """kwokctl runs metrics-server here, registered as metrics.k8s.io (``kubectl top``); see
+    :mod:`tests.cluster.metrics_server` for its flags and the credentials it presents to kubelets."""
+    metrics_server_args: tuple[tuple[str, str], ...] = ()
+    """Extra metrics-server flags, after kwokctl's (the last of a repeated flag wins), e.g.
+    (("kubelet-insecure-tls", "false"), ("kubelet-certificate-authority", path))."""
 
 
 def default_lower_nodes(prefix: str, count: int = 3, **sizes: str) -> tuple[NodeSpec, ...]:
@@ -202,7 +209,12 @@ def node_manifest(node: NodeSpec) -> dict[str, object]:
 
 
 def _kwok_config(
-    log_file: Path, attach_file: Path, extra_args: dict[str, list[tuple[str, str]]], *, run_commands: bool = True
+    log_file: Path,
+    attach_file: Path,
+    extra_args: dict[str, list[tuple[str, str]]],
+    *,
+    run_commands: bool = True,
+    options: dict[str, object] | None = None,
 ) -> str:
     """kwokctl configuration (component flags) plus kwok resources: logs, attach and, unless ``run_commands``
     is off, exec for every pod (resource metrics are in :func:`_kwok_resource_metrics`).
@@ -213,6 +225,7 @@ def _kwok_config(
     kwokctl = {
         "kind": "KwokctlConfiguration",
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        **({"options": options} if options else {}),
         "componentsPatches": [
             {"name": name, "extraArgs": [{"key": k, "value": v} for k, v in args]} for name, args in extra_args.items()
         ],
@@ -331,8 +344,10 @@ def _kwok_resource_metrics() -> str:
 
 
 def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
-    env = dict(os.environ, KWOK_WORKDIR=str(root))
-    chosen = {name: ports.free_port() for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok")}
+    # kwokctl builds kustomize manifests (metrics-server's) with the kubectl on PATH, else downloads one.
+    env = dict(os.environ, KWOK_WORKDIR=str(root), PATH=f"{bins.kubectl.parent}{os.pathsep}{os.environ['PATH']}")
+    components = ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok", "metrics-server")
+    chosen = {name: ports.free_port() for name in components}
     cluster_dir = root / "clusters" / spec.name
     log_file = root / f"{spec.name}-pod.log"
     # Fixed timestamps (one second apart) give time filters such as --since-time known answers.
@@ -375,6 +390,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
             ("bind-address", "127.0.0.1"),
             ("kubelet-client-certificate", str(cluster_dir / "pki" / "admin.crt")),
             ("kubelet-client-key", str(cluster_dir / "pki" / "admin.key")),
+            *(metrics_server.apiserver_args(cluster_dir / "pki") if spec.metrics_server else []),
             *spec.apiserver_args,
         ],
         # One replica each: without leader election there is no Lease to lose, and a controller
@@ -383,9 +399,14 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "kube-scheduler": [("bind-address", "127.0.0.1"), ("leader-elect", "false")],
         "kwok-controller": kwok_args,
     }
+    options: dict[str, object] = {}
+    if spec.metrics_server:
+        extra[metrics_server.COMPONENT] = metrics_server.component_args(spec.metrics_server_args)
+        manifests = root / f"{spec.name}-metrics-server"
+        options = metrics_server.kwokctl_options(manifests, port=chosen["metrics-server"])
     attach_file = root / f"{spec.name}-attach.log"
     attach_file.write_text("")
-    config_file.write_text(_kwok_config(log_file, attach_file, extra, run_commands=loopback))
+    config_file.write_text(_kwok_config(log_file, attach_file, extra, run_commands=loopback, options=options))
     cmd = [
         str(bins.kwokctl),
         "create",
@@ -419,6 +440,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "--controller-port",
         str(chosen["kwok"]),
         "--disable-qps-limits",
+        *(metrics_server.create_flags(bins.metrics_server) if spec.metrics_server else []),
         # Debugging aid: TENSILE_AUDIT_POLICY=policy.yaml writes an audit log per cluster
         # (clusters/<name>/logs/audit.log), to see which client sends which requests.
         *(
@@ -439,6 +461,14 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
             f"kwokctl could not start cluster {spec.name} (exit {proc.returncode}): "
             f"{proc.stderr.strip()[-3000:]}\ncomponent logs: {logs}"
         )
+    if spec.metrics_server:
+        restart = subprocess.run(
+            metrics_server.start_command(bins.kwokctl, spec.name), env=env, capture_output=True, text=True, timeout=120
+        )
+        if restart.returncode != 0:
+            cluster.stop()
+            error = restart.stderr.strip()[-3000:]
+            raise ClusterError(f"kwokctl could not start metrics-server in {spec.name}: {error}")
     cluster.add_nodes(spec.nodes)
     return cluster
 
