@@ -7,7 +7,9 @@ Everything is built from upstream Go modules through the Go module proxy (DESIGN
   from the release's own go.mod (``go install k8s.io/kubernetes/...@v`` refuses because
   of the release's ``./staging`` replaces);
 * etcd from ``go.etcd.io/etcd/server/v3``;
-* kwok and kwokctl from ``sigs.k8s.io/kwok``'s source with two exec fixes (:mod:`tests.cluster.kwok_patches`).
+* kwok and kwokctl from ``sigs.k8s.io/kwok``'s source with two exec fixes (:mod:`tests.cluster.kwok_patches`);
+* metrics-server from ``sigs.k8s.io/metrics-server`` (``cmd/metrics-server``), which kwokctl runs in the
+  clusters that ask for it (``ClusterSpec.metrics_server``), so ``kubectl top`` is tested for real.
 
 Binaries land in a cache directory outside the repository, keyed by version
 (``$TENSILE_BIN_CACHE`` or ``~/.cache/tensile/bin``), and are built only when missing.
@@ -36,6 +38,7 @@ except ImportError:  # run as a script: python tests/cluster/binaries.py
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
+METRICS_SERVER_VERSION = "v0.8.0"
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 
@@ -55,6 +58,7 @@ class Binaries:
     etcd: Path
     kwok: Path
     kwokctl: Path
+    metrics_server: Path
 
     def missing(self) -> list[Path]:
         return [p for p in self.__dict__.values() if not os.access(p, os.X_OK)]
@@ -79,6 +83,10 @@ def kwok_dir() -> Path:
     return cache_root() / f"kwok-{KWOK_VERSION}-{kwok_patches.PATCH_LEVEL}"
 
 
+def metrics_server_dir() -> Path:
+    return cache_root() / f"metrics-server-{METRICS_SERVER_VERSION}"
+
+
 def locate() -> Binaries:
     k, e, w = kube_dir(), etcd_dir(), kwok_dir()
     return Binaries(
@@ -89,6 +97,7 @@ def locate() -> Binaries:
         etcd=e / "etcd",
         kwok=w / "kwok",
         kwokctl=w / "kwokctl",
+        metrics_server=metrics_server_dir() / "metrics-server",
     )
 
 
@@ -180,7 +189,9 @@ def build_kubernetes(target: Path) -> None:
         _publish(staging, target)
 
 
-def build_module_binaries(target: Path, module: str, version: str, mains: dict[str, str]) -> None:
+def build_module_binaries(
+    target: Path, module: str, version: str, mains: dict[str, str], *, ldflags: str = "-s -w"
+) -> None:
     """Build ``mains`` (binary name -> package path) from ``module@version``."""
     with tempfile.TemporaryDirectory(prefix="tensile-go-build-") as tmp:
         work = Path(tmp)
@@ -189,8 +200,20 @@ def build_module_binaries(target: Path, module: str, version: str, mains: dict[s
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         for name, pkg in mains.items():
-            _run(["go", "build", "-mod=mod", "-ldflags", "-s -w", "-o", str(staging / name), pkg], cwd=work)
+            _run(["go", "build", "-mod=mod", "-ldflags", ldflags, "-o", str(staging / name), pkg], cwd=work)
         _publish(staging, target)
+
+
+def build_metrics_server(target: Path) -> None:
+    # metrics-server's own Makefile stamps its version into client-go's version package, where
+    # `metrics-server --version` reads it (and kwokctl, which runs that to learn the version).
+    build_module_binaries(
+        target,
+        "sigs.k8s.io/metrics-server",
+        METRICS_SERVER_VERSION,
+        {"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"},
+        ldflags=f"-s -w -X k8s.io/client-go/pkg/version.gitVersion={METRICS_SERVER_VERSION}",
+    )
 
 
 def build_kwok(target: Path) -> None:
@@ -238,6 +261,9 @@ def ensure() -> Binaries:
     if any(not os.access(p, os.X_OK) for p in (bins.kwok, bins.kwokctl)):
         _log(f"building kwok {KWOK_VERSION} (patched: {kwok_patches.PATCH_LEVEL}) into {kwok_dir()}")
         build_kwok(kwok_dir())
+    if not os.access(bins.metrics_server, os.X_OK):
+        _log(f"building metrics-server {METRICS_SERVER_VERSION} into {metrics_server_dir()}")
+        build_metrics_server(metrics_server_dir())
     kube = (bins.kube_apiserver, bins.kube_controller_manager, bins.kube_scheduler, bins.kubectl)
     if any(not os.access(p, os.X_OK) for p in kube):
         _log(f"building Kubernetes {KUBERNETES_VERSION} into {kube_dir()} (tens of minutes on 2 cores)")

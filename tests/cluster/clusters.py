@@ -24,14 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 try:  # imported both as tests.cluster.clusters and as a script's sibling module
-    from tests.cluster import binaries, ports
+    from tests.cluster import binaries, kwok_config, metrics_server, ports
 except ImportError:  # pragma: no cover
     import binaries  # type: ignore[no-redef]
+    import kwok_config  # type: ignore[no-redef]
+    import metrics_server  # type: ignore[no-redef]
     import ports  # type: ignore[no-redef]
 
-KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
-KWOK_NODE_VALUE = "fake"
-KWOK_POD_STAGE_PARALLELISM = 16
+KWOK_NODE_ANNOTATION = kwok_config.KWOK_NODE_ANNOTATION
+KWOK_NODE_VALUE = kwok_config.KWOK_NODE_VALUE
+USAGE_CPU_ANNOTATION = kwok_config.USAGE_CPU_ANNOTATION
+USAGE_MEMORY_ANNOTATION = kwok_config.USAGE_MEMORY_ANNOTATION
 LOG_LINES = ("tensile test log line 1", "tensile test log line 2", "tensile test log line 3")
 
 
@@ -61,6 +64,12 @@ class ClusterSpec:
     is not global unicast ("address not allowed"), so a test of it gives this machine's
     :func:`~tests.cluster.ports.global_address`; kwok then runs no commands for exec, since
     anyone on that network could reach its server."""
+    metrics_server: bool = False
+    """kwokctl runs metrics-server here, registered as metrics.k8s.io (``kubectl top``); see
+    :mod:`tests.cluster.metrics_server` for its flags and the credentials it presents to kubelets."""
+    metrics_server_args: tuple[tuple[str, str], ...] = ()
+    """Extra metrics-server flags, after kwokctl's (the last of a repeated flag wins), e.g.
+    (("kubelet-insecure-tls", "false"), ("kubelet-certificate-authority", path))."""
 
 
 def default_lower_nodes(prefix: str, count: int = 3, **sizes: str) -> tuple[NodeSpec, ...]:
@@ -112,7 +121,7 @@ class Cluster:
         self.kubectl("apply", "-f", "-", input_text=text)
 
     def add_nodes(self, nodes: Iterable[NodeSpec]) -> None:
-        items = [node_manifest(n) for n in nodes]
+        items = [kwok_config.node_manifest(n) for n in nodes]
         if items:
             # create, not apply: a POSTed Node keeps its status (capacity), like a kubelet's.
             self.kubectl(
@@ -177,179 +186,11 @@ def _kill_leftovers(pids: Iterable[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def node_manifest(node: NodeSpec) -> dict[str, object]:
-    resources = {"cpu": node.cpu, "memory": node.memory, "pods": node.pods, "ephemeral-storage": "100Gi"}
-    labels = {
-        "kubernetes.io/hostname": node.name,
-        "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        "type": "kwok",
-        **node.labels,
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": node.name,
-            "labels": labels,
-            "annotations": {
-                KWOK_NODE_ANNOTATION: KWOK_NODE_VALUE,
-                "node.alpha.kubernetes.io/ttl": "0",
-                # Where kwok serves this node's resource metrics (see _kwok_resource_metrics).
-                "metrics.k8s.io/resource-metrics-path": RESOURCE_METRICS_PATH.format(nodeName=node.name),
-            },
-        },
-        "spec": {},
-        "status": {"capacity": resources, "allocatable": resources},
-    }
-
-
-def _kwok_config(
-    log_file: Path,
-    attach_file: Path,
-    extra_args: dict[str, list[tuple[str, str]]],
-    forward_port: int,
-    *,
-    run_commands: bool = True,
-) -> str:
-    """kwokctl configuration (component flags) plus kwok resources: logs, attach, port-forward and, unless
-    ``run_commands`` is off, exec for every pod (resource metrics are in :func:`_kwok_resource_metrics`).
-
-    Component flags go through ``componentsPatches`` because kwokctl v0.8.0's repeated
-    ``--extra-args`` flag indexes its patches wrongly and panics.
-    """
-    kwokctl = {
-        "kind": "KwokctlConfiguration",
-        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-        "componentsPatches": [
-            {"name": name, "extraArgs": [{"key": k, "value": v} for k, v in args]} for name, args in extra_args.items()
-        ],
-    }
-    logs = {
-        "kind": "ClusterLogs",
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "metadata": {"name": "all-pods"},
-        "spec": {"selector": {}, "logs": [{"containers": [], "logsFile": str(log_file), "follow": False}]},
-    }
-    # kwok plays pod stages (Pending -> Running) 4 at a time by default, one status PATCH
-    # each: under load that queue, not the cluster, paced the lower side. Real kubelets
-    # update their pods' status independently of each other.
-    kwok = {
-        "kind": "KwokConfiguration",
-        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
-        # A KwokConfiguration given to kwokctl is not defaulted: kwok's own defaults are
-        # spelled out (the debugging handlers serve `kubectl logs`).
-        "options": {
-            "podPlayStageParallelism": KWOK_POD_STAGE_PARALLELISM,
-            "nodePlayStageParallelism": 4,
-            "nodeLeaseParallelism": 4,
-            "podsOnNodeSyncParallelism": 1,
-            "enableDebuggingHandlers": True,
-            "enableProfilingHandler": True,
-            "enablePodsOnNodeSyncListPager": True,
-        },
-    }
-    # `kubectl exec` in any kwok pod runs the command on this machine (in the kwok process's
-    # working directory), so the exec path can be tested end to end.
-    execs = {
-        "kind": "ClusterExec",
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "metadata": {"name": "all-pods"},
-        "spec": {"selector": {}, "execs": [{"containers": [], "local": {}}]},
-    }
-    # `kubectl attach` follows attach_file from its end (kwok ignores the session's stdin).
-    attaches = {
-        "kind": "ClusterAttach",
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "metadata": {"name": "all-pods"},
-        "spec": {"selector": {}, "attaches": [{"containers": [], "logsFile": str(attach_file)}]},
-    }
-    # `kubectl port-forward` to any port of any kwok pod reaches 127.0.0.1:<forward_port>, where a
-    # test can listen. kwok dials it per connection and never half-closes towards it.
-    forwards = {
-        "kind": "ClusterPortForward",
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "metadata": {"name": "all-pods"},
-        "spec": {"selector": {}, "forwards": [{"ports": [], "target": {"address": "127.0.0.1", "port": forward_port}}]},
-    }
-    docs = (kwokctl, kwok, logs, attaches, forwards, *([execs] if run_commands else []))
-    return "\n---\n".join(json.dumps(doc) for doc in docs)
-
-
-USAGE_CPU_ANNOTATION = "kwok.x-k8s.io/usage-cpu"
-USAGE_MEMORY_ANNOTATION = "kwok.x-k8s.io/usage-memory"
-RESOURCE_METRICS_PATH = "/metrics/nodes/{nodeName}/metrics/resource"
-
-
-def _kwok_resource_metrics() -> str:
-    """kwok configuration: emulate each node's kubelet resource metrics (as kwok v0.8.0's
-    kustomize/metrics does), with every pod using what its usage annotations say (else 1m CPU, 1Mi memory).
-
-    Served by kwok's server at :data:`RESOURCE_METRICS_PATH`, which the nodes' annotation
-    ``metrics.k8s.io/resource-metrics-path`` names (see :func:`node_manifest`). Cumulative CPU
-    grows from the first scrape of each pod on: that scrape reads 0. A file of its own, given to
-    kwok as a second ``--config``: kwokctl passes a Metric on only when it also runs metrics-server.
-    """
-    pod_labels = [
-        {"name": "namespace", "value": "pod.metadata.namespace"},
-        {"name": "pod", "value": "pod.metadata.name"},
-    ]
-    container_labels = [{"name": "container", "value": "container.name"}, *pod_labels]
-    series = [
-        ("node_cpu_usage_seconds_total", "node", "counter", [], 'node.CumulativeUsage("cpu")'),
-        ("node_memory_working_set_bytes", "node", "gauge", [], 'node.Usage("memory")'),
-        ("pod_cpu_usage_seconds_total", "pod", "counter", pod_labels, 'pod.CumulativeUsage("cpu")'),
-        ("pod_memory_working_set_bytes", "pod", "gauge", pod_labels, 'pod.Usage("memory")'),
-        ("container_cpu_usage_seconds_total", "container", "counter", container_labels,
-         'pod.CumulativeUsage("cpu", container.name)'),
-        ("container_memory_working_set_bytes", "container", "gauge", container_labels,
-         'pod.Usage("memory", container.name)'),
-        # An epoch as a kubelet gives it; kwok's own example says pod.SinceSecond(), the pod's age.
-        ("container_start_time_seconds", "container", "gauge", container_labels,
-         "pod.metadata.creationTimestamp.UnixSecond()"),
-        ("resource_scrape_error", "node", "gauge", [], "0"),
-    ]  # fmt: skip
-    metric = {
-        "kind": "Metric",
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "metadata": {"name": "metrics-resource"},
-        "spec": {
-            "path": RESOURCE_METRICS_PATH,
-            "metrics": [
-                {"name": name, "dimension": dimension, "kind": kind, "help": name, "labels": labels, "value": value}
-                for name, dimension, kind, labels, value in series
-            ],
-        },
-    }
-
-    def from_annotation(annotation: str, default: str) -> str:
-        return (
-            f'"{annotation}" in pod.metadata.annotations'
-            f' ? Quantity(pod.metadata.annotations["{annotation}"]) : Quantity("{default}")'
-        )
-
-    usage = {
-        "kind": "ClusterResourceUsage",
-        "apiVersion": "kwok.x-k8s.io/v1alpha1",
-        "metadata": {"name": "usage-from-annotation"},
-        "spec": {
-            "usages": [
-                {
-                    "usage": {
-                        "cpu": {"expression": from_annotation(USAGE_CPU_ANNOTATION, "1m")},
-                        "memory": {"expression": from_annotation(USAGE_MEMORY_ANNOTATION, "1Mi")},
-                    }
-                }
-            ]
-        },
-    }
-    return "\n---\n".join(json.dumps(doc) for doc in (metric, usage))
-
-
 def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
-    env = dict(os.environ, KWOK_WORKDIR=str(root))
-    names = ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok", "forward")
-    chosen = {name: ports.free_port() for name in names}
+    # kwokctl builds kustomize manifests (metrics-server's) with the kubectl on PATH, else downloads one.
+    env = dict(os.environ, KWOK_WORKDIR=str(root), PATH=f"{bins.kubectl.parent}{os.pathsep}{os.environ['PATH']}")
+    components = ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok", "forward", "metrics-server")
+    chosen = {name: ports.free_port() for name in components}
     cluster_dir = root / "clusters" / spec.name
     log_file = root / f"{spec.name}-pod.log"
     # Fixed timestamps (one second apart) give time filters such as --since-time known answers.
@@ -358,7 +199,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
     )
     config_file = root / f"{spec.name}-kwok.yaml"
     metrics_file = root / f"{spec.name}-kwok-metrics.yaml"
-    metrics_file.write_text(_kwok_resource_metrics())
+    metrics_file.write_text(kwok_config.kwok_resource_metrics())
     etcd_client = f"http://127.0.0.1:{chosen['etcd']}"
     etcd_peer = f"http://127.0.0.1:{chosen['etcd-peer']}"
     kwok_args = [
@@ -392,6 +233,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
             ("bind-address", "127.0.0.1"),
             ("kubelet-client-certificate", str(cluster_dir / "pki" / "admin.crt")),
             ("kubelet-client-key", str(cluster_dir / "pki" / "admin.key")),
+            *(metrics_server.apiserver_args(cluster_dir / "pki") if spec.metrics_server else []),
             *spec.apiserver_args,
         ],
         # One replica each: without leader election there is no Lease to lose, and a controller
@@ -400,9 +242,16 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "kube-scheduler": [("bind-address", "127.0.0.1"), ("leader-elect", "false")],
         "kwok-controller": kwok_args,
     }
+    options: dict[str, object] = {}
+    if spec.metrics_server:
+        extra[metrics_server.COMPONENT] = metrics_server.component_args(spec.metrics_server_args)
+        manifests = root / f"{spec.name}-metrics-server"
+        options = metrics_server.kwokctl_options(manifests, port=chosen["metrics-server"])
     attach_file = root / f"{spec.name}-attach.log"
     attach_file.write_text("")
-    config_file.write_text(_kwok_config(log_file, attach_file, extra, chosen["forward"], run_commands=loopback))
+    config_file.write_text(
+        kwok_config.kwok_config(log_file, attach_file, extra, chosen["forward"], run_commands=loopback, options=options)
+    )
     cmd = [
         str(bins.kwokctl),
         "create",
@@ -436,6 +285,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         "--controller-port",
         str(chosen["kwok"]),
         "--disable-qps-limits",
+        *(metrics_server.create_flags(bins.metrics_server) if spec.metrics_server else []),
         # Debugging aid: TENSILE_AUDIT_POLICY=policy.yaml writes an audit log per cluster
         # (clusters/<name>/logs/audit.log), to see which client sends which requests.
         *(
@@ -457,6 +307,14 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
             f"kwokctl could not start cluster {spec.name} (exit {proc.returncode}): "
             f"{proc.stderr.strip()[-3000:]}\ncomponent logs: {logs}"
         )
+    if spec.metrics_server:
+        restart = subprocess.run(
+            metrics_server.start_command(bins.kwokctl, spec.name), env=env, capture_output=True, text=True, timeout=120
+        )
+        if restart.returncode != 0:
+            cluster.stop()
+            error = restart.stderr.strip()[-3000:]
+            raise ClusterError(f"kwokctl could not start metrics-server in {spec.name}: {error}")
     cluster.add_nodes(spec.nodes)
     return cluster
 
