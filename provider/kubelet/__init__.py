@@ -10,9 +10,11 @@
 - ``resource_metrics``: ``/metrics/resource`` and ``/stats/summary`` (``kubectl top``), from
   :class:`LowerMetrics` (``lower_metrics``: the lower kubelets' pages through the node proxy),
   read and written by the pure ``prometheus_text``, ``resource_usage`` and ``usage_rendering``;
-- ``exec`` (exec and attach) and ``portforward`` (``/portForward``: ``forwarding`` runs one session,
+- ``exec`` (exec and attach: ``remote_command`` relays between ``ws_upper``/``spdy_upper`` and
+  ``lower_exec``) and ``portforward`` (``/portForward``: ``forwarding`` runs one session,
   ``stream_pairs`` pairs its streams, ``lower_portforward`` is the lower leg), over the SPDY/3
-  (``spdy*``) and WebSocket (``websocket``) transports;
+  (``spdy*``) and WebSocket (``websocket``) transports; both lower legs are ``lower_websocket``
+  clients of the lower API server;
 - ``exchange``: what every endpoint works with (the request being answered, the streams in flight).
 
 Import order: server -> access and endpoint modules (logs, exec, portforward, resource_metrics) -> exchange. A new

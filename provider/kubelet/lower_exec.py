@@ -17,18 +17,15 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode
 
-from wsproto import ConnectionType, WSConnection
+from wsproto import WSConnection
 from wsproto import events as ws
-from wsproto.utilities import LocalProtocolError
 
 from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
-from provider.kubelet import channels, duplex
+from provider.kubelet import channels, duplex, lower_websocket
 
-RECEIVE_BYTES = 64 * 1024
 PING_SECONDS = 5.0
 """The lower leg pings this often, so a lower API server that stops answering is noticed (duplex.DEAD_PEER_SECONDS)."""
-MAX_REJECTION_BODY = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,46 +66,34 @@ class LowerExec:
 
     def open(self, request: ExecRequest) -> LowerSession:
         """Connect and upgrade; an API error (pod not found, forbidden) is raised as ``errors.ApiError``."""
-        dialed = self._kube.dial(timeout=self._connect_timeout)
-        connection = WSConnection(ConnectionType.CLIENT)
-        handshake = ws.Request(
-            host=dialed.host,
-            target=request.target(),
-            subprotocols=list(channels.WEBSOCKET_PROTOCOLS),
-            extra_headers=[(name.lower().encode(), value.encode()) for name, value in dialed.headers.items()],
+        session = lower_websocket.connect(
+            self._kube, request.target(), channels.WEBSOCKET_PROTOCOLS, LowerSession, timeout=self._connect_timeout
         )
-        try:
-            dialed.sock.sendall(connection.send(handshake))
-            session = LowerSession(dialed.sock, connection)
-            session.wait_accepted()
-        except BaseException:
-            dialed.sock.close()
-            raise
         session.go_duplex()  # a command may be silent for as long as it likes; stdin is written meanwhile
         return session
 
 
-class LowerSession:
+class LowerSession(lower_websocket.LowerWebSocket):
     """One exec session with the lower API server; :meth:`output` runs in one thread, the senders in others."""
 
     def __init__(self, sock: socket.socket, connection: WSConnection) -> None:
-        self._sock: socket.socket | duplex.DuplexSocket = sock
-        self._connection = connection
-        self._lock = threading.Lock()
+        super().__init__(sock, connection, what="exec session")
         self._closed = threading.Event()
-        self.protocol = ""
         self._message = bytearray()
-        self._pending: list[ws.Event] = []
         self.error_channel = b""
         """What the lower error channel said (a metav1.Status), once :meth:`output` has ended."""
 
     # -- opening -----------------------------------------------------------------------------
 
-    def go_duplex(self) -> None:
-        """From the handshake (one thread, with timeouts) to the session (reads and writes from two threads),
-        pinged every :data:`PING_SECONDS` so a silent lower side is taken for dead."""
-        if isinstance(self._sock, socket.socket):
-            self._sock = duplex.DuplexSocket(self._sock, idle_timeout=duplex.DEAD_PEER_SECONDS)
+    def wait_accepted(self) -> None:
+        super().wait_accepted()
+        self.protocol = self.protocol or "v4.channel.k8s.io"  # a server that names none speaks the oldest
+
+    def go_duplex(self, *, idle_timeout: float | None = duplex.DEAD_PEER_SECONDS) -> None:
+        """As the base, pinged every :data:`PING_SECONDS` so a silent lower side is taken for dead."""
+        duplexed = isinstance(self._sock, socket.socket)
+        super().go_duplex(idle_timeout=idle_timeout)
+        if duplexed:
             threading.Thread(target=self._ping, name="exec-lower-ping", daemon=True).start()
 
     def _ping(self) -> None:
@@ -117,25 +102,6 @@ class LowerSession:
                 self._send(ws.Ping(b"tensile"))
             except errors.ConnectionFailedError:
                 return
-
-    def wait_accepted(self) -> None:
-        rejection: ws.RejectConnection | None = None
-        body = bytearray()
-        while True:
-            for event in self._receive():
-                if isinstance(event, ws.AcceptConnection):
-                    self.protocol = event.subprotocol or "v4.channel.k8s.io"
-                    return
-                if isinstance(event, ws.RejectConnection):
-                    rejection = event
-                    if not event.has_body:
-                        raise errors.from_response(event.status_code, b"", None)
-                elif isinstance(event, ws.RejectData):
-                    body += event.data[: MAX_REJECTION_BODY - len(body)]
-                    if event.body_finished and rejection is not None:
-                        raise errors.from_response(rejection.status_code, bytes(body), None)
-                else:
-                    self._pending.append(event)
 
     # -- talking -----------------------------------------------------------------------------
 
@@ -196,25 +162,3 @@ class LowerSession:
         with contextlib.suppress(errors.ConnectionFailedError):
             self._send(ws.CloseConnection(code=1000))
         self._sock.close()
-
-    # -- the socket ----------------------------------------------------------------------------
-
-    def _send(self, event: ws.Event) -> None:
-        with self._lock:
-            try:
-                data = self._connection.send(event)
-            except LocalProtocolError as exc:  # the session is closing or closed
-                raise errors.ConnectionFailedError.saying(f"exec session closed: {exc}") from None
-            try:
-                self._sock.sendall(data)
-            except OSError as exc:
-                raise errors.ConnectionFailedError.saying(f"exec session lost: {exc}") from None
-
-    def _receive(self) -> list[ws.Event]:
-        try:
-            chunk: bytes = self._sock.recv(RECEIVE_BYTES)
-        except OSError as exc:
-            raise errors.ConnectionFailedError.saying(f"exec session lost: {exc}") from None
-        with self._lock:
-            self._connection.receive_data(chunk or None)
-            return list(self._connection.events())

@@ -15,27 +15,21 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
-import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from wsproto import ConnectionType, WSConnection
+from wsproto import WSConnection
 from wsproto import events as ws
-from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
-from provider.kubelet import duplex
+from provider.kubelet import lower_websocket
 
 PROTOCOL = "v4.channel.k8s.io"
 DATA_CHANNEL, ERROR_CHANNEL = 0, 1
 PORT_PREFIX = 2
 """Bytes the server writes first on each channel: the port, little endian."""
-RECEIVE_BYTES = 64 * 1024
-MAX_REJECTION_BODY = 64 * 1024
 MAX_ERROR_TEXT = 16 * 1024
-_HUNG_UP = "the lower API server closed the connection during the upgrade"
 
 
 class FramingError(Exception):
@@ -89,69 +83,22 @@ class LowerPortForward:
     def open(self, namespace: str, pod: str, port: int) -> LowerForward:
         """Connect and upgrade (each step within the connect timeout); a refusal (pod not found,
         forbidden) is raised as ``errors.ApiError``, a lost connection as ``errors.ConnectionFailedError``."""
-        dialed = self._kube.dial(timeout=self._connect_timeout)
-        connection = WSConnection(ConnectionType.CLIENT)
-        handshake = ws.Request(
-            host=dialed.host,
-            target=target(namespace, pod, port),
-            subprotocols=[PROTOCOL],
-            extra_headers=[(name.lower().encode(), value.encode()) for name, value in dialed.headers.items()],
+        forward = lower_websocket.connect(
+            self._kube, target(namespace, pod, port), [PROTOCOL], LowerForward, timeout=self._connect_timeout
         )
-        try:
-            dialed.sock.sendall(connection.send(handshake))
-            forward = LowerForward(dialed.sock, connection)
-            forward.wait_accepted()
-        except OSError as exc:
-            dialed.sock.close()
-            raise errors.ConnectionFailedError.saying(f"port-forward upgrade failed: {exc}") from None
-        except BaseException:
-            dialed.sock.close()
-            raise
         forward.go_duplex()
         return forward
 
 
-class LowerForward:
+class LowerForward(lower_websocket.LowerWebSocket):
     """One forwarded connection: :meth:`receive` in one thread, :meth:`send`, :meth:`ping`, :meth:`close` from any."""
 
     def __init__(self, sock: socket.socket, connection: WSConnection) -> None:
-        self._sock: socket.socket | duplex.DuplexSocket = sock
-        self._connection = connection
-        self._lock = threading.Lock()
+        super().__init__(sock, connection, what="port-forward session")
         self._reader = ChannelReader()
         self._message = bytearray()
-        self._pending: list[ws.Event] = []
         self._error_text = bytearray()
         self._ended = False
-        self._eof = False
-        self.heard_at = time.monotonic()
-        """When the lower server last sent anything (data, pong, close): a silent peer is a dead one."""
-
-    def go_duplex(self) -> None:
-        """From the handshake (one thread, socket timeouts) to the session (one reader, writers in other threads)."""
-        if isinstance(self._sock, socket.socket):
-            self._sock = duplex.DuplexSocket(self._sock)
-
-    def wait_accepted(self) -> None:
-        rejection: ws.RejectConnection | None = None
-        body = bytearray()
-        while True:
-            events = self._receive()
-            if not events and self._eof:
-                raise errors.ConnectionFailedError.saying(_HUNG_UP)
-            for event in events:
-                if isinstance(event, ws.AcceptConnection):
-                    return
-                if isinstance(event, ws.RejectConnection):
-                    rejection = event
-                    if not event.has_body:
-                        raise errors.from_response(event.status_code, b"", None)
-                elif isinstance(event, ws.RejectData):
-                    body += event.data[: MAX_REJECTION_BODY - len(body)]
-                    if event.body_finished and rejection is not None:
-                        raise errors.from_response(rejection.status_code, bytes(body), None)
-                else:
-                    self._pending.append(event)
 
     def receive(self) -> bytes | None:
         """The next bytes from the lower pod; None when the session ended cleanly.
@@ -207,30 +154,3 @@ class LowerForward:
         with contextlib.suppress(errors.ConnectionFailedError):
             self._send(ws.CloseConnection(code=1000))
         self._sock.close()
-
-    def _send(self, event: ws.Event) -> None:
-        with self._lock:
-            try:
-                data = self._connection.send(event)
-            except LocalProtocolError as exc:
-                raise errors.ConnectionFailedError.saying(f"port-forward session closed: {exc}") from None
-            try:
-                self._sock.sendall(data)
-            except OSError as exc:
-                raise errors.ConnectionFailedError.saying(f"port-forward session lost: {exc}") from None
-
-    def _receive(self) -> list[ws.Event]:
-        try:
-            chunk: bytes = self._sock.recv(RECEIVE_BYTES)
-        except OSError as exc:
-            raise errors.ConnectionFailedError.saying(f"port-forward session lost: {exc}") from None
-        self.heard_at = time.monotonic()
-        self._eof = not chunk
-        with self._lock:
-            try:
-                self._connection.receive_data(chunk or None)
-                return list(self._connection.events())
-            except RemoteProtocolError as exc:
-                if self._eof:
-                    raise errors.ConnectionFailedError.saying(_HUNG_UP) from None
-                raise errors.ConnectionFailedError.saying(f"the lower API server broke the protocol: {exc}") from None
