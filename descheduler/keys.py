@@ -37,3 +37,18 @@ OS_LABEL = "kubernetes.io/os"
 ARCH_LABEL = "kubernetes.io/arch"
 # On a mirror: JSON {"labels": [...], "annotations": [...]}, the keys copied from the upper pod.
 COPIED_KEYS_ANNOTATION = f"{PREFIX}/copied-keys"
+
+# Services reflected into a lower cluster (provider.pods.service_plan, provider.pods.endpoint_plan).
+# On an upper Service: "false" keeps it out of every lower cluster.
+REFLECT_ANNOTATION = f"{PREFIX}/reflect"
+# On a lower Service: the upper type when it was not ClusterIP/ExternalName (NodePort, LoadBalancer),
+# and the upper selector as JSON (the lower copy has none, so the lower controllers leave it alone).
+SERVICE_TYPE_ANNOTATION = f"{PREFIX}/service-type"
+SERVICE_SELECTOR_ANNOTATION = f"{PREFIX}/service-selector"
+# On every reflected object: a digest of what tensile wrote, so an unchanged source writes nothing.
+SOURCE_HASH_ANNOTATION = f"{PREFIX}/source-hash"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+ENDPOINTSLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+ENDPOINTSLICE_MANAGED_BY = PREFIX
+# On a lower Endpoints object: the lower endpointslice-mirroring controller must not turn it into slices.
+ENDPOINTS_SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"

@@ -8,7 +8,9 @@ metrics endpoint and a :class:`VirtualNode`, until SIGTERM (:func:`stop_on_signa
 - lower pods -> the pod controller and :class:`~provider.pods.status_sync.StatusSync` (mirrors),
   and :class:`~provider.node.controller.NodeController` (capacity);
 - lower nodes -> the node controller;
-- upper ConfigMaps/Secrets and their lower copies -> :class:`~provider.pods.copies.CopiesController`.
+- upper ConfigMaps/Secrets and their lower copies -> :class:`~provider.pods.copies.CopiesController`;
+- upper Services and EndpointSlices, their lower copies, and upper pods (which namespaces need
+  them) -> :class:`~provider.pods.reflection.ServiceReflection` (unless ``--no-reflect services``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from provider.node.controller import NodeController
 from provider.pods import copies
 from provider.pods.caches import PodCaches
 from provider.pods.controller import PodController
+from provider.pods.reflection import SERVICES_WORKERS, ServiceReflection
 from provider.pods.status_sync import StatusSync
 from provider.serving import tls
 
@@ -65,7 +68,7 @@ def connections_needed(workers: int) -> int:
     Fewer would make workers open and throw away connections (a TLS handshake each) exactly
     when the API server is busiest.
     """
-    return 2 * workers + COPIES_WORKERS + 8
+    return 2 * workers + COPIES_WORKERS + SERVICES_WORKERS + 8
 
 
 class VirtualNode:
@@ -135,6 +138,19 @@ class VirtualNode:
             workers=cfg.workers,
             policy=cfg.requeue_policy,
         )
+        self.reflection = (
+            ServiceReflection(
+                caches,
+                upper=upper,
+                lower=lower,
+                lower_cluster=cfg.lower_cluster,
+                legacy_endpoints="endpoints" in cfg.reflect,
+                metrics=self.metrics,
+                policy=cfg.requeue_policy,
+            )
+            if "services" in cfg.reflect
+            else None
+        )
         self._resync: threading.Thread | None = None
 
     def own_mirrors(self) -> list[RawObject]:
@@ -145,6 +161,8 @@ class VirtualNode:
 
     def _on_upper_pod(self, event: EventType, obj: RawObject) -> None:
         self.pods.on_upper_pod(event, obj)
+        if self.reflection is not None:
+            self.reflection.on_upper_pod(event, obj)
 
     def _on_lower_pod(self, event: EventType, obj: RawObject) -> None:
         self.node.on_lower_pod(event, obj)
@@ -168,6 +186,7 @@ class VirtualNode:
             self.lower_nodes,
             *self.upper_sources.values(),
             *self.lower_copies.values(),
+            *(self.reflection.informers() if self.reflection is not None else ()),
         ]
 
     def start(self) -> None:
@@ -175,6 +194,8 @@ class VirtualNode:
             informer.start(self.stop_event)
         for queue in (self.pods.queue, self.status.queue, self.copies.queue):
             queue.start()
+        if self.reflection is not None:
+            self.reflection.start()
         self.node.start(self.stop_event)
         self._resync = threading.Thread(target=self._resync_loop, name="resync", daemon=True)
         self._resync.start()
@@ -187,15 +208,19 @@ class VirtualNode:
         self.stop_event.set()
         for queue in (self.pods.queue, self.status.queue, self.copies.queue):
             queue.stop()
+        if self.reflection is not None:
+            self.reflection.queue.stop()
         self.node.join(5.0)
         if self._resync is not None:
             self._resync.join(5.0)
 
     def _resync_loop(self) -> None:
-        """Repair drift the events missed: every pod known on either side, then unused copies."""
+        """Repair drift the events missed: every pod known on either side, unused copies, every Service."""
         while not self.stop_event.wait(self.cfg.resync_interval):
             self.pods.resync()
             self.copies.resync()
+            if self.reflection is not None:
+                self.reflection.reflector.resync()
 
 
 class ListenError(TensileError):

@@ -122,6 +122,7 @@ VERSION = {"package_name": "tensile", "prog_name": "tensile", "message": "%(prog
 @click.option(
     "--logging-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log format."
 )
+@flags.reflect_options
 @click.option("-v", "--verbose", count=True, help="More logging (-v debug).")
 def run_command(
     kubeconfig: str | None,
@@ -144,6 +145,8 @@ def run_command(
     metrics_addr: str,
     metrics_address: str,
     logging_format: str,
+    reflect: tuple[str, ...],
+    no_reflect: tuple[str, ...],
     verbose: int,
 ) -> None:
     """Mirror pods bound to the virtual node into the lower cluster and report their status back."""
@@ -173,6 +176,7 @@ def run_command(
             workers=workers,
             log_format=cast(Literal["text", "json"], logging_format),
             streaming=cast(Literal["auto", "websocket", "spdy"], streaming),
+            reflect=flags.reflected(reflect, no_reflect),
         )
         connections = app.connections_needed(workers)
         clusters = app.Clusters(

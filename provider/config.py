@@ -15,6 +15,9 @@ from descheduler import errors
 from provider import requeue
 
 LogFormat = Literal["text", "json"]
+REFLECTABLE = ("services", "endpoints")
+"""What ``--reflect``/``--no-reflect`` switch: Service copies with their EndpointSlices, and legacy Endpoints."""
+DEFAULT_REFLECT = frozenset({"services"})
 Streaming = Literal["auto", "websocket", "spdy"]
 """How kubectl exec/attach/port-forward may arrive at the kubelet API (``--streaming``)."""
 
@@ -94,6 +97,10 @@ class ProviderConfig:
     through; others translate to SPDY) and both are served. ``websocket``: declared, and exec/attach over
     SPDY refused. ``spdy``: not declared, so the API server always translates to SPDY."""
 
+    reflect: frozenset[str] = DEFAULT_REFLECT
+    """Upper objects copied below besides what pods reference: ``services`` (Services of the namespaces
+    this node mirrors pods of, with their EndpointSlices) and ``endpoints`` (their legacy Endpoints too)."""
+
     requeue_policy: requeue.RequeuePolicy = field(default_factory=requeue.RequeuePolicy)
     """When the controllers' queues try a key again (named delays growing per key, capped)."""
 
@@ -149,6 +156,13 @@ def _problems(cfg: ProviderConfig) -> list[errors.Problem]:
         cfg.tls_key_file is None or cfg.tls_cert_file is not None,
         "tls_cert_file",
         "missing: the key needs its certificate",
+    )
+    unknown = sorted(set(cfg.reflect) - set(REFLECTABLE))
+    check(not unknown, "reflect", f"unknown {', '.join(map(repr, unknown))}: choose from {', '.join(REFLECTABLE)}")
+    check(
+        "endpoints" not in cfg.reflect or "services" in cfg.reflect,
+        "reflect",
+        "endpoints are written for reflected Services: 'endpoints' needs 'services'",
     )
     check(cfg.log_format in ("text", "json"), "log_format", f"must be 'text' or 'json', got {cfg.log_format!r}")
     return problems

@@ -239,6 +239,7 @@ FLAG_OF_SETTING = {
     "tls_cert_file": "--tls-cert-file",
     "tls_key_file": "--tls-key-file",
     "log_format": "--logging-format",
+    "reflect": "--reflect",
 }
 """The flag that sets each ProviderConfig field, to name it in the settings' own problems."""
 PROVIDER_TLS_FLAGS = {"cert": "--tls-cert-file", "key": "--tls-key-file", "ca": "--client-ca-file"}
@@ -267,3 +268,27 @@ def metrics_flag(metrics_addr: str, metrics_address: str) -> tuple[str, str]:
     if metrics_addr and metrics_address and metrics_addr != metrics_address:
         raise InputError("--metrics-addr and --metrics-address are one flag; give it once")
     return ("--metrics-address", metrics_address) if metrics_address else ("--metrics-addr", metrics_addr)
+
+
+def reflect_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--reflect KIND`` and ``--no-reflect KIND`` (each repeatable), turned into one ``reflect`` set."""
+    kinds = click.Choice(config.REFLECTABLE)
+    command = click.option(
+        "--no-reflect", "no_reflect", type=kinds, multiple=True, help="Stop reflecting KIND (repeatable)."
+    )(command)
+    return click.option(
+        "--reflect",
+        "reflect",
+        type=kinds,
+        multiple=True,
+        help="Also reflect KIND (repeatable): services (default on: the Services of namespaces with mirrored"
+        " pods, with their EndpointSlices), endpoints (their legacy Endpoints too; off by default).",
+    )(command)
+
+
+def reflected(reflect: tuple[str, ...], no_reflect: tuple[str, ...]) -> frozenset[str]:
+    """The default set, plus ``--reflect``, minus ``--no-reflect``; a kind named by both is a mistake."""
+    both = sorted(set(reflect) & set(no_reflect))
+    if both:
+        raise InputError(f"--reflect and --no-reflect both name {', '.join(both)}; give one")
+    return (config.DEFAULT_REFLECT | set(reflect)) - set(no_reflect)

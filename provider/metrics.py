@@ -7,6 +7,7 @@ change takes to be written upstairs, and the mirrors it created. Served by ``--m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -63,6 +64,51 @@ class SessionMetrics:
         self._bytes.labels(kind=kind, direction="down").inc(traffic.bytes_down)
         self._bytes.labels(kind=kind, direction="up").inc(traffic.bytes_up)
         self._duration.labels(kind=kind).observe(traffic.seconds)
+
+
+class ReflectionMetrics:
+    """Objects reflected into the lower cluster (Services, EndpointSlices, Endpoints), per kind: how many
+    there are, the writes and failed requests, and the lag from an upper change to its lower write."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._objects = Gauge(
+            "tensile_provider_reflected_objects",
+            "Lower objects reflected for this upper cluster, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self._writes = Counter(
+            "tensile_provider_reflection_writes",
+            "Writes of reflected lower objects, by kind and verb (create, update, delete).",
+            ["kind", "verb"],
+            registry=registry,
+        )
+        self._errors = Counter(
+            "tensile_provider_reflection_errors",
+            "Failed requests while reflecting an object, by kind.",
+            ["kind"],
+            registry=registry,
+        )
+        self._lag = Histogram(
+            "tensile_provider_reflection_lag_seconds",
+            "From an upper change reaching the provider to the lower write that reflects it, by kind.",
+            ["kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def count_objects(self, kind: str, count: Callable[[], int]) -> None:
+        """Report ``count()`` as the number of reflected ``kind`` objects, asked at every scrape."""
+        self._objects.labels(kind=kind).set_function(lambda: float(count()))
+
+    def wrote(self, kind: str, verb: str) -> None:
+        self._writes.labels(kind=kind, verb=verb).inc()
+
+    def failed(self, kind: str) -> None:
+        self._errors.labels(kind=kind).inc()
+
+    def lagged(self, kind: str, seconds: float) -> None:
+        self._lag.labels(kind=kind).observe(seconds)
 
 
 class QueueMetrics:
@@ -135,6 +181,7 @@ class ProviderMetrics:
         )
 
         self.sessions = SessionMetrics(self.registry)
+        self.reflection = ReflectionMetrics(self.registry)
 
     def queue(self, name: str) -> QueueMetrics:
         return QueueMetrics(self, name)

@@ -205,7 +205,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
     kwok_args = [
         ("server-address", f"{spec.kwok_address}:{chosen['kwok']}"),
         ("node-ip", spec.kwok_address),
-        ("cidr", "10.0.0.0/12"),
+        ("cidr", kwok_config.next_pod_cidr()),
         ("config", str(metrics_file)),
     ]
     loopback = ipaddress.ip_address(spec.kwok_address).is_loopback
@@ -231,6 +231,7 @@ def _create(spec: ClusterSpec, root: Path, bins: binaries.Binaries) -> Cluster:
         # as kwokctl's admin (CN kwok-admin, O system:masters), signed by the cluster's pki/ca.crt.
         "kube-apiserver": [
             ("bind-address", "127.0.0.1"),
+            ("service-cluster-ip-range", kwok_config.SERVICE_CLUSTER_IP_RANGE),
             ("kubelet-client-certificate", str(cluster_dir / "pki" / "admin.crt")),
             ("kubelet-client-key", str(cluster_dir / "pki" / "admin.key")),
             *(metrics_server.apiserver_args(cluster_dir / "pki") if spec.metrics_server else []),

@@ -6,6 +6,7 @@ make kwok answer as the lower clusters' kubelets would: logs, exec, attach, port
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Protocol
@@ -13,6 +14,19 @@ from typing import Protocol
 KWOK_POD_STAGE_PARALLELISM = 16
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_VALUE = "fake"
+
+SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
+"""Every test cluster's Service range (kube-apiserver's default, 10.0.0.0/24, overlapped the pod IPs)."""
+_POD_RANGES = itertools.count()
+
+
+def next_pod_cidr() -> str:
+    """A pod range no other cluster of this process has (10.64.0.0/16, 10.65.0.0/16, ... 10.95.0.0/16, then again).
+
+    Each cluster's kwok hands out pod IPs from its own range, disjoint from every Service range,
+    so endpoint addresses are unique across clusters as a flat pod network requires.
+    """
+    return f"10.{64 + next(_POD_RANGES) % 32}.0.0/16"
 
 
 class NodeShape(Protocol):

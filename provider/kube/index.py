@@ -1,0 +1,44 @@
+"""An index of one informer's objects by namespace and the value of one label, fed by its events."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+from provider.kube.objects import EventType, ObjectKey, RawObject, metadata, object_key
+
+
+class LabelIndex:
+    """Keys of the objects carrying ``label``, by (namespace, label value): which EndpointSlices belong
+    to which Service, without scanning every slice. Fed from the informer's handler thread; read from any."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._keys: defaultdict[tuple[str, str], set[ObjectKey]] = defaultdict(set)
+        self._values: dict[ObjectKey, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def value_of(self, obj: RawObject) -> str | None:
+        value = (metadata(obj).get("labels") or {}).get(self._label)
+        return str(value) if value else None
+
+    def on_event(self, event: EventType, obj: RawObject) -> tuple[str, str] | None:
+        """Record the change; returns the (namespace, value) the object belonged to or belongs to now."""
+        key = object_key(obj)
+        value = self.value_of(obj)
+        with self._lock:
+            before = self._values.pop(key, None)
+            if before is not None:
+                self._keys[before].discard(key)
+                if not self._keys[before]:
+                    del self._keys[before]
+            if event != "DELETED" and value is not None:
+                now = (key.namespace, value)
+                self._values[key] = now
+                self._keys[now].add(key)
+                return now
+        return before
+
+    def keys(self, namespace: str, value: str) -> list[ObjectKey]:
+        with self._lock:
+            return sorted(self._keys.get((namespace, value), ()))
