@@ -6,7 +6,12 @@ Controllers (I/O, one work queue each), around pure planners:
   delete the lower mirror;
 - ``status_sync``: :class:`StatusSync`: the mirror's status onto the upper pod (its own queue);
 - ``copies``: :class:`CopiesController`: lower copies of the ConfigMaps and Secrets mirrors use,
-  and their collection once unused (further reflectors, such as Services, go beside it);
-- ``caches``: the two pod caches the three read, and what makes a lower pod ours;
-- ``mirror``, ``status``, ``deps``: the pure planners (plain dicts in, actions and patches out).
+  and their collection once unused;
+- ``reflection``: :class:`ServiceReflection`: the informers of upper Services and EndpointSlices and
+  of their lower copies, feeding ``services``' :class:`ServiceReflector` (lower Service copies of the
+  namespaces this node mirrors pods of, shared by used-by) and ``endpoint_sync``'s
+  :class:`EndpointWriter` (their lower EndpointSlices and, optionally, Endpoints);
+- ``caches``: the two pod caches they read, and what makes a lower pod ours;
+- ``mirror``, ``status``, ``deps``, ``service_plan``, ``endpoint_plan``: the pure planners (plain
+  dicts in, actions and bodies out).
 """

@@ -155,7 +155,9 @@ class EndpointWriter:
             self._lower.put(f"{collection}/{name}", endpoint_plan.update_body(body, existing))
         except errors.ConflictError:
             self._metrics.failed(kind)
-            raise requeue.RetryLater(requeue.Retry("conflict", f"{kind} {name} changed meanwhile")) from None
+            raise requeue.RetryLater(
+                requeue.Retry("conflict", f"{kind} {name} changed meanwhile", logging.DEBUG)
+            ) from None
         except errors.ApiError:
             self._metrics.failed(kind)
             raise

@@ -205,6 +205,11 @@ class ServiceReflector:
             return created
         except errors.ConflictError:
             found = self._lower.get(_path(key))
+        except errors.NotFoundError:
+            # The namespace is created below with the first mirror in it, which is being created now.
+            raise requeue.RetryLater(
+                requeue.Retry("conflict", f"namespace {key.namespace} not there yet", logging.DEBUG)
+            ) from None
         except errors.ApiError:
             self._metrics.failed("Service")
             raise
@@ -219,7 +224,9 @@ class ServiceReflector:
             updated = self._lower.put(_path(key), body)
         except (errors.ConflictError, errors.NotFoundError):
             self._metrics.failed("Service")
-            raise requeue.RetryLater(requeue.Retry("conflict", f"Service {key} changed meanwhile")) from None
+            raise requeue.RetryLater(
+                requeue.Retry("conflict", f"Service {key} changed meanwhile", logging.DEBUG)
+            ) from None
         except errors.ApiError:
             self._metrics.failed("Service")
             raise
@@ -251,7 +258,9 @@ class ServiceReflector:
             return
         except errors.ConflictError:
             self._metrics.failed("Service")
-            raise requeue.RetryLater(requeue.Retry("conflict", f"Service {key} changed meanwhile")) from None
+            raise requeue.RetryLater(
+                requeue.Retry("conflict", f"Service {key} changed meanwhile", logging.DEBUG)
+            ) from None
         self._metrics.wrote("Service", "delete")
 
 

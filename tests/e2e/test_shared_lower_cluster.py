@@ -123,3 +123,36 @@ def test_an_immutable_configmap_replaced_upstairs_is_replaced_below(
     upper.kubectl("delete", "configmap", "frozen", "-n", ns)
     upper.kubectl("create", "-f", "-", input_text=json.dumps(frozen("2")))
     wait_for(lambda: lower_data() == {"a": "2"}, timeout=60, what="the replaced copy below")
+
+
+def test_a_service_both_virtual_nodes_need_stays_until_neither_has_a_pod_in_its_namespace(
+    shared: tuple[clusters.Cluster, clusters.Cluster, list[ProviderProcess]],
+) -> None:
+    upper, lower, _providers = shared
+    ns = "both"
+    upper.kubectl("create", "namespace", ns)
+    upper.apply([virtual_deployment(f"app-{node}", ns, 1, node) for node in NODES])
+    spec = {"selector": {"app": "app-vk-x"}, "ports": [{"port": 80}]}
+    upper.apply([{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": ns}, "spec": spec}])
+
+    def lower_service() -> dict[str, Any] | None:
+        out = lower.kubectl("get", "service", "api", "-n", ns, "-o", "json", "--ignore-not-found")
+        return json.loads(out) if out.strip() else None
+
+    def service_users() -> set[str]:
+        found = lower_service()
+        return set(deps.users(found)) if found else set()
+
+    def lower_addresses() -> set[str]:
+        out = lower.kubectl("get", "endpointslices", "-n", ns, "-l", "kubernetes.io/service-name=api", "-o", "json")
+        return {a for s in json.loads(out)["items"] for e in s.get("endpoints") or () for a in e["addresses"]}
+
+    wait_for(lambda: service_users() == set(NODES), timeout=60, what="one copy of api used by both virtual nodes")
+    wait_for(lambda: len(lower_addresses()) == 1, timeout=60, what="api's endpoint below")
+    # vk-x's last pod in the namespace goes: vk-y still needs api, so it stays (with no endpoint now).
+    upper.kubectl("delete", "deployment", "app-vk-x", "-n", ns)
+    wait_for(lambda: service_users() == {"vk-y"}, timeout=60, what="vk-x letting go of api")
+    wait_for(lambda: lower_addresses() == set(), timeout=30, what="api's endpoint gone with its pod")
+    assert lower_service() is not None
+    upper.kubectl("delete", "deployment", "app-vk-y", "-n", ns)
+    wait_for(lambda: lower_service() is None, timeout=60, what="api deleted once neither virtual node needs it")
