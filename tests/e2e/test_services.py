@@ -20,9 +20,9 @@ from tests.cluster import clusters
 from tests.e2e.support.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
 
 NS = "shop"
-PROPAGATION = 3.0
-"""Seconds the lower cluster may take to follow the upper one here, polled by kubectl (the bench measures
-the provider's own lag: p99 <= 2 s)."""
+PROPAGATION = 2.0
+"""Seconds the lower cluster may take to follow the upper one (the issue's goal; polled by kubectl here,
+which adds its own latency; tests/bench/bench_services.py measures the provider's lag under churn)."""
 
 
 @pytest.fixture(scope="module")
