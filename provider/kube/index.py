@@ -42,3 +42,34 @@ class LabelIndex:
     def keys(self, namespace: str, value: str) -> list[ObjectKey]:
         with self._lock:
             return sorted(self._keys.get((namespace, value), ()))
+
+
+class NamespaceIndex:
+    """Which namespaces hold at least one of an informer's objects, kept from its events: the
+    namespaces this virtual node mirrors pods in, without scanning every bound pod on each question."""
+
+    def __init__(self) -> None:
+        self._keys: defaultdict[str, set[str]] = defaultdict(set)
+        self._lock = threading.Lock()
+
+    def on_event(self, event: EventType, obj: RawObject) -> bool:
+        """Record the change; True when its namespace just got its first object or lost its last."""
+        key = object_key(obj)
+        with self._lock:
+            members = self._keys[key.namespace]
+            was = bool(members)
+            if event == "DELETED":
+                members.discard(key.name)
+            else:
+                members.add(key.name)
+            if not members:
+                del self._keys[key.namespace]
+            return was != bool(members)
+
+    def __contains__(self, namespace: object) -> bool:
+        with self._lock:
+            return namespace in self._keys
+
+    def namespaces(self) -> set[str]:
+        with self._lock:
+            return set(self._keys)

@@ -15,6 +15,7 @@ from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
 from provider import requeue
 from provider.kube import reachability
+from provider.kube.index import NamespaceIndex
 from provider.kube.informer import Informer
 from provider.kube.objects import EventType, ObjectKey, RawObject, metadata, now_rfc3339, object_key
 from provider.kube.workqueue import WorkQueue
@@ -88,6 +89,8 @@ class ServiceReflector:
         self._upper_kube = upper_kube
         self._metrics = metrics.reflection
         self._changed_at: dict[ObjectKey, float] = {}
+        self._mirrored = NamespaceIndex()
+        """Namespaces with a pod bound to this virtual node: the Services there are wanted below."""
         self._clashes = ClashReporter(upper_kube, lower_cluster=lower_cluster, node_name=caches.node_name)
         self._lock = threading.Lock()
         self.queue: WorkQueue[ReflectorKey] = WorkQueue(
@@ -106,7 +109,8 @@ class ServiceReflector:
         self.changed(object_key(obj))
 
     def on_upper_pod(self, event: EventType, obj: RawObject) -> None:
-        if event != "MODIFIED":
+        """Fed every event of the bound upper pods; only a namespace's first and last pod matter."""
+        if self._mirrored.on_event(event, obj):
             self.queue.add(NamespaceKey(object_key(obj).namespace))
 
     def on_lower_service(self, event: EventType, obj: RawObject) -> None:
@@ -136,7 +140,7 @@ class ServiceReflector:
 
     def sweep(self) -> None:
         """Look at every Service known on either side; delete endpoint objects whose Service copy is gone."""
-        namespaces = self.mirrored_namespaces()
+        namespaces = self._mirrored.namespaces()
         upper_keys = self._services.upper.keys()
         wanted = {key for key in upper_keys if key.namespace in namespaces}
         for key in wanted | set(self._services.lower.keys()):
@@ -148,10 +152,6 @@ class ServiceReflector:
         for key in {*self._services.upper.keys(), *self._services.lower.keys()}:
             if key.namespace == namespace:
                 self.queue.add(key)
-
-    def mirrored_namespaces(self) -> set[str]:
-        bound = self._caches.upper.keys()
-        return {key.namespace for key in bound}
 
     def sync(self, key: ObjectKey) -> None:
         """Make the lower copy of Service ``key`` and its endpoints what the upper cluster says, or let go of it."""
@@ -172,7 +172,7 @@ class ServiceReflector:
         upper = self._services.upper.get(key)
         existing = self._services.lower.get(key)
         me = self._caches.node_name
-        if upper is None or service_plan.skip_reason(upper) or key.namespace not in self.mirrored_namespaces():
+        if upper is None or service_plan.skip_reason(upper) or key.namespace not in self._mirrored:
             return self._release(key, existing) if existing is not None else set()
         users = deps.users(existing) if existing is not None else frozenset()
         desired = service_plan.lower_service(
