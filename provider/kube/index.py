@@ -22,13 +22,16 @@ class LabelIndex:
         value = (metadata(obj).get("labels") or {}).get(self._label)
         return str(value) if value else None
 
-    def on_event(self, event: EventType, obj: RawObject) -> tuple[str, str] | None:
-        """Record the change; returns the (namespace, value) the object belonged to or belongs to now."""
+    def on_event(self, event: EventType, obj: RawObject) -> list[tuple[str, str]]:
+        """Record the change; returns the (namespace, value) groups it touched: the one the object
+        belonged to, and the one it belongs to now (both when its label value moved)."""
         key = object_key(obj)
         value = self.value_of(obj)
+        touched: list[tuple[str, str]] = []
         with self._lock:
             before = self._values.pop(key, None)
             if before is not None:
+                touched.append(before)
                 self._keys[before].discard(key)
                 if not self._keys[before]:
                     del self._keys[before]
@@ -36,8 +39,9 @@ class LabelIndex:
                 now = (key.namespace, value)
                 self._values[key] = now
                 self._keys[now].add(key)
-                return now
-        return before
+                if now != before:
+                    touched.append(now)
+        return touched
 
     def keys(self, namespace: str, value: str) -> list[ObjectKey]:
         with self._lock:

@@ -104,10 +104,21 @@ def _endpoint(endpoint: Mapping[str, Any], namespace: str, mirror_of: MirrorLook
 
 
 def _preferred(candidate: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
-    """Of two upper endpoints with the same addresses (slices briefly overlap during updates), keep the ready one."""
-    if current is None:
-        return True
-    return bool(candidate["conditions"].get("ready")) and not current["conditions"].get("ready")
+    """Of two upper endpoints with the same addresses (slices briefly overlap during updates), keep the
+    more usable one: ready before serving before terminating, then a fixed order, so the upper slices'
+    order never changes the result."""
+    return current is None or _rank(candidate) < _rank(current)
+
+
+def _rank(endpoint: Mapping[str, Any]) -> tuple[bool, bool, bool, str]:
+    conditions = endpoint["conditions"]
+    # A missing ready or serving means true (discovery.k8s.io/v1), a missing terminating false.
+    return (
+        not conditions.get("ready", True),
+        not conditions.get("serving", True),
+        bool(conditions.get("terminating", False)),
+        json.dumps(endpoint, sort_keys=True),
+    )
 
 
 def _slice(service: Mapping[str, Any], name: str, address_type: str, ports: list[Raw], endpoints: list[Raw]) -> Raw:
@@ -171,6 +182,7 @@ def lower_endpoints(service: Mapping[str, Any], slices: Iterable[Mapping[str, An
             subset["notReadyAddresses"] = not_ready
         subsets.append(subset)
     owner = {"apiVersion": "v1", "kind": "Service", "name": meta.get("name"), "uid": meta.get("uid")}
+    # Owned by the lower Service like the slices, so the lower garbage collector takes it with the Service.
     return {
         "apiVersion": "v1",
         "kind": "Endpoints",
@@ -183,6 +195,7 @@ def lower_endpoints(service: Mapping[str, Any], slices: Iterable[Mapping[str, An
                 keys.VIRTUAL_NODE_LABEL: labels.get(keys.VIRTUAL_NODE_LABEL),
             },
             "annotations": {keys.SOURCE_HASH_ANNOTATION: service_plan.digest({"owner": owner, "subsets": subsets})},
+            "ownerReferences": [owner],
         },
         "subsets": subsets,
     }

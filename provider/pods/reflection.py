@@ -102,14 +102,13 @@ class ServiceReflection:
         self.reflector.on_lower_service(event, obj)
 
     def _on_upper_slice(self, event: EventType, obj: RawObject) -> None:
-        service = self._upper_index.on_event(event, obj)
-        if service is not None:
+        for service in self._upper_index.on_event(event, obj):
             self.reflector.changed(ObjectKey(*service))
 
     def _on_lower_slice(self, event: EventType, obj: RawObject) -> None:
-        service = self._lower_index.on_event(event, obj)
-        if service is not None and event != "ADDED":
-            self.reflector.queue.add(ObjectKey(*service))
+        for service in self._lower_index.on_event(event, obj):
+            if event != "ADDED":
+                self.reflector.queue.add(ObjectKey(*service))
 
     def _on_lower_endpoints(self, event: EventType, obj: RawObject) -> None:
         self.reflector.on_lower_service(event, obj)  # named like its Service: the same key

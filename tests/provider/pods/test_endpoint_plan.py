@@ -349,6 +349,11 @@ def test_endpoints_are_labelled_so_the_lower_cluster_does_not_mirror_them_into_s
     assert body["metadata"]["annotations"][keys.SOURCE_HASH_ANNOTATION]
 
 
+def test_endpoints_are_owned_by_the_lower_service_so_its_deletion_takes_them() -> None:
+    (owner,) = endpoints_of(upper_slice("db-a", [endpoint("10.1.0.5")]))["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("Service", "db", LOWER_SERVICE["metadata"]["uid"])
+
+
 def test_no_endpoints_is_an_endpoints_object_without_subsets() -> None:
     assert endpoints_of()["subsets"] == []
 
