@@ -256,3 +256,52 @@ def test_metrics_count_reflected_objects_and_writes(
     assert 'tensile_provider_reflected_objects{kind="Service"}' in page
     assert 'tensile_provider_reflection_writes_total{kind="EndpointSlice",verb="create"}' in page
     assert 'tensile_provider_reflection_lag_seconds_count{kind="EndpointSlice"}' in page
+
+
+def legacy_endpoints(cluster: clusters.Cluster, name: str) -> set[tuple[str, bool]]:
+    body = get(cluster, "endpoints", name)
+    found: set[tuple[str, bool]] = set()
+    for subset in (body or {}).get("subsets") or ():
+        found |= {(a["ip"], True) for a in subset.get("addresses") or ()}
+        found |= {(a["ip"], False) for a in subset.get("notReadyAddresses") or ()}
+    return found
+
+
+def restart_with(provider: ProviderProcess, *flags: str) -> None:
+    provider.terminate()
+    provider.extra_args = list(flags)
+    provider.start()
+    provider.wait_ready()
+
+
+def test_reflect_endpoints_writes_legacy_endpoints_and_no_reflect_services_copies_nothing(
+    providers: tuple[ProviderProcess, ProviderProcess],
+    upper: clusters.Cluster,
+    lower_a: clusters.Cluster,
+    lower_b: clusters.Cluster,
+) -> None:
+    vk_sa = providers[0]
+    try:
+        restart_with(vk_sa, "--reflect", "endpoints")
+        wait_for(
+            lambda: legacy_endpoints(lower_a, "db") == endpoints(upper, "db") != set(),
+            timeout=30,
+            what="lower A's Endpoints db holding the upper endpoints",
+        )
+        body, copy = get(lower_a, "endpoints", "db"), get(lower_a, "service", "db")
+        assert body is not None and copy is not None
+        assert body["metadata"]["labels"][keys.ENDPOINTS_SKIP_MIRROR_LABEL] == "true"
+        assert [ref["uid"] for ref in body["metadata"]["ownerReferences"]] == [copy["metadata"]["uid"]]
+        time.sleep(1.0)  # the lower endpointslice mirroring controller would have acted by now
+        managers = {s["metadata"]["labels"].get(keys.ENDPOINTSLICE_MANAGED_BY_LABEL) for s in slices(lower_a, "db")}
+        assert managers == {"tensile.io"}, "the skip-mirror label keeps the lower cluster from slicing it again"
+
+        restart_with(vk_sa, "--no-reflect", "services")
+        upper.apply([service("db-later")])
+        wait_for(lambda: endpoints(lower_b, "db-later") != set(), timeout=30, what="vk-sb reflects db-later")
+        time.sleep(PROPAGATION)
+        assert get(lower_a, "service", "db-later") is None, "--no-reflect services: vk-sa copies no new Service"
+    finally:
+        restart_with(vk_sa)
+    wait_for(lambda: get(lower_a, "service", "db-later") is not None, timeout=30, what="db-later once reflecting again")
+    upper.kubectl("delete", "service", "db-later", "-n", NS)
