@@ -8,6 +8,7 @@ clusters have disjoint pod ranges, as a flat network needs), and follow every ch
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from descheduler import keys
-from tests.cluster import clusters
+from tests.cluster import clusters, kwok_config
 from tests.e2e.support.providers import ProviderProcess, pods, running, virtual_deployment, wait_for
 
 NS = "shop"
@@ -125,6 +126,23 @@ def test_lower_a_gets_a_selectorless_db_service_with_the_upper_endpoints(
     lower_nodes = {n["metadata"]["name"] for n in json.loads(lower_b.kubectl("get", "nodes", "-o", "json"))["items"]}
     named = {e.get("nodeName") for s in slices(lower_b, "db") for e in s["endpoints"]}
     assert named and named <= lower_nodes
+
+
+def test_each_cluster_hands_out_its_own_pod_addresses_outside_the_service_range(
+    providers: tuple[ProviderProcess, ProviderProcess], lower_a: clusters.Cluster, lower_b: clusters.Cluster
+) -> None:
+    """What a flat network needs and the reflected endpoints rely on: no pod IP seen twice across clusters."""
+
+    def pod_networks(cluster: clusters.Cluster) -> set[ipaddress.IPv4Network]:
+        ips = {p["status"]["podIP"] for p in running(pods(cluster, NS)) if p["status"].get("podIP")}
+        return {ipaddress.IPv4Network(f"{ip}/16", strict=False) for ip in ips}
+
+    in_a, in_b = pod_networks(lower_a), pod_networks(lower_b)
+    assert len(in_a) == len(in_b) == 1 and in_a != in_b, (in_a, in_b)
+    service_range = ipaddress.IPv4Network(kwok_config.SERVICE_CLUSTER_IP_RANGE)
+    assert not any(network.overlaps(service_range) for network in in_a | in_b)
+    kubernetes = get(lower_a, "service", "kubernetes", "default")
+    assert kubernetes is not None and ipaddress.IPv4Address(kubernetes["spec"]["clusterIP"]) in service_range
 
 
 def test_the_lower_slices_follow_scaling_to_five_to_zero_and_back(
