@@ -2,11 +2,13 @@
 
 A private upper and lower cluster. ``lower-rbac.yaml`` is applied in the lower one, and the provider's
 ``--client-kubeconfig`` is a kubeconfig around a token of its ServiceAccount (``kubectl create token``),
-as the manifest's header tells an operator to build it. With ``--reflect endpoints`` too, so every rule
-of the role is used. Then, through the upper cluster only: a Deployment bound to the virtual node runs,
-its ConfigMap is copied below, ``kubectl logs``, ``exec`` and ``port-forward`` reach the mirror, a
-Service is reflected below with its EndpointSlices (and legacy Endpoints), deleting the Deployment
-removes the mirrors, and the provider never met a 403.
+as the manifest's header tells an operator to build it. With ``--reflect endpoints`` too, so that rule is
+used. Then, through the upper cluster only: a Deployment bound to the virtual node runs, its ConfigMap
+and Secret are copied below, a label added upstairs is patched onto the mirror, ``kubectl logs``,
+``exec`` and ``port-forward`` reach the mirror, a Service is reflected below with its EndpointSlices
+(and legacy Endpoints), deleting the Deployment removes the mirrors and the copies, and the provider
+never met a 403. Not covered: nodes/proxy (``kubectl top``), which needs the kwok nodes on a non-loopback
+address (see test_kubectl_top.py).
 """
 
 from __future__ import annotations
@@ -231,6 +233,17 @@ def test_the_service_is_reflected_with_its_endpoint_slices_and_endpoints(
     endpoints = lower_get(setup.lower, "endpoints", "web")
     assert endpoints is not None
     assert {a["ip"] for s in endpoints.get("subsets") or () for a in s.get("addresses") or ()} == ips
+
+
+def test_a_label_added_upstairs_is_patched_onto_the_mirror(setup: Setup, shop: list[dict[str, Any]]) -> None:
+    name = shop[0]["metadata"]["name"]
+    setup.upper.kubectl("label", "pod", name, "-n", NS, "tier=front")
+
+    def labelled() -> bool:
+        mirror = lower_get(setup.lower, "pod", name)
+        return mirror is not None and mirror["metadata"].get("labels", {}).get("tier") == "front"
+
+    wait_for(labelled, timeout=30, what="the label on the mirror")
 
 
 def test_deleting_the_deployment_removes_the_mirrors(setup: Setup, shop: list[dict[str, Any]]) -> None:
