@@ -340,7 +340,7 @@ class _Commands(click.Group):
     """The provider's command group; arguments that start with a flag (or none) go to ``run``.
 
     So ``tensile-virtual-node --kubeconfig ... --client-kubeconfig ...`` keeps working, while a
-    first word that is no command (``tensile-virtual-node extender``) fails as click says. The
+    first word that is no command (``tensile-virtual-node hook``) fails as click says. The
     group's ``--help`` shows ``run``'s flags too, since they are what a bare invocation takes.
     """
 
@@ -362,6 +362,9 @@ class _Commands(click.Group):
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
             _fail(exc.format_message(), errors.EXIT_INPUT)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # as added: the default command first
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "[OPTIONS]")

@@ -121,16 +121,24 @@ class ExtenderMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._calls = Counter(
-            "tensile_extender_calls", "Extender calls, by verb (filter, prioritize) and result (ok, error).",
-            ["verb", "result"], registry=self.registry,
+            "tensile_extender_calls",
+            "Extender calls, by verb (filter, prioritize) and result (ok, error).",
+            ["verb", "result"],
+            registry=self.registry,
         )
         self._latency = Histogram(
-            "tensile_extender_call_duration_seconds", "Time to answer one extender call, by verb.",
-            ["verb"], buckets=EXTENDER_BUCKETS, registry=self.registry,
+            "tensile_extender_call_duration_seconds",
+            "Time to answer one extender call, by verb.",
+            ["verb"],
+            buckets=EXTENDER_BUCKETS,
+            registry=self.registry,
         )
         self._struck = Counter(
-            "tensile_extender_struck_out", "Virtual nodes struck out by a filter call, by reason (blocked: no room now;"
-            " unresolvable: no lower node could ever run the pod).", ["reason"], registry=self.registry,
+            "tensile_extender_struck_out",
+            "Virtual nodes struck out by a filter call, by reason (blocked: no room now;"
+            " unresolvable: no lower node could ever run the pod).",
+            ["reason"],
+            registry=self.registry,
         )
         self._fallbacks = Counter(
             "tensile_extender_fallbacks", "Virtual nodes let through undecided, by why (no summary, stale, partial,"

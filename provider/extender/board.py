@@ -22,7 +22,6 @@ from provider.fit import summary
 from provider.kube.informer import Informer
 from provider.kube.objects import EventType, ObjectKey, RawObject, metadata
 
-
 STALE_SECONDS = 2.0
 """A summary older than this is not used: decisions rest on lower state at most this old."""
 
@@ -44,6 +43,7 @@ class _Entry:
     problem: Problem | None
     seen: float
     version: str
+    text: str
 
 
 class SummaryBoard:
@@ -74,6 +74,10 @@ class SummaryBoard:
             if before is not None and before.version == version:
                 return
         text = str((meta.get("annotations") or {}).get(keys.FIT_SUMMARY_ANNOTATION) or "")
+        if before is not None and before.text == text:  # a heartbeat: the summary is as it was
+            with self._lock:
+                self._entries[node] = _Entry(before.summary, before.problem, self._clock(), version, text)
+            return
         found: summary.Summary | None = None
         problem: Problem | None = None
         try:
@@ -83,7 +87,7 @@ class SummaryBoard:
         if found is not None and found.partial:
             problem = "partial"
         with self._lock:
-            self._entries[node] = _Entry(found, problem, self._clock(), version)
+            self._entries[node] = _Entry(found, problem, self._clock(), version, text)
 
     def known(self, node_name: str) -> Known:
         """What is known of virtual node ``node_name`` (call only for virtual nodes)."""

@@ -108,9 +108,12 @@ class ExtenderServer:
             args = api.parse_args(body)
         except api.FrameError as exc:
             return 400, str(exc).encode()
-        if verb == "filter":
-            return 200, api.filter_body(self.decider.filter(args), args)
-        return 200, api.priorities_body(self.decider.prioritize(args))
+        try:
+            if verb == "filter":
+                return 200, api.filter_body(self.decider.filter(args), args)
+            return 200, api.priorities_body(self.decider.prioritize(args))
+        except ValueError as exc:  # a Pod whose spec is not pod-shaped (provider.fit.needs)
+            return 400, f"ExtenderArgs.Pod: {exc}".encode()
 
     def use(self, pair: tls.CertPair) -> bool:
         """Serve ``pair`` from the next handshake on; True when it differs from the current one."""

@@ -2,7 +2,7 @@
 
 The provider calls :func:`summarize` on its lower nodes and publishes :func:`to_json`; the
 scheduler extender reads it back with :func:`from_json` and hands it to :mod:`provider.fit.judge`.
-A pod fits some node exactly when it fits one of the Pareto-maximal free vectors of a group
+A pod fits some node exactly when it fits one of the free rooms of a group
 whose labels and taints admit it, so the summary answers the question without listing nodes.
 """
 
@@ -57,7 +57,7 @@ class Group:
     """Node labels without ``kubernetes.io/hostname``."""
     taints: tuple[Taint, ...]
     free: tuple[Room, ...]
-    """The rooms whose free vectors no other node of the group dominates (one of equal ones)."""
+    """The distinct rooms of the group's nodes (only the non-dominated ones when :func:`pruned`)."""
     allocatable: tuple[Vector, ...]
     """The Pareto-maximal allocatable vectors: what a node of the group could ever hold."""
 
@@ -79,7 +79,8 @@ def vector(amounts: Mapping[str, int]) -> Vector:
 
 
 def summarize(rooms: Iterable[NodeRoom]) -> Summary:
-    """Group the nodes by labels (minus hostname) and taints, keeping the Pareto-maximal vectors."""
+    """Group the nodes by labels (minus hostname) and taints; keep every distinct room of a group
+    (identical ones once), so the tightest fit can be scored, and the Pareto-maximal allocatables."""
     grouped: dict[tuple[_Labels, tuple[Taint, ...]], list[NodeRoom]] = {}
     for room in rooms:
         labels = tuple(sorted((k, v) for k, v in room.labels.items() if k != keys.HOSTNAME_LABEL))
@@ -87,18 +88,32 @@ def summarize(rooms: Iterable[NodeRoom]) -> Summary:
         grouped.setdefault((labels, taints), []).append(room)
     groups = []
     for (labels, taints), members in sorted(grouped.items(), key=lambda item: _group_key(*item[0])):
-        rooms_ = [Room(vector(m.free), vector(m.allocatable)) for m in members]
-        free = pareto(rooms_, key=lambda r: r.free)
+        rooms_ = {Room(vector(m.free), vector(m.allocatable)) for m in members}
         allocatable = pareto({r.allocatable for r in rooms_}, key=lambda v: v)
         groups.append(
             Group(
                 labels=dict(labels),
                 taints=taints,
-                free=tuple(sorted(free, key=lambda r: (r.free, r.allocatable))),
+                free=tuple(sorted(rooms_, key=lambda r: (r.free, r.allocatable))),
                 allocatable=tuple(sorted(allocatable)),
             )
         )
     return Summary(groups=tuple(groups))
+
+
+def pruned(summary: Summary) -> Summary:
+    """The same summary with only the Pareto-maximal rooms of each group: every fit decision stays
+    exact (a pod fits some room iff it fits a non-dominated one), only best-fit scoring loses detail."""
+    groups = tuple(
+        Group(
+            labels=g.labels,
+            taints=g.taints,
+            free=tuple(sorted(pareto(g.free, key=lambda r: r.free), key=lambda r: (r.free, r.allocatable))),
+            allocatable=g.allocatable,
+        )
+        for g in summary.groups
+    )
+    return Summary(groups=groups, partial=summary.partial)
 
 
 def _taint_key(taint: Taint) -> tuple[str, str, str]:
@@ -136,11 +151,13 @@ def _covers(big: Mapping[str, int], small: Mapping[str, int]) -> bool:
 
 
 def to_json(summary: Summary) -> str:
-    """Compact JSON with sorted keys; an empty partial summary when it would exceed MAX_SUMMARY_BYTES."""
-    text = _dumps(summary)
-    if len(text.encode()) > MAX_SUMMARY_BYTES:
-        return _dumps(Summary(groups=(), partial=True))
-    return text
+    """Compact JSON with sorted keys. Over MAX_SUMMARY_BYTES, the :func:`pruned` summary; still over,
+    an empty partial one (the extender then lets the node pass)."""
+    for candidate in (summary, pruned(summary)):
+        text = _dumps(candidate)
+        if len(text.encode()) <= MAX_SUMMARY_BYTES:
+            return text
+    return _dumps(Summary(groups=(), partial=True))
 
 
 def _dumps(summary: Summary) -> str:

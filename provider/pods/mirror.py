@@ -127,6 +127,8 @@ def lower_pod(upper: Mapping[str, Any], *, upper_cluster: str, virtual_node: str
     spec.pop("nodeName", None)
     # Ephemeral containers cannot be set on create; they are an upper-side debugging tool.
     spec.pop("ephemeralContainers", None)
+    # The scheduler that placed the pod upstairs (a second profile, say) need not exist below.
+    spec.pop("schedulerName", None)
     for field in _ADMISSION_OWNED_FIELDS:
         spec.pop(field, None)
     _strip_token_volumes(spec)

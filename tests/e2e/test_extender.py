@@ -43,9 +43,7 @@ def setup(
     specs = [
         clusters.ClusterSpec("fit-upper"),
         clusters.ClusterSpec("fit-lower-a", clusters.default_lower_nodes("fa", 12, cpu="1500m")),
-        clusters.ClusterSpec(
-            "fit-lower-b", (clusters.NodeSpec("fb-node-0", cpu="2", labels={"disk": "ssd"}),)
-        ),
+        clusters.ClusterSpec("fit-lower-b", (clusters.NodeSpec("fb-node-0", cpu="2", labels={"disk": "ssd"}),)),
     ]
     started = clusters.start_clusters(specs, root=clusters_root / "extender")
     upper, lower_a, lower_b = started["fit-upper"], started["fit-lower-a"], started["fit-lower-b"]
@@ -98,8 +96,12 @@ def bound_to(cluster: clusters.Cluster, name: str, timeout: float = 30.0) -> str
     return found[0]
 
 
-def running_upstairs(cluster: clusters.Cluster, name: str) -> None:
-    wait_for(lambda: get_pod(cluster, name)["status"].get("phase") == "Running", timeout=60, what=f"{name} Running")
+def running_upstairs(cluster: clusters.Cluster, name: str, lower: clusters.Cluster | None = None) -> None:
+    try:
+        wait_for(lambda: get_pod(cluster, name)["status"].get("phase") == "Running", timeout=60, what=f"{name} Running")
+    except AssertionError:
+        below = lower.kubectl("get", "pod", name, "-n", NS, "-o", "yaml") if lower is not None else ""
+        raise AssertionError(f"{name} not Running upstairs:\n{get_pod(cluster, name)['status']}\n{below}") from None
 
 
 def delete(cluster: clusters.Cluster, *names: str) -> None:
@@ -121,7 +123,7 @@ def test_a_two_cpu_pod_goes_to_the_cluster_with_one_node_that_fits_and_without_t
     summaries_published(setup)
     upper.apply([pod("with-extender", "2")])
     assert bound_to(upper, "with-extender") == "vk-b", "the extender struck out vk-a: no lower A node has 2 CPU"
-    running_upstairs(upper, "with-extender")
+    running_upstairs(upper, "with-extender", setup.lower_b)
     delete(upper, "with-extender")
 
     upper.apply([pod("without-extender", "2", extended=False)])
@@ -146,7 +148,7 @@ def test_a_pod_no_lower_node_can_hold_stays_pending_with_the_extenders_reason(se
         return out
 
     wait_for(lambda: "no node can ever hold cpu 16" in reason(), timeout=30, what="FailedScheduling with the reason")
-    assert "fit-lower-a" in reason(), reason()
+    assert "vk-a: no node can ever hold cpu 16 (largest allocatable: 1500m)" in reason(), reason()
     assert not get_pod(upper, "huge")["spec"].get("nodeName")
     delete(upper, "huge")
 
@@ -156,7 +158,7 @@ def test_a_pod_whose_stashed_node_selector_matches_only_lower_b_goes_to_vk_b(set
     summaries_published(setup)
     upper.apply([pod("ssd", "100m", stash={"nodeSelector": {"disk": "ssd"}})])
     assert bound_to(upper, "ssd") == "vk-b"
-    running_upstairs(upper, "ssd")
+    running_upstairs(upper, "ssd", setup.lower_b)
     delete(upper, "ssd")
 
 

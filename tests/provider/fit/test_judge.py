@@ -309,10 +309,11 @@ def test_best_fit_is_the_tightest_room_and_least_allocated_the_roomiest() -> Non
     assert got.least_allocated == pytest.approx(0.5)
 
 
-def test_scores_see_only_the_non_dominated_rooms() -> None:
-    """A node another node dominates is not in the summary, so it is never the tightest."""
+def test_a_dominated_room_can_be_the_tightest_fit() -> None:
+    """Dominated rooms stay in the summary, so the node the pod would fill exactly is seen."""
     got = verdict(pod_needs(cpu=1000), room("tight", cpu=1000), room("roomy", cpu=3000))
-    assert got.best_fit == got.least_allocated == pytest.approx(2 / 4)
+    assert got.best_fit == pytest.approx(0.0)
+    assert got.least_allocated == pytest.approx(2 / 4)
 
 
 def test_only_requested_resources_are_scored() -> None:

@@ -42,7 +42,7 @@ def test_nodes_differing_only_in_hostname_share_a_group_without_it() -> None:
     result = summary.summarize([node("a", free={"cpu": 1000}, zone="z1"), node("b", free={"cpu": 2000}, zone="z1")])
     assert len(result.groups) == 1
     assert result.groups[0].labels == {"zone": "z1"}
-    assert free_vectors(result.groups[0]) == [{"cpu": 2000}]
+    assert free_vectors(result.groups[0]) == [{"cpu": 1000}, {"cpu": 2000}]
 
 
 def test_labels_and_taints_split_groups() -> None:
@@ -76,10 +76,12 @@ def test_the_same_nodes_in_any_order_give_the_same_json() -> None:
 # -- Pareto pruning -------------------------------------------------------------------
 
 
-def test_a_dominated_free_vector_is_dropped() -> None:
-    result = summary.summarize(
+def test_a_dominated_room_is_kept_for_scoring_and_dropped_when_pruned() -> None:
+    whole = summary.summarize(
         [node("small", free={"cpu": 1000, "memory": GI}), node("big", free={"cpu": 2000, "memory": GI})]
     )
+    assert len(whole.groups[0].free) == 2
+    result = summary.pruned(whole)
     assert free_vectors(result.groups[0]) == [{"cpu": 2000, "memory": GI}]
 
 
@@ -96,8 +98,8 @@ def test_equal_free_vectors_are_kept_once() -> None:
 
 
 def test_a_missing_resource_counts_as_zero() -> None:
-    result = summary.summarize(
-        [node("plain", free={"cpu": 2000}), node("gpu", free={"cpu": 2000, "nvidia.com/gpu": 1})]
+    result = summary.pruned(
+        summary.summarize([node("plain", free={"cpu": 2000}), node("gpu", free={"cpu": 2000, "nvidia.com/gpu": 1})])
     )
     assert free_vectors(result.groups[0]) == [{"cpu": 2000, "nvidia.com/gpu": 1}]
 
@@ -274,3 +276,14 @@ def test_bad_json_raises_one_line_naming_where(text: str, message: str) -> None:
         summary.from_json(text)
     assert str(caught.value) == message
     assert "\n" not in str(caught.value)
+
+
+def test_a_summary_over_the_cap_with_dominated_rooms_is_published_pruned() -> None:
+    # 4,000 distinct rooms of one group, each dominated by the largest: too many to list, one when pruned.
+    rooms = [node(f"n{i}", free={"cpu": i, "memory": GI}) for i in range(1, 4001)]
+    whole = summary.summarize(rooms)
+    assert len(whole.groups[0].free) == 4000
+    text = summary.to_json(whole)
+    assert len(text.encode()) <= summary.MAX_SUMMARY_BYTES
+    assert summary.from_json(text) == summary.pruned(whole)
+    assert free_vectors(summary.from_json(text).groups[0]) == [{"cpu": 4000, "memory": GI}]
