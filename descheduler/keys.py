@@ -52,3 +52,11 @@ ENDPOINTSLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 ENDPOINTSLICE_MANAGED_BY = PREFIX
 # On a lower Endpoints object: the lower endpointslice-mirroring controller must not turn it into slices.
 ENDPOINTS_SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
+
+# The fit summary a provider publishes for the scheduler extender (provider.node.fit_publisher):
+# a Lease kube-node-lease/<node>-tensile-fit, labelled so the extender watches only those, whose
+# annotation holds the summary's JSON (provider.fit.summary) and whose renewTime is its heartbeat.
+FIT_SUMMARY_LABEL = f"{PREFIX}/fit-summary"
+FIT_SUMMARY_ANNOTATION = f"{PREFIX}/fit-summary"
+FIT_LEASE_SUFFIX = "-tensile-fit"
+NODE_LEASE_NAMESPACE = "kube-node-lease"

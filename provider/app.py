@@ -8,6 +8,8 @@ metrics endpoint and a :class:`VirtualNode`, until SIGTERM (:func:`stop_on_signa
 - lower pods -> the pod controller and :class:`~provider.pods.status_sync.StatusSync` (mirrors),
   and :class:`~provider.node.controller.NodeController` (capacity);
 - lower nodes -> the node controller;
+- lower nodes and pods -> :class:`~provider.node.fit_publisher.FitFeed` (the fit summary the
+  scheduler extender reads; unless ``--no-fit-summary``);
 - upper ConfigMaps/Secrets and their lower copies -> :class:`~provider.pods.copies.CopiesController`;
 - upper Services and EndpointSlices, their lower copies, and upper pods (which namespaces need
   them) -> :class:`~provider.pods.reflection.ServiceReflection` (unless ``--no-reflect services``).
@@ -40,6 +42,7 @@ from provider.kubelet.lower_portforward import LowerPortForward
 from provider.metrics import ProviderMetrics
 from provider.node import capacity
 from provider.node.controller import NodeController
+from provider.node.fit_publisher import FitFeed
 from provider.pods import copies
 from provider.pods.caches import PodCaches
 from provider.pods.controller import PodController
@@ -151,7 +154,13 @@ class VirtualNode:
             if "services" in cfg.reflect
             else None
         )
+        self.fit = (
+            FitFeed(upper, lower, node_name=cfg.node_name, synced=self._lower_synced) if cfg.fit_summary else None
+        )
         self._resync: threading.Thread | None = None
+
+    def _lower_synced(self) -> bool:
+        return self.lower_nodes.synced.is_set() and self.lower_pods.synced.is_set()
 
     def own_mirrors(self) -> list[RawObject]:
         """The lower pods this virtual node mirrors, from the lower pod cache (for the kubelet API's metrics)."""
@@ -167,9 +176,13 @@ class VirtualNode:
     def _on_lower_pod(self, event: EventType, obj: RawObject) -> None:
         self.node.on_lower_pod(event, obj)
         self.pods.on_lower_pod(event, obj)
+        if self.fit is not None:
+            self.fit.on_lower_pod(event, obj)
 
     def _on_lower_node(self, event: EventType, obj: RawObject) -> None:
         self.node.on_lower_node(event, obj)
+        if self.fit is not None:
+            self.fit.on_lower_node(event, obj)
 
     def _source_handler(self, kind: copies.CopiedKind) -> Callable[[EventType, RawObject], None]:
         def handle(event: EventType, obj: RawObject) -> None:
@@ -197,6 +210,8 @@ class VirtualNode:
         if self.reflection is not None:
             self.reflection.start()
         self.node.start(self.stop_event)
+        if self.fit is not None:
+            self.fit.publisher.start(self.stop_event)
         self._resync = threading.Thread(target=self._resync_loop, name="resync", daemon=True)
         self._resync.start()
 

@@ -3,7 +3,8 @@
 - ``run`` (the default command: ``tensile-virtual-node --kubeconfig ... --client-kubeconfig ...``
   runs it, as the seed's ``virtual-node`` invocation did): present one lower cluster as a node
   of the upper cluster (:func:`provider.app.run_virtual_node`);
-- ``webhook``: the pod admission webhook (:mod:`provider.webhook`).
+- ``webhook``: the pod admission webhook (:mod:`provider.webhook`);
+- ``extender``: the kube-scheduler extender (:mod:`provider.extender`, flags in :mod:`provider.extender_cli`).
 
 Flags become settings through :mod:`provider.flags`; bad input is one ``error:`` line naming
 the flag and exit status 2 before anything starts; an unknown command fails as click says.
@@ -22,7 +23,7 @@ import click
 from descheduler import errors, keys, logsetup
 from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
-from provider import app, config, flags, webhook
+from provider import app, config, extender_cli, flags, webhook
 from provider.kube.reachability import TrackedKube
 from provider.serving import tls
 
@@ -123,6 +124,12 @@ VERSION = {"package_name": "tensile", "prog_name": "tensile", "message": "%(prog
     "--logging-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log format."
 )
 @flags.reflect_options
+@click.option(
+    "--fit-summary/--no-fit-summary",
+    default=True,
+    show_default=True,
+    help="Publish which pods one lower node could run (a Lease renewed every second) for the scheduler extender.",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-v debug).")
 def run_command(
     kubeconfig: str | None,
@@ -147,6 +154,7 @@ def run_command(
     logging_format: str,
     reflect: tuple[str, ...],
     no_reflect: tuple[str, ...],
+    fit_summary: bool,
     verbose: int,
 ) -> None:
     """Mirror pods bound to the virtual node into the lower cluster and report their status back."""
@@ -177,6 +185,7 @@ def run_command(
             log_format=cast(Literal["text", "json"], logging_format),
             streaming=cast(Literal["auto", "websocket", "spdy"], streaming),
             reflect=flags.reflected(reflect, no_reflect),
+            fit_summary=fit_summary,
         )
         connections = app.connections_needed(workers)
         clusters = app.Clusters(
@@ -331,7 +340,7 @@ class _Commands(click.Group):
     """The provider's command group; arguments that start with a flag (or none) go to ``run``.
 
     So ``tensile-virtual-node --kubeconfig ... --client-kubeconfig ...`` keeps working, while a
-    first word that is no command (``tensile-virtual-node extender``) fails as click says. The
+    first word that is no command (``tensile-virtual-node hook``) fails as click says. The
     group's ``--help`` shows ``run``'s flags too, since they are what a bare invocation takes.
     """
 
@@ -353,6 +362,9 @@ class _Commands(click.Group):
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
             _fail(exc.format_message(), errors.EXIT_INPUT)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # as added: the default command first
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "[OPTIONS]")
@@ -377,3 +389,4 @@ def main() -> None:
 
 main.add_command(run_command)
 main.add_command(webhook_command)
+main.add_command(extender_cli.extender_command)

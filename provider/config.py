@@ -101,6 +101,10 @@ class ProviderConfig:
     """Upper objects copied below besides what pods reference: ``services`` (Services of the namespaces
     this node mirrors pods of, with their EndpointSlices) and ``endpoints`` (their legacy Endpoints too)."""
 
+    fit_summary: bool = True
+    """Publish the lower cluster's fit summary upstairs (a Lease renewed every second) for the
+    scheduler extender (``tensile-virtual-node extender``); ``--no-fit-summary`` when none runs."""
+
     requeue_policy: requeue.RequeuePolicy = field(default_factory=requeue.RequeuePolicy)
     """When the controllers' queues try a key again (named delays growing per key, capped)."""
 

@@ -111,6 +111,56 @@ class ReflectionMetrics:
         self._lag.labels(kind=kind).observe(seconds)
 
 
+EXTENDER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
+
+
+class ExtenderMetrics:
+    """The scheduler extender (``tensile_extender_``): calls by verb, their latency, virtual nodes struck
+    out by reason, and virtual nodes let through without a decision (fallbacks) by why."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._calls = Counter(
+            "tensile_extender_calls",
+            "Extender calls, by verb (filter, prioritize) and result (ok, error).",
+            ["verb", "result"],
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "tensile_extender_call_duration_seconds",
+            "Time to answer one extender call, by verb.",
+            ["verb"],
+            buckets=EXTENDER_BUCKETS,
+            registry=self.registry,
+        )
+        self._struck = Counter(
+            "tensile_extender_struck_out",
+            "Virtual nodes struck out by a filter call, by reason (blocked: no room now;"
+            " unresolvable: no lower node could ever run the pod).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._fallbacks = Counter(
+            "tensile_extender_fallbacks", "Virtual nodes let through undecided, by why (no summary, stale, partial,"
+            " unreadable, by hostname).", ["why"], registry=self.registry,
+        )  # fmt: skip
+
+    def answered(self, verb: str, seconds: float, *, ok: bool) -> None:
+        self._calls.labels(verb=verb, result="ok" if ok else "error").inc()
+        self._latency.labels(verb=verb).observe(seconds)
+
+    def struck_out(self, reason: str) -> None:
+        self._struck.labels(reason=reason).inc()
+
+    def fell_back(self, why: str) -> None:
+        self._fallbacks.labels(why=why).inc()
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))
+
+
 class QueueMetrics:
     """What one work queue reports; see :class:`provider.kube.workqueue.QueueObserver`."""
 

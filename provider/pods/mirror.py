@@ -7,7 +7,8 @@ of the same name is deleted under a uid precondition, never adopted.
 
 Node constraints in the upper spec address *virtual* nodes (``type=virtual-kubelet``, the
 webhook's ``hostname NotIn``), so the mirror drops them and gets the ones the admission
-webhook stashed for the lower nodes instead.
+webhook stashed for the lower nodes instead (:mod:`provider.fit.constraints`, which the
+scheduler extender judges too).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from descheduler import bodies, keys
+from provider.fit import constraints
 from provider.pods import status
 
 logger = logging.getLogger(__name__)
@@ -35,9 +37,6 @@ _OWNERSHIP_LABELS = frozenset({keys.UPPER_CLUSTER_LABEL, keys.VIRTUAL_NODE_LABEL
 _INTERNAL_ANNOTATIONS = frozenset(
     {keys.UPPER_UID_ANNOTATION, keys.STASHED_CONSTRAINTS_ANNOTATION, COPIED_KEYS_ANNOTATION}
 )
-# nodeSelector keys that describe the pod's binaries rather than a node, so they hold below too.
-_PLATFORM_LABELS = frozenset({keys.OS_LABEL, keys.ARCH_LABEL})
-_STASH_SHAPES: dict[str, type] = {"nodeSelector": dict, "nodeAffinity": dict, "tolerations": list}
 _LEGACY_TOKEN_VOLUME_PREFIX = "default-token-"
 _PROJECTED_TOKEN_VOLUME_PREFIX = "kube-api-access-"
 # Filled in by the lower cluster's admission from its own PriorityClass and RuntimeClass
@@ -128,6 +127,8 @@ def lower_pod(upper: Mapping[str, Any], *, upper_cluster: str, virtual_node: str
     spec.pop("nodeName", None)
     # Ephemeral containers cannot be set on create; they are an upper-side debugging tool.
     spec.pop("ephemeralContainers", None)
+    # The scheduler that placed the pod upstairs (a second profile, say) need not exist below.
+    spec.pop("schedulerName", None)
     for field in _ADMISSION_OWNED_FIELDS:
         spec.pop(field, None)
     _strip_token_volumes(spec)
@@ -164,45 +165,17 @@ def _strip_token_volumes(spec: Raw) -> None:
 
 def _restore_constraints(spec: Raw, annotations: Mapping[str, str], *, key: str) -> None:
     """Swap the upper node constraints for the stashed lower ones; tolerations only grow."""
-    stash = _stash(annotations.get(keys.STASHED_CONSTRAINTS_ANNOTATION), key=key)
-    selector = {k: v for k, v in (spec.pop("nodeSelector", None) or {}).items() if k in _PLATFORM_LABELS}
-    selector.update(stash.get("nodeSelector") or {})
-    if selector:
-        spec["nodeSelector"] = selector
-    affinity = dict(spec.pop("affinity", None) or {})
-    affinity.pop("nodeAffinity", None)
-    if stash.get("nodeAffinity"):
-        affinity["nodeAffinity"] = stash["nodeAffinity"]
-    if affinity:
-        spec["affinity"] = affinity
-    tolerations = list(spec.get("tolerations") or ())
-    # Extra tolerations only permit, so keeping the upper ones is harmless below.
-    tolerations += [t for t in stash.get("tolerations") or () if t not in tolerations]
-    if tolerations:
-        spec["tolerations"] = tolerations
-
-
-def _stash(text: str | None, *, key: str) -> Raw:
-    """The webhook's stash, keeping only well-formed parts: a bad part must not block the pod."""
-    if not text:
-        return {}
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        raw = None
-    if not isinstance(raw, dict):
-        logger.warning("pod %s: ignoring %s: not a JSON object", key, keys.STASHED_CONSTRAINTS_ANNOTATION)
-        return {}
-    stash: Raw = {}
-    for name, shape in _STASH_SHAPES.items():
-        value = raw.get(name)
-        if isinstance(value, shape):
-            stash[name] = copy.deepcopy(value)
-        elif value is not None:
-            logger.warning(
-                "pod %s: ignoring %s.%s: not a JSON %s", key, keys.STASHED_CONSTRAINTS_ANNOTATION, name, shape.__name__
-            )
-    return stash
+    lower = constraints.lower_constraints(spec, annotations)
+    for problem in lower.problems:
+        logger.warning("pod %s: %s", key, problem)
+    spec.pop("nodeSelector", None)
+    if lower.node_selector:
+        spec["nodeSelector"] = lower.node_selector
+    spec.pop("affinity", None)
+    if lower.affinity:
+        spec["affinity"] = lower.affinity
+    if lower.tolerations:
+        spec["tolerations"] = lower.tolerations
 
 
 def _desired_metadata(

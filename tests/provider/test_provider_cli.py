@@ -205,10 +205,10 @@ def test_help_lists_the_subcommands() -> None:
     assert usage == ["Usage: tensile-virtual-node [OPTIONS]", "   or: tensile-virtual-node COMMAND [OPTIONS]"]
     commands = out.split("\nCommands:\n", 1)[1]
     listed = [line.split()[0] for line in commands.splitlines() if line.startswith("  ") and not line.startswith("   ")]
-    assert listed[:2] == ["run", "webhook"]
+    assert listed[:3] == ["run", "webhook", "extender"]
 
 
-@pytest.mark.parametrize("args", [("extender", "--help"), ("extender",), ("webhooks", "--port", "1")])
+@pytest.mark.parametrize("args", [("extenders", "--help"), ("hook",), ("webhooks", "--port", "1")])
 def test_an_unknown_command_fails_as_click_says(args: tuple[str, ...]) -> None:
     code, out, err = run(*args)
     assert (code, out) == (2, "")

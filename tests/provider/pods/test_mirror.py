@@ -137,6 +137,11 @@ def test_fields_lower_admission_computes_are_left_to_it() -> None:
     assert (spec["priorityClassName"], spec["runtimeClassName"]) == ("high", "kata")
 
 
+def test_the_upper_scheduler_name_is_not_mirrored() -> None:
+    upper = upper_pod(schedulerName="tensile-extended")
+    assert "schedulerName" not in mirror.lower_pod(upper, upper_cluster=UP, virtual_node=VN)["spec"]
+
+
 def test_ephemeral_containers_are_not_mirrored() -> None:
     upper = upper_pod(ephemeralContainers=[{"name": "debug", "image": "busybox"}])
     assert "ephemeralContainers" not in mirror.lower_pod(upper, upper_cluster=UP, virtual_node=VN)["spec"]

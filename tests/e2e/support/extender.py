@@ -1,0 +1,142 @@
+"""The scheduler extender and a real kube-scheduler that calls it, as processes, for end-to-end tests.
+
+:func:`extender_pki` writes the extender's serving pair (self-signed for 127.0.0.1, which is also
+the CA kube-scheduler trusts it by) and a client CA with kube-scheduler's client certificate.
+:class:`ExtenderProcess` runs ``tensile-virtual-node extender``; :class:`ExtendedScheduler` runs a
+second kube-scheduler in the upper cluster whose only profile, :data:`SCHEDULER_NAME`, calls the
+extender as the README's KubeSchedulerConfiguration fragment says. Pods that name that scheduler
+are placed with the extender, the others by the cluster's own scheduler without it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provider.serving import tls
+from tests.cluster import clusters
+from tests.cluster.ports import free_port
+from tests.e2e.support.providers import RestartableProcess
+from tests.provider.kubelet.fakes import issue
+
+SCHEDULER_NAME = "tensile-extended"
+
+
+@dataclass(frozen=True)
+class ExtenderPki:
+    """Files: the extender's serving pair, the client CA, and kube-scheduler's client pair."""
+
+    serving_cert: Path
+    serving_key: Path
+    client_ca: Path
+    client_cert: Path
+    client_key: Path
+
+
+def extender_pki(directory: Path) -> ExtenderPki:
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = tls.self_signed("tensile-extender", ip_addresses=["127.0.0.1"], dns_names=["localhost"], days=1)
+    serving_cert, serving_key = directory / "serving.crt", directory / "serving.key"
+    serving_cert.write_bytes(cert)
+    serving_key.write_bytes(key)
+    ca = issue(directory, "extender-client-ca", ca=None)
+    client = issue(directory, "kube-scheduler", ca=ca)
+    return ExtenderPki(serving_cert, serving_key, ca[2], client[2], client[3])
+
+
+@dataclass
+class ExtenderProcess(RestartableProcess):
+    """``tensile-virtual-node extender`` against the upper cluster."""
+
+    upper: clusters.Cluster
+    pki: ExtenderPki
+    log_dir: Path
+    extra_args: list[str] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    _log: Any = None
+
+    @property
+    def log_name(self) -> str:
+        return "extender"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "provider", "extender",
+            "--kubeconfig", str(self.upper.kubeconfig),
+            "--listen-address", "127.0.0.1",
+            "--port", str(self.port),
+            "--tls-cert-file", str(self.pki.serving_cert),
+            "--tls-key-file", str(self.pki.serving_key),
+            "--client-ca-file", str(self.pki.client_ca),
+            "--metrics-addr", f"127.0.0.1:{self.metrics_port}",
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def metrics(self) -> str:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            return str(response.read().decode())
+
+
+def scheduler_configuration(upper: clusters.Cluster, extender: ExtenderProcess) -> dict[str, Any]:
+    """The KubeSchedulerConfiguration of the README, pointed at ``extender``."""
+    return {
+        "apiVersion": "kubescheduler.config.k8s.io/v1",
+        "kind": "KubeSchedulerConfiguration",
+        "clientConnection": {"kubeconfig": str(upper.kubeconfig)},
+        "leaderElection": {"leaderElect": False},
+        "profiles": [{"schedulerName": SCHEDULER_NAME}],
+        "extenders": [
+            {
+                "urlPrefix": f"https://127.0.0.1:{extender.port}",
+                "filterVerb": "filter",
+                "prioritizeVerb": "prioritize",
+                "weight": 5,
+                "nodeCacheCapable": True,
+                "ignorable": True,
+                "httpTimeout": "2s",
+                "enableHTTPS": True,
+                "tlsConfig": {
+                    "certFile": str(extender.pki.client_cert),
+                    "keyFile": str(extender.pki.client_key),
+                    "caFile": str(extender.pki.serving_cert),
+                },
+            }
+        ],
+    }
+
+
+@dataclass
+class ExtendedScheduler(RestartableProcess):
+    """A second, real kube-scheduler in the upper cluster: profile :data:`SCHEDULER_NAME`, with the extender."""
+
+    upper: clusters.Cluster
+    extender: ExtenderProcess
+    log_dir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    _log: Any = None
+
+    @property
+    def log_name(self) -> str:
+        return "kube-scheduler-extended"
+
+    def command(self) -> list[str]:
+        config = self.log_dir / "scheduler-config.yaml"
+        config.write_text(yaml.safe_dump(scheduler_configuration(self.upper, self.extender)))
+        return [
+            str(self.upper.bins.kube_scheduler),
+            "--config", str(config),
+            "--bind-address", "127.0.0.1",
+            "--secure-port", str(self.port),
+        ]  # fmt: skip
