@@ -10,7 +10,6 @@ cluster.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -78,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("extender: %s %s", self.address_string(), format % args)
 
 
-class ExtenderServer:
+class ExtenderServer(https.TlsEndpoint):
     """HTTPS for ``decider``: filter and prioritize; /healthz is 200 once ``ready()``."""
 
     def __init__(
@@ -92,16 +91,10 @@ class ExtenderServer:
         metrics: ExtenderMetrics,
         ready: Callable[[], bool],
     ) -> None:
-        self.address = address
-        self.port = port
-        self.client_ca = client_ca
+        super().__init__(address=address, port=port, pair=pair, handler=_Handler, what="extender", client_ca=client_ca)
         self.decider = decider
         self.metrics = metrics
         self.ready = ready
-        self.context = tls.server_context(pair, client_ca=client_ca, what="extender")
-        self.cert_pem = pair[0]
-        self._server: https.TlsServer | None = None
-        self._thread: threading.Thread | None = None
 
     def answer(self, verb: str, body: bytes) -> tuple[int, bytes]:
         try:
@@ -114,27 +107,3 @@ class ExtenderServer:
             return 200, api.priorities_body(self.decider.prioritize(args))
         except ValueError as exc:  # a Pod whose spec is not pod-shaped (provider.fit.needs)
             return 400, f"ExtenderArgs.Pod: {exc}".encode()
-
-    def use(self, pair: tls.CertPair) -> bool:
-        """Serve ``pair`` from the next handshake on; True when it differs from the current one."""
-        if pair[0] == self.cert_pem:
-            return False
-        self.context = tls.server_context(pair, client_ca=self.client_ca, what="extender")
-        self.cert_pem = pair[0]
-        return True
-
-    def start(self) -> None:
-        self._server = https.TlsServer(
-            (self.address, self.port), _Handler, context=lambda: self.context, app=self, what="extender"
-        )
-        self.port = int(self._server.server_address[1])
-        self._thread = self._server.serve_in_thread("extender")
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server, self._thread = None, None

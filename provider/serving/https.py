@@ -17,6 +17,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from provider.serving import tls
+
 logger = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT = 10.0
@@ -77,3 +79,57 @@ class TlsServer(ThreadingHTTPServer):
         thread = threading.Thread(target=self.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), name=name, daemon=True)
         thread.start()
         return thread
+
+
+class TlsEndpoint:
+    """One HTTPS endpoint whose serving certificate can be swapped while it serves (the webhook's
+    and the extender's): ``handler`` answers, reading this object as ``self.server.app``.
+
+    With ``client_ca``, only clients presenting a certificate that CA signed complete the handshake.
+    """
+
+    def __init__(
+        self,
+        *,
+        address: str,
+        port: int,
+        pair: tls.CertPair,
+        handler: type[BaseHTTPRequestHandler],
+        what: str,
+        client_ca: str | None = None,
+    ) -> None:
+        self.address = address
+        self.port = port
+        self._handler = handler
+        self._what = what
+        self._client_ca = client_ca
+        self.context = tls.server_context(pair, client_ca=client_ca, what=what)
+        self.cert_pem = pair[0]
+        self._server: TlsServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def use(self, pair: tls.CertPair) -> bool:
+        """Serve ``pair`` from the next handshake on; True when it differs from the current one."""
+        if pair[0] == self.cert_pem:
+            return False
+        # A new context, swapped whole: no handshake sees half of it.
+        self.context = tls.server_context(pair, client_ca=self._client_ca, what=self._what)
+        self.cert_pem = pair[0]
+        return True
+
+    def start(self) -> None:
+        """Bind (port 0 picks a free port, then ``.port`` tells it) and serve in a background thread."""
+        self._server = TlsServer(
+            (self.address, self.port), self._handler, context=lambda: self.context, app=self, what=self._what
+        )
+        self.port = int(self._server.server_address[1])
+        self._thread = self._server.serve_in_thread(self._what)
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server, self._thread = None, None

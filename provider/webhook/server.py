@@ -9,7 +9,6 @@ and a prompt ``stop()``. The serving certificate can be swapped while running
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol, cast
@@ -83,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("admission: %s %s", self.address_string(), format % args)
 
 
-class AdmissionServer:
+class AdmissionServer(https.TlsEndpoint):
     """HTTPS: POST /mutate-pods answered by ``admitter``; GET /healthz is 200 once ``ready()``.
 
     Any client that completes the handshake may ask (the kube-apiserver authenticates us through
@@ -93,37 +92,6 @@ class AdmissionServer:
     def __init__(
         self, *, address: str, port: int, pair: tls.CertPair, admitter: Admits, ready: Callable[[], bool]
     ) -> None:
-        self.address = address
-        self.port = port
+        super().__init__(address=address, port=port, pair=pair, handler=_Handler, what="admission")
         self.admitter = admitter
         self.ready = ready
-        self.context = tls.server_context(pair, what="webhook")
-        self.cert_pem = pair[0]
-        self._server: https.TlsServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def use(self, pair: tls.CertPair) -> bool:
-        """Serve ``pair`` from the next handshake on; True when it differs from the current one."""
-        if pair[0] == self.cert_pem:
-            return False
-        # A new context, swapped whole: no handshake sees half of it.
-        self.context = tls.server_context(pair, what="webhook")
-        self.cert_pem = pair[0]
-        return True
-
-    def start(self) -> None:
-        """Bind (port 0 picks a free port, then ``.port`` tells it) and serve in a background thread."""
-        self._server = https.TlsServer(
-            (self.address, self.port), _Handler, context=lambda: self.context, app=self, what="admission"
-        )
-        self.port = int(self._server.server_address[1])
-        self._thread = self._server.serve_in_thread("admission")
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
-        self._server, self._thread = None, None
