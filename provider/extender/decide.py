@@ -10,8 +10,12 @@ apart: a fallback, counted, since the descheduler still catches what slips throu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from provider.extender import api
 from provider.extender.board import SummaryBoard
@@ -19,6 +23,15 @@ from provider.fit import judge, needs
 from provider.metrics import ExtenderMetrics
 
 NEUTRAL_SCORE = (api.MIN_SCORE + api.MAX_SCORE) // 2
+REMEMBER_SECONDS = 0.5
+"""Verdicts of a filter call are reused by the prioritize call for the same pod within this long (the
+scheduler sends both in one scheduling cycle): half the work per pod, on lower state no older."""
+REMEMBERED_PODS = 256
+
+
+def _pod_key(pod: Mapping[str, Any]) -> tuple[str, str]:
+    meta = pod.get("metadata") or {}
+    return str(meta.get("uid") or ""), str(meta.get("resourceVersion") or "")
 
 
 @dataclass(frozen=True)
@@ -34,13 +47,26 @@ class Decisions:
 class Decider:
     """Answers filter and prioritize calls from ``board``; ``strategy`` is one of :data:`judge.STRATEGIES`."""
 
-    def __init__(self, board: SummaryBoard, *, strategy: str, metrics: ExtenderMetrics) -> None:
+    def __init__(
+        self,
+        board: SummaryBoard,
+        *,
+        strategy: str,
+        metrics: ExtenderMetrics,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._board = board
         self._strategy = strategy
         self._metrics = metrics
+        self._clock = clock
+        self._recent: OrderedDict[tuple[str, str], tuple[float, dict[str, judge.Verdict]]] = OrderedDict()
+        """The verdicts of the last filter calls, by pod uid and resourceVersion: prioritize comes right after."""
+        self._lock = threading.Lock()
 
     def decide(self, args: api.ExtenderArgs, *, count: bool) -> Decisions:
         pod_needs = needs.needs_of(args.pod)
+        key = _pod_key(args.pod)
+        known_verdicts = self._remembered(key)
         verdicts: dict[str, judge.Verdict] = {}
         undecided: list[str] = []
         others: list[str] = []
@@ -55,8 +81,26 @@ class Decider:
                 if count:
                     self._metrics.fell_back(why or "no summary")
                 continue
-            verdicts[name] = judge.judge(pod_needs, known.summary, cluster=known.cluster)
+            remembered = known_verdicts.get(name)
+            verdicts[name] = remembered or judge.judge(pod_needs, known.summary, cluster=known.cluster)
+        self._remember(key, verdicts)
         return Decisions(verdicts, tuple(undecided), tuple(others))
+
+    def _remembered(self, key: tuple[str, str]) -> dict[str, judge.Verdict]:
+        with self._lock:
+            found = self._recent.get(key)
+        if found is None or self._clock() - found[0] > REMEMBER_SECONDS:
+            return {}
+        return found[1]
+
+    def _remember(self, key: tuple[str, str], verdicts: dict[str, judge.Verdict]) -> None:
+        if not key[0]:
+            return
+        with self._lock:
+            self._recent[key] = (self._clock(), verdicts)
+            self._recent.move_to_end(key)
+            while len(self._recent) > REMEMBERED_PODS:
+                self._recent.popitem(last=False)
 
     def filter(self, args: api.ExtenderArgs) -> api.FilterResult:
         decided = self.decide(args, count=True)

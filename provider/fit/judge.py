@@ -40,8 +40,8 @@ class Verdict:
     best_fit: float | None = None
     """Mean share of allocatable left on the tightest fitting room (smaller = tighter); None if unknown.
 
-    Rooms are the summary's Pareto-maximal free vectors, so a node that another dominates is
-    never this one: the figure says how full the cluster's largest fitting slot would get.
+    Rooms are every distinct node of the summary (only the non-dominated ones when it had to be
+    pruned to fit its size cap): the figure says how full the tightest fitting node would get.
     """
     least_allocated: float | None = None
     """The same mean on the roomiest fitting room (larger = roomier); None if unknown."""
@@ -54,7 +54,7 @@ def judge(needs: needs_.PodNeeds, summary: summary_.Summary, *, cluster: str) ->
     requests = {name: amount for name, amount in needs.requests.items() if amount > 0}
     pod = _pod(needs)
     groups = [g for g in summary.groups if _admits(pod, g)]
-    rooms = [room for g in groups for room in g.free if _covers(room.free, requests)]
+    rooms = [room for g in groups for room in g.free if _fits(room.free_amounts, requests)]
     if rooms:
         left = [_left(room, requests) for room in rooms]
         return Verdict(True, True, f"{cluster}: a node has room for the pod", min(left), max(left))
@@ -120,10 +120,15 @@ def _covers(vector: summary_.Vector, requests: Mapping[str, int]) -> bool:
     return matching.fits_resources(dict(requests), dict(vector))
 
 
+def _fits(free: Mapping[str, int], requests: Mapping[str, int]) -> bool:
+    """Every requested amount (all positive) is free: the hot loop of a filter call."""
+    return all(free.get(name, 0) >= amount for name, amount in requests.items())
+
+
 def _left(room: summary_.Room, requests: Mapping[str, int]) -> float:
     """Mean over the scored resources of (free - request) / allocatable on this node."""
     names = [name for name in _SCORED if name in requests] or [quantity.PODS]
-    free, allocatable = dict(room.free), dict(room.allocatable)
+    free, allocatable = room.free_amounts, room.allocatable_amounts
     shares = [
         (free.get(name, 0) - requests.get(name, 0)) / allocatable[name] if allocatable.get(name, 0) > 0 else 0.0
         for name in names

@@ -8,6 +8,7 @@ whose labels and taints admit it, so the summary answers the question without li
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -48,10 +49,19 @@ class Room:
     free: Vector
     allocatable: Vector
 
+    @functools.cached_property
+    def free_amounts(self) -> dict[str, int]:
+        """``free`` as a mapping, made once: the extender asks every room about every pod."""
+        return dict(self.free)
+
+    @functools.cached_property
+    def allocatable_amounts(self) -> dict[str, int]:
+        return dict(self.allocatable)
+
 
 @dataclass(frozen=True)
 class Group:
-    """Nodes with the same labels (hostname aside) and taints: only their non-dominated vectors."""
+    """Nodes with the same labels (hostname aside) and taints, with their rooms and largest allocatables."""
 
     labels: Mapping[str, str]
     """Node labels without ``kubernetes.io/hostname``."""
