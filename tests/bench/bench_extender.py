@@ -41,7 +41,7 @@ from provider.fit import summary  # noqa: E402
 from provider.kube.informer import Informer, object_key  # noqa: E402
 from provider.node.fit_publisher import FitPublisher  # noqa: E402
 from provider.node.rooms import NodeRooms  # noqa: E402
-from tests.bench.bench_provider import bucket_quantile, histogram_buckets, percentile  # noqa: E402
+from tests.bench.bench_provider import bucket_quantile, cpu_seconds, histogram_buckets, percentile  # noqa: E402
 from tests.cluster import binaries, clusters  # noqa: E402
 from tests.e2e.support.extender import SCHEDULER_NAME, ExtendedScheduler, ExtenderProcess, extender_pki  # noqa: E402
 from tests.e2e.support.providers import wait_for  # noqa: E402
@@ -217,7 +217,11 @@ def run(args: argparse.Namespace, root: Path) -> int:
             f"  inside the extender: p50 {bucket_quantile(first, last, 0.5)}, p99 {bucket_quantile(first, last, 0.99)}"
         )
         plain = throughput(upper, kube, "without", args.pods, extended=False)
+        assert extender.proc is not None and scheduler.proc is not None
+        pids = {"extender": extender.proc.pid, "kube-scheduler (extended)": scheduler.proc.pid}
+        cpu_before = cpu_seconds(pids)
         extended = throughput(upper, kube, "with", args.pods, extended=True)
+        cpu = {name: after - cpu_before[name] for name, after in cpu_seconds(pids).items()}
         print(
             f"throughput without the extender: {args.pods} pods bound in {plain:.1f}s = {args.pods / plain:.1f} pods/s"
         )
@@ -225,6 +229,8 @@ def run(args: argparse.Namespace, root: Path) -> int:
             f"throughput with the extender:    {args.pods} pods bound in {extended:.1f}s = "
             f"{args.pods / extended:.1f} pods/s; ratio {plain / extended:.2f} (goal >= 0.90)"
         )
+        for name, seconds in cpu.items():
+            print(f"  CPU in the extended round: {name} {seconds:.2f}s = {seconds / args.pods * 1000:.1f} ms per pod")
         return 0 if percentile(filters, 99) <= 0.020 and plain / extended >= 0.9 else 1
     finally:
         stop.set()

@@ -92,7 +92,9 @@ def scheduler_configuration(upper: clusters.Cluster, extender: ExtenderProcess) 
     return {
         "apiVersion": "kubescheduler.config.k8s.io/v1",
         "kind": "KubeSchedulerConfiguration",
-        "clientConnection": {"kubeconfig": str(upper.kubeconfig)},
+        # The client limits kwokctl gives the cluster's own scheduler (--disable-qps-limits), so the
+        # two schedulers differ only by the extender.
+        "clientConnection": {"kubeconfig": str(upper.kubeconfig), "qps": 5000, "burst": 10000},
         "leaderElection": {"leaderElect": False},
         "profiles": [{"schedulerName": SCHEDULER_NAME}],
         "extenders": [
