@@ -11,27 +11,27 @@ apart: a fallback, counted, since the descheduler still catches what slips throu
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+import orjson
 
 from provider.extender import api
 from provider.extender.board import SummaryBoard
-from provider.fit import judge, needs
+from provider.fit import judge, needs, summary
 from provider.metrics import ExtenderMetrics
 
 NEUTRAL_SCORE = (api.MIN_SCORE + api.MAX_SCORE) // 2
-REMEMBER_SECONDS = 0.5
-"""Verdicts of a filter call are reused by the prioritize call for the same pod within this long (the
-scheduler sends both in one scheduling cycle): half the work per pod, on lower state no older."""
-REMEMBERED_PODS = 256
+REMEMBERED_VERDICTS = 4096
+"""Verdicts kept by (pod shape, virtual node): the pods of one ReplicaSet, and the prioritize call that
+follows each filter call, are judged once per summary the virtual node publishes."""
 
 
-def _pod_key(pod: Mapping[str, Any]) -> tuple[str, str]:
-    meta = pod.get("metadata") or {}
-    return str(meta.get("uid") or ""), str(meta.get("resourceVersion") or "")
+def _shape(pod_needs: needs.PodNeeds) -> bytes:
+    """What a verdict depends on besides the summary: requests and lower constraints, not the pod's name."""
+    fields = (pod_needs.requests, pod_needs.node_selector, pod_needs.affinity_terms, pod_needs.tolerations)
+    return orjson.dumps(fields, default=dict, option=orjson.OPT_SORT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -47,26 +47,16 @@ class Decisions:
 class Decider:
     """Answers filter and prioritize calls from ``board``; ``strategy`` is one of :data:`judge.STRATEGIES`."""
 
-    def __init__(
-        self,
-        board: SummaryBoard,
-        *,
-        strategy: str,
-        metrics: ExtenderMetrics,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, board: SummaryBoard, *, strategy: str, metrics: ExtenderMetrics) -> None:
         self._board = board
         self._strategy = strategy
         self._metrics = metrics
-        self._clock = clock
-        self._recent: OrderedDict[tuple[str, str], tuple[float, dict[str, judge.Verdict]]] = OrderedDict()
-        """The verdicts of the last filter calls, by pod uid and resourceVersion: prioritize comes right after."""
+        self._verdicts: OrderedDict[tuple[bytes, str], tuple[summary.Summary, judge.Verdict]] = OrderedDict()
         self._lock = threading.Lock()
 
     def decide(self, args: api.ExtenderArgs, *, count: bool) -> Decisions:
         pod_needs = needs.needs_of(args.pod)
-        key = _pod_key(args.pod)
-        known_verdicts = self._remembered(key)
+        shape = _shape(pod_needs)
         verdicts: dict[str, judge.Verdict] = {}
         undecided: list[str] = []
         others: list[str] = []
@@ -81,26 +71,25 @@ class Decider:
                 if count:
                     self._metrics.fell_back(why or "no summary")
                 continue
-            remembered = known_verdicts.get(name)
-            verdicts[name] = remembered or judge.judge(pod_needs, known.summary, cluster=known.cluster)
-        self._remember(key, verdicts)
+            verdicts[name] = self._judged(pod_needs, (shape, name), known.summary, known.cluster)
         return Decisions(verdicts, tuple(undecided), tuple(others))
 
-    def _remembered(self, key: tuple[str, str]) -> dict[str, judge.Verdict]:
+    def _judged(
+        self, pod_needs: needs.PodNeeds, key: tuple[bytes, str], found: summary.Summary, cluster: str
+    ) -> judge.Verdict:
+        """The verdict for this pod shape on this summary, judged once (the summary object changes
+        whenever its content does)."""
         with self._lock:
-            found = self._recent.get(key)
-        if found is None or self._clock() - found[0] > REMEMBER_SECONDS:
-            return {}
-        return found[1]
-
-    def _remember(self, key: tuple[str, str], verdicts: dict[str, judge.Verdict]) -> None:
-        if not key[0]:
-            return
+            hit = self._verdicts.get(key)
+        if hit is not None and hit[0] is found:
+            return hit[1]
+        verdict = judge.judge(pod_needs, found, cluster=cluster)
         with self._lock:
-            self._recent[key] = (self._clock(), verdicts)
-            self._recent.move_to_end(key)
-            while len(self._recent) > REMEMBERED_PODS:
-                self._recent.popitem(last=False)
+            self._verdicts[key] = (found, verdict)
+            self._verdicts.move_to_end(key)
+            while len(self._verdicts) > REMEMBERED_VERDICTS:
+                self._verdicts.popitem(last=False)
+        return verdict
 
     def filter(self, args: api.ExtenderArgs) -> api.FilterResult:
         decided = self.decide(args, count=True)

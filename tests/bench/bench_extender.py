@@ -12,8 +12,9 @@ extender and a real second kube-scheduler (profile ``tensile-extended``, calling
 run against it. Printed:
 - filter latency over one keep-alive mTLS connection, p50/p99/max, next to GET /healthz on the
   same connection (the HTTPS + Python floor), and the extender's own latency histogram;
-- scheduling throughput: --pods pods bound by the cluster's own scheduler (no extender), then by
-  the extended one, pods/s each and the ratio.
+- scheduling throughput: --pods pods (a burst like a ReplicaSet's: a few shapes, so the extender
+  judges each shape once per summary) bound by the cluster's own scheduler (no extender), then by
+  the extended one (same client limits), pods/s each and the ratio, and the CPU per pod.
 Goals: filter p99 <= 20 ms; throughput with the extender >= 90% of without.
 """
 
@@ -120,7 +121,8 @@ def upper_pod(name: str, namespace: str, rng: random.Random, *, extended: bool) 
 def filter_pod(rng: random.Random) -> dict[str, Any]:
     cpu = rng.choice(("100m", "500m", "2", "8", "20"))
     pod = upper_pod("probe", "bench", rng, extended=True)
-    pod["spec"]["containers"][0]["resources"]["requests"] = {"cpu": cpu, "memory": "1Gi"}
+    # A memory request of its own makes every probe a new shape: no verdict is reused (the worst case).
+    pod["spec"]["containers"][0]["resources"]["requests"] = {"cpu": cpu, "memory": f"{rng.randint(1, 4096)}Mi"}
     return pod
 
 
@@ -170,7 +172,10 @@ def throughput(upper: clusters.Cluster, kube: Kube, namespace: str, pods: int, *
     upper.kubectl("create", "-f", "-", input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
     wait_for(lambda: len(bound) >= pods, timeout=900, what=f"{pods} pods bound in {namespace}", every=0.1)
     stop.set()
-    return max(bound.values()) - t0
+    elapsed = max(bound.values()) - t0
+    # Each round meets the same cluster: the scheduler's snapshot does not grow from round to round.
+    upper.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=300s")
+    return elapsed
 
 
 def run(args: argparse.Namespace, root: Path) -> int:
@@ -209,29 +214,30 @@ def run(args: argparse.Namespace, root: Path) -> int:
         filters = [timed(conn, "POST", "/filter", body) for body in bodies]
         health = [timed(conn, "GET", "/healthz", None) for _ in range(args.filters)]
         after = extender.metrics()
-        print(figures("filter, 1 pod x all virtual nodes", filters) + "  (goal p99 <= 20 ms)")
+        print(figures("filter, 1 pod of a new shape x all virtual nodes", filters) + "  (goal p99 <= 20 ms)")
         print(figures("reference, same connection: GET /healthz", health))
         name, labels = "tensile_extender_call_duration_seconds", 'verb="filter"'
         first, last = histogram_buckets(before, name, labels), histogram_buckets(after, name, labels)
         print(
             f"  inside the extender: p50 {bucket_quantile(first, last, 0.5)}, p99 {bucket_quantile(first, last, 0.99)}"
         )
-        plain = throughput(upper, kube, "without", args.pods, extended=False)
         assert extender.proc is not None and scheduler.proc is not None
         pids = {"extender": extender.proc.pid, "kube-scheduler (extended)": scheduler.proc.pid}
-        cpu_before = cpu_seconds(pids)
-        extended = throughput(upper, kube, "with", args.pods, extended=True)
-        cpu = {name: after - cpu_before[name] for name, after in cpu_seconds(pids).items()}
-        print(
-            f"throughput without the extender: {args.pods} pods bound in {plain:.1f}s = {args.pods / plain:.1f} pods/s"
-        )
-        print(
-            f"throughput with the extender:    {args.pods} pods bound in {extended:.1f}s = "
-            f"{args.pods / extended:.1f} pods/s; ratio {plain / extended:.2f} (goal >= 0.90)"
-        )
-        for name, seconds in cpu.items():
-            print(f"  CPU in the extended round: {name} {seconds:.2f}s = {seconds / args.pods * 1000:.1f} ms per pod")
-        return 0 if percentile(filters, 99) <= 0.020 and plain / extended >= 0.9 else 1
+        ratios = []
+        for round_ in range(1, args.rounds + 1):
+            plain = throughput(upper, kube, f"without-{round_}", args.pods, extended=False)
+            cpu_before = cpu_seconds(pids)
+            extended = throughput(upper, kube, f"with-{round_}", args.pods, extended=True)
+            cpu = {name: after - cpu_before[name] for name, after in cpu_seconds(pids).items()}
+            ratios.append(plain / extended)
+            per_pod = ", ".join(f"{name} {seconds / args.pods * 1000:.1f} ms" for name, seconds in cpu.items())
+            print(
+                f"round {round_}: {args.pods} pods bound at {args.pods / plain:.1f} pods/s without the extender, "
+                f"{args.pods / extended:.1f} pods/s with it: ratio {plain / extended:.2f}; CPU per pod: {per_pod}"
+            )
+        median = statistics.median(ratios)
+        print(f"throughput ratio with/without, median of {len(ratios)} rounds: {median:.2f} (goal >= 0.90)")
+        return 0 if percentile(filters, 99) <= 0.020 and statistics.median(ratios) >= 0.9 else 1
     finally:
         stop.set()
         scheduler.terminate()
@@ -257,6 +263,7 @@ def main() -> int:
     parser.add_argument("--lower-pods", type=int, default=3000, help="lower pods behind each virtual node")
     parser.add_argument("--filters", type=int, default=2000, help="filter calls timed")
     parser.add_argument("--pods", type=int, default=500, help="pods scheduled per throughput round")
+    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds, each without then with the extender")
     args = parser.parse_args()
     binaries.ensure()
     with tempfile.TemporaryDirectory(prefix="tensile-bench-extender-") as tmp:

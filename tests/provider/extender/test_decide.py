@@ -20,7 +20,7 @@ def setup() -> tuple[Decider, SummaryBoard, Clock, ExtenderMetrics]:
     board.on_lease("ADDED", lease("vk-a", room(1000), room(1000)))  # 1 CPU free on each of two nodes
     board.on_lease("ADDED", lease("vk-b", room(2000, labels={"disk": "ssd"})))
     metrics = ExtenderMetrics()
-    return Decider(board, strategy="bestFit", metrics=metrics, clock=clock), board, clock, metrics
+    return Decider(board, strategy="bestFit", metrics=metrics), board, clock, metrics
 
 
 def args(pod: dict[str, object]) -> api.ExtenderArgs:
@@ -76,14 +76,12 @@ def test_prioritize_ranks_fitting_virtual_nodes_and_leaves_others_neutral() -> N
     assert scores["vk-b"] == 0, "vk-b's node would be left with 1 of 4 CPUs"
 
 
-def test_prioritize_reuses_the_verdicts_filter_just_made_for_the_same_pod() -> None:
-    decider, board, clock, _metrics = setup()
-    pod = upper_pod("2")
-    pod["metadata"].update(uid="u-1", resourceVersion="7")
-    assert decider.filter(args(pod)).node_names == ("vk-b", "real-1")
-    board.on_lease("MODIFIED", lease("vk-a", room(3000), version="2"))  # vk-a could fit it now
-    assert decider.prioritize(args(pod))["vk-a"] == NEUTRAL_SCORE, "the same scheduling cycle: vk-a was struck out"
-    clock.now += 1.0
-    assert decider.prioritize(args(pod))["vk-a"] == 0, (
-        "later, the new summary counts: vk-a fits, less tightly than vk-b"
-    )
+def test_pods_of_one_shape_are_judged_once_per_summary() -> None:
+    decider, board, _clock, _metrics = setup()
+    first, second = upper_pod("2"), upper_pod("2")
+    second["metadata"]["name"] = "web-1"
+    assert decider.filter(args(first)).node_names == ("vk-b", "real-1")
+    assert decider.filter(args(second)).node_names == ("vk-b", "real-1")
+    board.on_lease("MODIFIED", lease("vk-a", room(3000), version="2"))  # a new summary: judged again
+    assert decider.filter(args(second)).node_names == CANDIDATES
+    assert decider.filter(args(upper_pod("4"))).node_names == ("real-1",), "another shape, another verdict"
