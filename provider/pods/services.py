@@ -19,7 +19,7 @@ from provider.kube.index import NamespaceIndex
 from provider.kube.informer import Informer
 from provider.kube.objects import EventType, ObjectKey, RawObject, metadata, now_rfc3339, object_key
 from provider.kube.workqueue import WorkQueue
-from provider.metrics import ProviderMetrics
+from provider.metrics import ProviderMetrics, ReflectionMetrics
 from provider.pods import deps, service_plan
 from provider.pods.caches import PodCaches
 from provider.pods.endpoint_sync import EndpointWriter
@@ -186,7 +186,7 @@ class ServiceReflector:
                 return wrote
             wrote.add("Service")
         elif service_plan.needs_replace(desired, existing):
-            self._delete_service(key, existing)
+            _delete_copy(self._lower, key, existing, self._metrics)
             lower_service = self._create(key, upper, desired)
             wrote.add("Service")
             if lower_service is None:
@@ -246,22 +246,22 @@ class ServiceReflector:
                 self._update(key, deps.with_users(existing, current - {me}))
             return {"Service"}
         self._endpoints.remove(key)
-        self._delete_service(key, existing)
+        _delete_copy(self._lower, key, existing, self._metrics)
         return {"Service", "EndpointSlice"}
 
-    def _delete_service(self, key: ObjectKey, existing: RawObject) -> None:
-        meta = metadata(existing)
-        preconditions = {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
-        try:
-            self._lower.delete(_path(key), body={"preconditions": preconditions})
-        except errors.NotFoundError:
-            return
-        except errors.ConflictError:
-            self._metrics.failed("Service")
-            raise requeue.RetryLater(
-                requeue.Retry("conflict", f"Service {key} changed meanwhile", logging.DEBUG)
-            ) from None
-        self._metrics.wrote("Service", "delete")
+
+def _delete_copy(lower: Kube, key: ObjectKey, existing: RawObject, metrics: ReflectionMetrics) -> None:
+    """Delete the lower copy ``existing`` as it was read (uid and resourceVersion preconditions)."""
+    meta = metadata(existing)
+    preconditions = {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
+    try:
+        lower.delete(_path(key), body={"preconditions": preconditions})
+    except errors.NotFoundError:
+        return
+    except errors.ConflictError:
+        metrics.failed("Service")
+        raise requeue.RetryLater(requeue.Retry("conflict", f"Service {key} changed meanwhile", logging.DEBUG)) from None
+    metrics.wrote("Service", "delete")
 
 
 def _creator(existing: RawObject | None, me: str) -> str:
