@@ -236,38 +236,8 @@ def _fail(exc: Exception | str, status: int) -> NoReturn:
     "--listen-address", default="0.0.0.0", show_default=True, callback=flags.host_option, help="Address to bind."
 )
 @click.option("--port", type=flags.Integers(1, 65535), default=9443, show_default=True, help="HTTPS port (1-65535).")
-@click.option(
-    "--tls-cert-file",
-    type=click.Path(dir_okay=False),
-    help="Serving certificate, e.g. a cert-manager Secret mount; re-read every minute. Wins over --tls-secret.",
-)
-@click.option("--tls-key-file", type=click.Path(dir_okay=False), help="Key of --tls-cert-file.")
-@click.option(
-    "--tls-secret",
-    callback=flags.secret_name_option,
-    help="kubernetes.io/tls Secret in --service-namespace holding a self-signed certificate shared by all"
-    " replicas; created, or renewed 30 days before expiry. Without it and without files: a per-process one.",
-)
-@click.option(
-    "--tls-san",
-    "tls_sans",
-    multiple=True,
-    callback=flags.subject_alt_names_option,
-    help="Extra subjectAltName (DNS name or IP) for generated certificates.",
-)
-@click.option(
-    "--service-name",
-    default="tensile-webhook",
-    show_default=True,
-    callback=flags.service_name_option,
-    help="Service in front of the webhook (cert names).",
-)
-@click.option(
-    "--service-namespace",
-    default="tensile-system",
-    show_default=True,
-    callback=flags.namespace_option,
-    help="Namespace of the Service and Secret.",
+@flags.serving_certificate_options(
+    service="tensile-webhook", without_secret="Without it and without files: a per-process one."
 )
 @click.option(
     "--webhook-config-name",

@@ -12,6 +12,7 @@ from descheduler import errors, logsetup
 from descheduler.errors import InputError, TensileError
 from descheduler.kube.client import Kube
 from provider import app, extender, flags
+from provider.fit import judge
 
 logger = logging.getLogger("provider")
 
@@ -27,14 +28,15 @@ logger = logging.getLogger("provider")
     "--listen-address", default="0.0.0.0", show_default=True, callback=flags.host_option, help="Address to bind."
 )
 @click.option("--port", type=flags.Integers(1, 65535), default=8443, show_default=True, help="HTTPS port (1-65535).")
-@click.option("--tls-cert-file", default="", help="Serving certificate (re-read every minute).")
-@click.option("--tls-key-file", default="", help="Key of --tls-cert-file.")
+@flags.serving_certificate_options(
+    service="tensile-extender", without_secret="Its tls.crt is kube-scheduler's tlsConfig.caFile."
+)
 @click.option(
     "--client-ca-file", default="", help="CA of the client certificate kube-scheduler presents (tlsConfig.certFile)."
 )
 @click.option(
     "--strategy",
-    type=click.Choice(["bestFit", "leastAllocated"]),
+    type=click.Choice(list(judge.STRATEGIES)),
     default="bestFit",
     show_default=True,
     help="prioritize: the virtual node whose best lower node is left fullest (bestFit) or emptiest.",
@@ -53,8 +55,12 @@ def extender_command(
     kubeconfig: str | None,
     listen_address: str,
     port: int,
-    tls_cert_file: str,
-    tls_key_file: str,
+    tls_cert_file: str | None,
+    tls_key_file: str | None,
+    tls_secret: str | None,
+    tls_sans: tuple[str, ...],
+    service_name: str,
+    service_namespace: str,
     client_ca_file: str,
     strategy: str,
     metrics_addr: str,
@@ -65,8 +71,12 @@ def extender_command(
     prioritize ranks the rest (POST /filter, /prioritize)."""
     logsetup.configure(logging_format, logging.DEBUG if verbose else logging.INFO)
     settings = extender.Settings(
-        tls_cert_file=tls_cert_file,
-        tls_key_file=tls_key_file,
+        tls_cert_file=tls_cert_file or "",
+        tls_key_file=tls_key_file or "",
+        tls_secret=tls_secret or "",
+        tls_sans=tls_sans,
+        service_name=service_name,
+        service_namespace=service_namespace,
         client_ca_file=client_ca_file,
         listen_address=listen_address,
         port=port,

@@ -292,3 +292,51 @@ def reflected(reflect: tuple[str, ...], no_reflect: tuple[str, ...]) -> frozense
     if both:
         raise InputError(f"--reflect and --no-reflect both name {', '.join(both)}; give one")
     return (config.DEFAULT_REFLECT | set(reflect)) - set(no_reflect)
+
+
+def serving_certificate_options(*, service: str, without_secret: str) -> Callable[[Callable[..., Any]], Any]:
+    """The serving-certificate flags the webhook and the extender share (:mod:`provider.serving.certs`):
+    ``--tls-cert-file``/``--tls-key-file``, ``--tls-secret``, ``--tls-san``, ``--service-name`` (default
+    ``service``) and ``--service-namespace``. ``without_secret`` says what happens with neither files nor Secret."""
+    options = [
+        click.option(
+            "--tls-cert-file",
+            type=click.Path(dir_okay=False),
+            help="Serving certificate, e.g. a cert-manager Secret mount; re-read every minute. Wins over --tls-secret.",
+        ),
+        click.option("--tls-key-file", type=click.Path(dir_okay=False), help="Key of --tls-cert-file."),
+        click.option(
+            "--tls-secret",
+            callback=secret_name_option,
+            help="kubernetes.io/tls Secret in --service-namespace holding a self-signed certificate shared by all"
+            f" replicas; created, or renewed 30 days before expiry. {without_secret}",
+        ),
+        click.option(
+            "--tls-san",
+            "tls_sans",
+            multiple=True,
+            callback=subject_alt_names_option,
+            help="Extra subjectAltName (DNS name or IP) for generated certificates.",
+        ),
+        click.option(
+            "--service-name",
+            default=service,
+            show_default=True,
+            callback=service_name_option,
+            help="Service in front of this server (certificate names).",
+        ),
+        click.option(
+            "--service-namespace",
+            default="tensile-system",
+            show_default=True,
+            callback=namespace_option,
+            help="Namespace of the Service and the Secret.",
+        ),
+    ]
+
+    def apply(command: Callable[..., Any]) -> Any:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply

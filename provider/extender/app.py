@@ -3,8 +3,9 @@
 :class:`Settings` holds the flags and :func:`check` refuses those that cannot work before anything
 starts. :class:`Extender` starts the summary board's two watches of the upper cluster, the HTTPS
 server over the :class:`~provider.extender.decide.Decider`, the plain-HTTP metrics endpoint, and a
-minute-by-minute re-read of the serving certificate files (cert-manager renews them in place).
-It reads Nodes and fit-summary Leases and writes nothing, anywhere.
+minute-by-minute re-read of the serving certificate (:mod:`provider.serving.certs`: mounted files,
+which cert-manager renews in place, or a Secret shared by the replicas and renewed before it expires).
+It reads Nodes and fit-summary Leases; the certificate Secret is the only object it may write.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from provider.extender.decide import Decider
 from provider.extender.server import ExtenderServer
 from provider.fit import judge
 from provider.metrics import ExtenderMetrics
-from provider.serving import tls
+from provider.serving import certs, tls
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,18 @@ TLS_FLAGS = {"cert": "--tls-cert-file", "key": "--tls-key-file", "ca": "--client
 class Settings:
     """``tensile-virtual-node extender`` flags, checked by :func:`check`."""
 
-    tls_cert_file: str
-    tls_key_file: str
     client_ca_file: str
     """Only kube-scheduler, presenting a certificate this CA signed, may call."""
+    tls_cert_file: str = ""
+    """With tls_key_file: serve these files (cert-manager style); they win over tls_secret."""
+    tls_key_file: str = ""
+    tls_secret: str = ""
+    """A kubernetes.io/tls Secret in service_namespace shared by replicas; created or renewed as needed.
+    Its tls.crt is what kube-scheduler's tlsConfig.caFile trusts."""
+    tls_sans: tuple[str, ...] = ()
+    """Extra subjectAltNames (DNS names or IPs) for the certificate in tls_secret."""
+    service_name: str = "tensile-extender"
+    service_namespace: str = "tensile-system"
     listen_address: str = "0.0.0.0"
     port: int = 8443
     strategy: str = "bestFit"
@@ -45,16 +54,40 @@ class Settings:
 
 def check(settings: Settings) -> None:
     """Raise InputError (one line) for flags that cannot work, before anything starts."""
-    missing = [flag for flag, value in zip(TLS_FLAGS.values(), _files(settings), strict=True) if not value]
-    if missing:
-        raise InputError(f"{', '.join(missing)} required: the extender serves HTTPS to clients with certificates only")
-    tls.check_files(cert=settings.tls_cert_file, key=settings.tls_key_file, ca=settings.client_ca_file, flags=TLS_FLAGS)
+    if not settings.client_ca_file:
+        raise InputError("--client-ca-file required: only kube-scheduler, with a client certificate, may call")
+    if not settings.tls_secret and not (settings.tls_cert_file or settings.tls_key_file):
+        raise InputError(
+            "--tls-secret or --tls-cert-file/--tls-key-file required: kube-scheduler must trust the serving "
+            "certificate (tlsConfig.caFile), so it cannot be a per-process one"
+        )
+    tls.check_files(
+        cert=settings.tls_cert_file or None,
+        key=settings.tls_key_file or None,
+        ca=settings.client_ca_file,
+        flags=TLS_FLAGS,
+    )
+    if any(not san.strip() for san in settings.tls_sans):
+        raise InputError("--tls-san: empty value")
+    if not settings.service_name or not settings.service_namespace:
+        raise InputError("--service-name and --service-namespace must not be empty")
     if settings.strategy not in judge.STRATEGIES:
         raise InputError(f"--strategy {settings.strategy!r}: choose from {', '.join(judge.STRATEGIES)}")
 
 
-def _files(settings: Settings) -> tuple[str, str, str]:
-    return settings.tls_cert_file, settings.tls_key_file, settings.client_ca_file
+def cert_source(settings: Settings, kube: Kube) -> certs.CertSource:
+    """The mounted files if given, else the shared Secret (:func:`check` refuses neither)."""
+    return certs.choose(
+        certs.CertFlags(
+            cert_file=settings.tls_cert_file or None,
+            key_file=settings.tls_key_file or None,
+            secret=settings.tls_secret or None,
+            names=certs.subject_names(settings.service_name, settings.service_namespace, settings.tls_sans),
+            namespace=settings.service_namespace,
+            app="tensile-extender",
+        ),
+        kube,
+    )
 
 
 class Extender:
@@ -64,6 +97,7 @@ class Extender:
         self.settings = settings
         self.metrics = ExtenderMetrics()
         self.watches = BoardWatches(upper)
+        self._source = cert_source(settings, upper)
         self._decider = Decider(self.watches.board, strategy=settings.strategy, metrics=self.metrics)
         self._stop = threading.Event()
         self._server: ExtenderServer | None = None
@@ -78,7 +112,7 @@ class Extender:
         self._server = ExtenderServer(
             address=self.settings.listen_address,
             port=self.settings.port,
-            pair=self._load(),
+            pair=self._source.load(),
             client_ca=self.settings.client_ca_file,
             decider=self._decider,
             metrics=self.metrics,
@@ -94,10 +128,6 @@ class Extender:
         self._refresher = threading.Thread(target=self._refresh_loop, name="extender-refresh", daemon=True)
         self._refresher.start()
 
-    def _load(self) -> tls.CertPair:
-        with open(self.settings.tls_cert_file, "rb") as cert, open(self.settings.tls_key_file, "rb") as key:
-            return cert.read(), key.read()
-
     def stop(self) -> None:
         self._stop.set()
         if self._server is not None:
@@ -111,7 +141,7 @@ class Extender:
         while not self._stop.wait(REFRESH_SECONDS):
             assert self._server is not None
             try:
-                if self._server.use(self._load()):
+                if self._server.use(self._source.load()):
                     logger.info("extender: serving a new certificate")
             except (TensileError, OSError) as exc:
                 logger.warning("extender: cannot refresh the serving certificate: %s", exc)

@@ -2,7 +2,7 @@
 
 :class:`Settings` holds the flags and :func:`check` refuses those that cannot work before anything
 starts; :func:`cert_source` picks where the serving certificate comes from
-(:mod:`provider.webhook.certs`); :class:`Webhook` starts the virtual-node informer, the HTTPS
+(:mod:`provider.serving.certs`); :class:`Webhook` starts the virtual-node informer, the HTTPS
 server (:mod:`provider.webhook.server`) over the :class:`~provider.webhook.admission.Admitter`,
 and the refresh of the certificate and the MutatingWebhookConfiguration's caBundle.
 ``provider.cli`` builds and stops it.
@@ -10,7 +10,6 @@ and the refresh of the certificate and the MutatingWebhookConfiguration's caBund
 
 from __future__ import annotations
 
-import datetime
 import logging
 import threading
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ from descheduler.errors import InputError, TensileError
 from descheduler.kube import errors, paths
 from descheduler.kube.client import Kube
 from provider.kube import informer as watching
-from provider.serving import tls
-from provider.webhook import admission, certs, server
+from provider.serving import certs, tls
+from provider.webhook import admission, ca_bundle, server
 
 logger = logging.getLogger(__name__)
 
@@ -70,19 +69,17 @@ def check(settings: Settings) -> None:
 def cert_source(settings: Settings, kube: Kube) -> certs.CertSource:
     """Files if given, else the shared Secret if named, else an in-memory self-signed pair."""
     names = certs.subject_names(settings.service_name, settings.service_namespace, settings.tls_sans)
-    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-        if settings.tls_secret:
-            logger.warning("admission: --tls-cert-file given; --tls-secret %s is not used", settings.tls_secret)
-        return certs.FileCerts(settings.tls_cert_file, settings.tls_key_file)
-    if settings.tls_secret:
-        return certs.SecretCerts(
-            kube, name=settings.tls_secret, namespace=settings.service_namespace, names=names, clock=_utc_now
-        )
-    return certs.GeneratedCerts(names, clock=_utc_now)
-
-
-def _utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
+    return certs.choose(
+        certs.CertFlags(
+            cert_file=settings.tls_cert_file,
+            key_file=settings.tls_key_file,
+            secret=settings.tls_secret,
+            names=names,
+            namespace=settings.service_namespace,
+            app="tensile-webhook",
+        ),
+        kube,
+    )
 
 
 class Webhook:
@@ -96,7 +93,9 @@ class Webhook:
     def __init__(self, settings: Settings, kube: Kube) -> None:
         self.settings = settings
         self._source = cert_source(settings, kube)
-        self._ca_sync = certs.CaBundleSync(kube, settings.webhook_config_name) if settings.webhook_config_name else None
+        self._ca_sync = (
+            ca_bundle.CaBundleSync(kube, settings.webhook_config_name) if settings.webhook_config_name else None
+        )
         self._stop = threading.Event()
         self._nodes = watching.Informer(
             kube, paths.node(), "virtual-nodes", query={"labelSelector": settings.virtual_node_selector}

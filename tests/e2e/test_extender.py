@@ -4,6 +4,8 @@ Lower A: twelve nodes of 1.5 CPU (18 CPU free in all, never 2 on one node); lowe
 2 CPU labelled ``disk=ssd``. Upstairs vk-a advertises 18 CPU and vk-b 2, so the stock scheduler
 prefers vk-a for a 2-CPU pod, where it can never run. Pods naming ``tensile-extended`` go through
 the second kube-scheduler, which calls the extender; the others through the cluster's own one.
+The extender runs as the ServiceAccount of cronjobs/extender/rbac.yaml and serves the certificate
+of the Secret it creates, which kube-scheduler trusts, as the shipped manifests do.
 """
 
 from __future__ import annotations
@@ -16,13 +18,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from descheduler import keys
 from tests.cluster import clusters
-from tests.e2e.support.extender import SCHEDULER_NAME, ExtendedScheduler, ExtenderProcess, extender_pki
+from tests.e2e.support import webhooks
+from tests.e2e.support.extender import (
+    SCHEDULER_NAME,
+    SECRET_NAMESPACE,
+    ExtendedScheduler,
+    ExtenderProcess,
+    extender_pki,
+)
 from tests.e2e.support.providers import ProviderProcess, wait_for
 
 NS = "fit"
+ROOT = Path(__file__).resolve().parents[2]
+RBAC = ROOT / "cronjobs" / "extender" / "rbac.yaml"
+SECRET = "tensile-extender-tls"
 
 
 @dataclass(frozen=True)
@@ -50,12 +63,17 @@ def setup(
     work = tmp_path_factory.mktemp("extender")
     vk_a = ProviderProcess(upper, lower_a, "vk-a", work)
     vk_b = ProviderProcess(upper, lower_b, "vk-b", work)
-    extender = ExtenderProcess(upper, extender_pki(work / "pki"), work)
+    upper.kubectl("create", "namespace", SECRET_NAMESPACE)
+    upper.kubectl("apply", "-f", str(RBAC))
+    account = webhooks.service_account_kubeconfig(upper, SECRET_NAMESPACE, "tensile-extender", work / "sa.kubeconfig")
+    extender = ExtenderProcess(upper, extender_pki(work / "pki"), work, tls_secret=SECRET, kubeconfig=account)
     scheduler = ExtendedScheduler(upper, extender, work)
     processes = (vk_a, vk_b, extender, scheduler)
     try:
         for process in processes:
             process.start()
+            if process is extender:
+                extender.export_secret_certificate()
         vk_a.wait_ready()
         vk_b.wait_ready()
         upper.kubectl("create", "namespace", NS)
@@ -170,6 +188,7 @@ def fallbacks(extender: ExtenderProcess, why: str) -> float:
 def test_scheduling_goes_on_without_the_extender_and_a_silent_provider_lets_its_node_pass(setup: Setup) -> None:
     upper = setup.upper
     summaries_published(setup)
+    trusted = setup.extender.trusted_ca.read_bytes()
     setup.extender.kill()
     upper.apply([pod("extender-down", "100m")])
     assert bound_to(upper, "extender-down", timeout=60) in ("vk-a", "vk-b"), "ignorable: scheduling goes on"
@@ -177,6 +196,7 @@ def test_scheduling_goes_on_without_the_extender_and_a_silent_provider_lets_its_
 
     setup.extender.start()
     wait_for(lambda: b"ok" in _health(setup.extender), timeout=30, what="extender back")
+    assert setup.extender.export_secret_certificate() == trusted, "the restart serves the Secret's certificate again"
     upper.apply([pod("extender-back", "2")])
     assert bound_to(upper, "extender-back") == "vk-b", "decisions resume"
     delete(upper, "extender-back")
@@ -190,11 +210,31 @@ def test_scheduling_goes_on_without_the_extender_and_a_silent_provider_lets_its_
     setup.vk_a.start()
 
 
-def _health(extender: ExtenderProcess) -> bytes:
+def test_a_second_replica_serves_the_same_certificate_from_the_secret_under_least_privilege(
+    setup: Setup, tmp_path: Path
+) -> None:
+    replica = ExtenderProcess(
+        setup.upper, setup.extender.pki, tmp_path, tls_secret=SECRET, kubeconfig=setup.extender.kubeconfig
+    )
+    replica.start()
+    try:
+        wait_for(lambda: b"ok" in _health(replica, trust=setup.extender.trusted_ca), timeout=30, what="replica up")
+    finally:
+        replica.terminate()
+    cert = x509.load_pem_x509_certificate(setup.extender.trusted_ca.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "tensile-extender.tensile-system.svc" in names.get_values_for_type(x509.DNSName)
+    runs = [log for where in (setup.extender.log_dir, tmp_path) for log in where.glob("extender-*.log")]
+    logs = "".join(log.read_text() for log in runs)
+    assert "new certificate" in logs, "the first replica created the Secret"
+    assert "403" not in logs and "Forbidden" not in logs, "the ServiceAccount of cronjobs/extender/rbac.yaml suffices"
+
+
+def _health(extender: ExtenderProcess, *, trust: Path | None = None) -> bytes:
     import ssl
     import urllib.request
 
-    context = ssl.create_default_context(cafile=str(extender.pki.serving_cert))
+    context = ssl.create_default_context(cafile=str(trust or extender.trusted_ca))
     context.load_cert_chain(str(extender.pki.client_cert), str(extender.pki.client_key))
     try:
         with urllib.request.urlopen(f"https://127.0.0.1:{extender.port}/healthz", context=context, timeout=5) as r:

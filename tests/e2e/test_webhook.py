@@ -29,8 +29,8 @@ from cryptography import x509
 
 from descheduler import avoidance, keys
 from descheduler.kube.client import Kube, load_configuration
-from provider.serving import tls
-from provider.webhook import certs
+from provider.serving import certs, tls
+from provider.webhook import ca_bundle
 from tests.cluster import clusters
 from tests.e2e.support import webhooks
 from tests.e2e.support.providers import wait_for
@@ -352,7 +352,9 @@ class RacingKube(Kube):
 
 
 def write_secret(upper: clusters.Cluster, namespace: str, name: str, pair: tuple[bytes, bytes]) -> None:
-    upper.kubectl("apply", "-f", "-", input_text=json.dumps(certs.secret_body(name, namespace, pair)))
+    upper.kubectl(
+        "apply", "-f", "-", input_text=json.dumps(certs.secret_body(name, namespace, pair, app="tensile-webhook"))
+    )
 
 
 def utc_now() -> datetime.datetime:
@@ -364,7 +366,9 @@ def test_replicas_racing_on_the_secret_converge_on_the_winners_certificate(upper
     names = certs.subject_names("hook", env.namespace, ["127.0.0.1"])
     created_first = certs.generate(names)
     kube = RacingKube(upper.kubeconfig, lambda: write_secret(upper, env.namespace, name, created_first))
-    source = certs.SecretCerts(kube, name=name, namespace=env.namespace, names=names, clock=utc_now)
+    source = certs.SecretCerts(
+        kube, name=name, namespace=env.namespace, names=names, app="tensile-webhook", clock=utc_now
+    )
     assert source.load() == created_first, "our create got 409 AlreadyExists: the winner's pair is used"
     assert kube.methods == ["GET", "POST", "GET"]
 
@@ -372,7 +376,9 @@ def test_replicas_racing_on_the_secret_converge_on_the_winners_certificate(upper
     write_secret(upper, env.namespace, name, expiring)
     renewed_first = certs.generate(names)
     kube = RacingKube(upper.kubeconfig, lambda: write_secret(upper, env.namespace, name, renewed_first))
-    source = certs.SecretCerts(kube, name=name, namespace=env.namespace, names=names, clock=utc_now)
+    source = certs.SecretCerts(
+        kube, name=name, namespace=env.namespace, names=names, app="tensile-webhook", clock=utc_now
+    )
     assert source.load() == renewed_first, "our renewal got 409 Conflict: the other replica's renewal is used"
     assert kube.methods == ["GET", "PUT", "GET"]
     stored = json.loads(upper.kubectl("get", "secret", name, "-n", env.namespace, "-o", "json"))
@@ -394,12 +400,12 @@ def test_the_ca_bundle_update_retries_a_conflict_and_keeps_other_changes(
         ),
     )
     cert_pem, _key = certs.generate(certs.subject_names("hook", env.namespace))
-    assert certs.CaBundleSync(kube, config_name).sync(cert_pem) is True
+    assert ca_bundle.CaBundleSync(kube, config_name).sync(cert_pem) is True
     assert kube.methods == ["GET", "PUT", "GET", "PUT"]
     config = json.loads(upper.kubectl("get", "mutatingwebhookconfiguration", config_name, "-o", "json"))
     assert config["webhooks"][0]["clientConfig"]["caBundle"] == webhooks.ca_bundle(cert_pem)
     assert config["webhooks"][0]["timeoutSeconds"] == 3, "the concurrent change survives"
     kube.methods.clear()
-    assert certs.CaBundleSync(kube, config_name).sync(cert_pem) is False
+    assert ca_bundle.CaBundleSync(kube, config_name).sync(cert_pem) is False
     assert kube.methods == ["GET"], "equal: nothing written"
     kube.close()

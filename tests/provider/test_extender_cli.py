@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 from click.testing import CliRunner
 
+from descheduler.kube.client import Kube
 from provider import cli
-from provider.serving import tls
+from provider.extender import app
+from provider.serving import certs, tls
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -26,8 +29,13 @@ def pair(tmp_path: Path) -> list[str]:
 @pytest.mark.parametrize(
     ("args", "named"),
     [
-        ((), "--tls-cert-file, --tls-key-file, --client-ca-file required"),
-        (("--client-ca-file", "/nope"), "--tls-cert-file, --tls-key-file required"),
+        ((), "--client-ca-file required"),
+        (("--client-ca-file", "/nope"), "--tls-secret or --tls-cert-file/--tls-key-file required"),
+        (("--client-ca-file", "/nope", "--tls-cert-file", "/nope"), "--tls-cert-file and --tls-key-file go together"),
+        (("--tls-secret", "ns/name"), "--tls-secret"),
+        (("--tls-secret", "Not_A_Name"), "--tls-secret"),
+        (("--tls-san", ""), "--tls-san"),
+        (("--service-namespace", "Bad_NS"), "--service-namespace"),
         (("--strategy", "worst"), "--strategy"),
         (("--port", "0"), "--port"),
         (("--metrics-addr", "nowhere"), "--metrics-addr"),
@@ -48,5 +56,12 @@ def test_tls_files_that_cannot_be_read_are_named(tmp_path: Path) -> None:
 def test_help_names_the_verbs_and_the_flags() -> None:
     code, out, _err = run("--help")
     assert code == 0
-    for flag in ("--tls-cert-file", "--client-ca-file", "--strategy", "--metrics-addr", "--port"):
+    for flag in ("--tls-cert-file", "--tls-secret", "--tls-san", "--client-ca-file", "--strategy", "--metrics-addr"):
         assert flag in out
+
+
+def test_the_files_win_over_the_secret_and_a_secret_alone_is_enough(tmp_path: Path) -> None:
+    kube = cast(Kube, object())  # building a source does no I/O
+    both = app.Settings(client_ca_file="ca", tls_cert_file="c", tls_key_file="k", tls_secret="x-tls")
+    assert isinstance(app.cert_source(both, kube), certs.FileCerts)
+    assert isinstance(app.cert_source(app.Settings(client_ca_file="ca", tls_secret="x-tls"), kube), certs.SecretCerts)

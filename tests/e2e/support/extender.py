@@ -2,7 +2,8 @@
 
 :func:`extender_pki` writes the extender's serving pair (self-signed for 127.0.0.1, which is also
 the CA kube-scheduler trusts it by) and a client CA with kube-scheduler's client certificate.
-:class:`ExtenderProcess` runs ``tensile-virtual-node extender``; :class:`ExtendedScheduler` runs a
+:class:`ExtenderProcess` runs ``tensile-virtual-node extender``, serving that pair or, as the shipped
+manifests do, the certificate of a Secret it creates; :class:`ExtendedScheduler` runs a
 second kube-scheduler in the upper cluster whose only profile, :data:`SCHEDULER_NAME`, calls the
 extender as the README's KubeSchedulerConfiguration fragment says. Pods that name that scheduler
 are placed with the extender, the others by the cluster's own scheduler without it.
@@ -10,6 +11,7 @@ are placed with the extender, the others by the cluster's own scheduler without 
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -21,10 +23,12 @@ import yaml
 from provider.serving import tls
 from tests.cluster import clusters
 from tests.cluster.ports import free_port
-from tests.e2e.support.providers import RestartableProcess
+from tests.e2e.support.providers import RestartableProcess, wait_for
 from tests.provider.kubelet.fakes import issue
 
 SCHEDULER_NAME = "tensile-extended"
+SECRET_NAMESPACE = "tensile-system"
+"""Where the shipped manifests put the extender and its certificate Secret."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ class ExtenderProcess(RestartableProcess):
     pki: ExtenderPki
     log_dir: Path
     extra_args: list[str] = field(default_factory=list)
+    tls_secret: str | None = None
+    """Serve the certificate of this Secret in tensile-system (created by the extender) instead of the pki's pair."""
+    kubeconfig: Path | None = None
+    """Act as someone else than the cluster admin (e.g. the ServiceAccount of cronjobs/extender/rbac.yaml)."""
     port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
@@ -67,14 +75,41 @@ class ExtenderProcess(RestartableProcess):
     def log_name(self) -> str:
         return "extender"
 
+    @property
+    def trusted_ca(self) -> Path:
+        """What kube-scheduler trusts the extender by: the pki's pair, or the Secret's certificate
+        (written by :meth:`export_secret_certificate`)."""
+        return self.log_dir / "extender-secret-ca.crt" if self.tls_secret else self.pki.serving_cert
+
+    def export_secret_certificate(self, timeout: float = 30.0) -> bytes:
+        """Wait for the extender to create its Secret; write its tls.crt to :attr:`trusted_ca`, as the README says."""
+        assert self.tls_secret is not None
+        found: list[bytes] = []
+
+        def created() -> bool:
+            out = self.upper.kubectl(
+                "get", "secret", self.tls_secret or "", "-n", SECRET_NAMESPACE, "--ignore-not-found",
+                "-o", r"jsonpath={.data.tls\.crt}",
+            )  # fmt: skip
+            found[:] = [base64.b64decode(out)] if out else []
+            return bool(found)
+
+        wait_for(created, timeout=timeout, what=f"Secret {SECRET_NAMESPACE}/{self.tls_secret} created by the extender")
+        self.trusted_ca.write_bytes(found[0])
+        return found[0]
+
     def command(self) -> list[str]:
+        if self.tls_secret:
+            serving = ["--tls-secret", self.tls_secret, "--service-namespace", SECRET_NAMESPACE]
+            serving += ["--tls-san", "127.0.0.1"]
+        else:
+            serving = ["--tls-cert-file", str(self.pki.serving_cert), "--tls-key-file", str(self.pki.serving_key)]
         return [
             sys.executable, "-m", "provider", "extender",
-            "--kubeconfig", str(self.upper.kubeconfig),
+            "--kubeconfig", str(self.kubeconfig or self.upper.kubeconfig),
             "--listen-address", "127.0.0.1",
             "--port", str(self.port),
-            "--tls-cert-file", str(self.pki.serving_cert),
-            "--tls-key-file", str(self.pki.serving_key),
+            *serving,
             "--client-ca-file", str(self.pki.client_ca),
             "--metrics-addr", f"127.0.0.1:{self.metrics_port}",
             *self.extra_args,
@@ -110,7 +145,7 @@ def scheduler_configuration(upper: clusters.Cluster, extender: ExtenderProcess) 
                 "tlsConfig": {
                     "certFile": str(extender.pki.client_cert),
                     "keyFile": str(extender.pki.client_key),
-                    "caFile": str(extender.pki.serving_cert),
+                    "caFile": str(extender.trusted_ca),
                 },
             }
         ],

@@ -9,8 +9,8 @@ import pytest
 
 from descheduler.errors import InputError
 from descheduler.kube.client import Kube
-from provider.serving import tls
-from provider.webhook import app, certs
+from provider.serving import certs, tls
+from provider.webhook import app
 
 
 def test_settings_are_checked_before_anything_starts(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from provider.webhook import admission, certs
+from provider.serving import certs
+from provider.webhook import admission
 from provider.webhook import server as webhook_server
 
 NAMES = certs.subject_names("tensile-webhook", "tensile-system", ["127.0.0.1"])

@@ -1,9 +1,10 @@
-"""The webhook's serving certificate and the caBundle that makes the API server trust it.
+"""Where a server's certificate comes from: the admission webhook's and the scheduler extender's.
 
-Three sources (:func:`provider.webhook.app.cert_source` picks one): mounted files (cert-manager style),
-a kubernetes.io/tls Secret shared by all replicas (created, or renewed before it expires, with
-optimistic concurrency), or a per-process self-signed pair. :class:`CaBundleSync` keeps the
-MutatingWebhookConfiguration's caBundle equal to what is served; it touches no other object.
+Three sources (:func:`choose` picks one from the flags): mounted files (cert-manager style), a
+kubernetes.io/tls Secret shared by all replicas (created, or renewed before it expires, with
+optimistic concurrency), or a per-process self-signed pair. Each caller makes its client trust what
+is served (the webhook keeps a caBundle in step; the scheduler's tlsConfig names the Secret's
+certificate).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import base64
 import binascii
 import datetime
 import ipaddress
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,9 +34,8 @@ Raw = dict[str, Any]
 # A certificate is replaced this long before it expires, so no replica ever serves an expired one.
 RENEW_BEFORE = datetime.timedelta(days=30)
 CERT_VALIDITY_DAYS = 365
-# Optimistic-concurrency attempts (409) for the Secret and the webhook configuration.
+# Optimistic-concurrency attempts (409) for the Secret.
 CONFLICT_ATTEMPTS = 5
-WEBHOOK_CONFIGS = "mutatingwebhookconfigurations"
 
 # -- certificates ------------------------------------------------------------------------------
 
@@ -122,15 +121,18 @@ def plan_secret(secret: Mapping[str, Any] | None, names: SubjectNames, *, now: d
     return SecretPlan("keep") if reason is None else SecretPlan("replace", reason)
 
 
-def secret_body(name: str, namespace: str, pair: tls.CertPair, *, existing: Mapping[str, Any] | None = None) -> Raw:
-    """The Secret to write: ``existing`` (labels, type, resourceVersion kept) with new data, or a new one."""
+def secret_body(
+    name: str, namespace: str, pair: tls.CertPair, *, app: str, existing: Mapping[str, Any] | None = None
+) -> Raw:
+    """The Secret to write: ``existing`` (labels, type, resourceVersion kept) with new data, or a new one
+    labelled ``app.kubernetes.io/name: <app>``."""
     data = {"tls.crt": base64.b64encode(pair[0]).decode(), "tls.key": base64.b64encode(pair[1]).decode()}
     if existing is not None:
         return {**existing, "data": data}
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/name": "tensile-webhook"}},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/name": app}},
         "type": "kubernetes.io/tls",
         "data": data,
     }
@@ -181,9 +183,17 @@ class SecretCerts:
     """
 
     def __init__(
-        self, kube: Kube, *, name: str, namespace: str, names: SubjectNames, clock: Callable[[], datetime.datetime]
+        self,
+        kube: Kube,
+        *,
+        name: str,
+        namespace: str,
+        names: SubjectNames,
+        app: str,
+        clock: Callable[[], datetime.datetime],
     ) -> None:
         self._kube = kube
+        self._app = app
         self._name = name
         self._namespace = namespace
         self._names = names
@@ -200,9 +210,9 @@ class SecretCerts:
             try:
                 self._write(secret, pair)
             except errors.ConflictError:
-                logger.info("admission: Secret %s/%s was written by another replica; reading it", *self._where)
+                logger.info("%s: Secret %s/%s was written by another replica; reading it", self._app, *self._where)
                 continue
-            logger.info("admission: Secret %s/%s: new certificate, because %s", *self._where, plan.reason)
+            logger.info("%s: Secret %s/%s: new certificate, because %s", self._app, *self._where, plan.reason)
             return pair
         raise SecretConflictError(f"Secret {'/'.join(self._where)}: kept conflicting; giving up for now")
 
@@ -218,51 +228,40 @@ class SecretCerts:
 
     def _write(self, secret: Raw | None, pair: tls.CertPair) -> None:
         if secret is None:
-            self._kube.post(self._path.rpartition("/")[0], secret_body(self._name, self._namespace, pair))
+            self._kube.post(
+                self._path.rpartition("/")[0], secret_body(self._name, self._namespace, pair, app=self._app)
+            )
         else:
             # The body keeps the resourceVersion we read: a concurrent renewal makes this a 409.
-            self._kube.put(self._path, secret_body(self._name, self._namespace, pair, existing=secret))
+            self._kube.put(self._path, secret_body(self._name, self._namespace, pair, app=self._app, existing=secret))
 
 
-# -- caBundle ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CertFlags:
+    """The certificate flags a server shares: files win over the Secret, the Secret over a generated pair."""
+
+    cert_file: str | None
+    key_file: str | None
+    secret: str | None
+    names: SubjectNames
+    namespace: str
+    """Where the Secret lives (the server's --service-namespace)."""
+    app: str
+    """The component, in log lines and on the Secret's app.kubernetes.io/name label."""
 
 
-def ca_bundle(cert_pem: bytes) -> str:
-    """The caBundle that trusts a self-signed serving certificate: the certificate itself, base64."""
-    return base64.b64encode(cert_pem).decode()
+def choose(flags: CertFlags, kube: Kube) -> CertSource:
+    """Files if given, else the shared Secret if named, else an in-memory self-signed pair."""
+    if flags.cert_file and flags.key_file:
+        if flags.secret:
+            logger.warning("%s: --tls-cert-file given; --tls-secret %s is not used", flags.app, flags.secret)
+        return FileCerts(flags.cert_file, flags.key_file)
+    if flags.secret:
+        return SecretCerts(
+            kube, name=flags.secret, namespace=flags.namespace, names=flags.names, app=flags.app, clock=utc_now
+        )
+    return GeneratedCerts(flags.names, clock=utc_now)
 
 
-def with_ca_bundle(config: Mapping[str, Any], bundle: str) -> Raw | None:
-    """``config`` with every webhook's ``clientConfig.caBundle`` set to ``bundle``, or None if all already are."""
-    hooks = config.get("webhooks") or []
-    if all((hook.get("clientConfig") or {}).get("caBundle") == bundle for hook in hooks):
-        return None
-    updated = json.loads(json.dumps(config))
-    for hook in updated["webhooks"]:
-        hook.setdefault("clientConfig", {})["caBundle"] = bundle
-    return cast(Raw, updated)
-
-
-class CaBundleSync:
-    """Keeps one MutatingWebhookConfiguration's caBundle equal to the serving certificate; touches nothing else."""
-
-    def __init__(self, kube: Kube, name: str) -> None:
-        self._kube = kube
-        self.name = name
-        self._path = paths.resource(paths.ADMISSION, WEBHOOK_CONFIGS, name=name)
-
-    def sync(self, cert_pem: bytes) -> bool:
-        """True when the configuration was updated. A 409 (someone else wrote it) means read and compare again."""
-        bundle = ca_bundle(cert_pem)
-        for _attempt in range(CONFLICT_ATTEMPTS):
-            updated = with_ca_bundle(self._kube.get(self._path), bundle)
-            if updated is None:
-                return False
-            try:
-                self._kube.put(self._path, updated)
-            except errors.ConflictError:
-                logger.debug("admission: %s changed while updating its caBundle; reading it again", self.name)
-                continue
-            logger.info("admission: MutatingWebhookConfiguration %s: caBundle updated", self.name)
-            return True
-        raise errors.ConflictError(409, "Conflict", f"{self.name}: caBundle update kept conflicting")
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)

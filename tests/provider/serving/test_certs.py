@@ -1,7 +1,7 @@
-"""The webhook's certificates on plain data: caBundle comparison, the subject names, and the
-decisions about the shared certificate Secret and the in-memory pair.
+"""Serving certificates on plain data (the webhook's and the extender's): the subject names, and
+the decisions about the shared certificate Secret and the in-memory pair.
 
-The Secret and the MutatingWebhookConfiguration on a real API server: tests/e2e/test_webhook.py.
+The Secret on a real API server: tests/e2e/test_webhook.py and tests/e2e/test_extender.py.
 """
 
 from __future__ import annotations
@@ -12,51 +12,11 @@ from typing import Any
 
 import pytest
 
-from provider.serving import tls
-from provider.webhook import certs
+from provider.serving import certs, tls
 from tests.descheduler import factories as f
 
 NOW_DT = datetime.datetime.fromtimestamp(f.NOW, tz=datetime.UTC)
 NAMES = certs.subject_names("tensile-webhook", "tensile-system", ["127.0.0.1", "webhook.example"])
-
-
-# -- caBundle ----------------------------------------------------------------------------------
-
-
-def config(*bundles: str | None) -> dict[str, Any]:
-    hooks = []
-    for i, bundle in enumerate(bundles):
-        client: dict[str, Any] = {"url": "https://127.0.0.1:9443/mutate-pods"}
-        if bundle is not None:
-            client["caBundle"] = bundle
-        hooks.append({"name": f"h{i}.tensile.io", "clientConfig": client})
-    return {"metadata": {"name": "cfg", "resourceVersion": "7"}, "webhooks": hooks}
-
-
-def test_ca_bundle_is_the_base64_certificate() -> None:
-    assert base64.b64decode(certs.ca_bundle(b"PEM")) == b"PEM"
-
-
-@pytest.mark.parametrize(
-    ("bundles", "changes"),
-    [
-        (("NEW", "NEW"), False),
-        ((None,), True),
-        (("OLD",), True),
-        (("NEW", "OLD"), True),
-        ((), False),
-    ],
-    ids=["all equal → no write", "missing → write", "different → write", "one of two differs → write", "no hooks"],
-)
-def test_with_ca_bundle_writes_only_when_a_webhook_differs(bundles: tuple[str | None, ...], changes: bool) -> None:
-    before = config(*bundles)
-    updated = certs.with_ca_bundle(before, "NEW")
-    assert (updated is not None) is changes
-    if updated is not None:
-        assert [h["clientConfig"]["caBundle"] for h in updated["webhooks"]] == ["NEW"] * len(bundles)
-        assert updated["metadata"]["resourceVersion"] == "7", "the PUT is conditional on what was read"
-        assert updated["webhooks"][0]["clientConfig"]["url"] == "https://127.0.0.1:9443/mutate-pods"
-    assert before == config(*bundles), "the input is not changed"
 
 
 # -- certificates ------------------------------------------------------------------------------
@@ -73,7 +33,7 @@ def test_subject_names_cover_the_service_and_extra_sans() -> None:
 
 
 def tls_secret(pair: tuple[bytes, bytes]) -> dict[str, Any]:
-    return certs.secret_body("tensile-webhook-tls", "tensile-system", pair)
+    return certs.secret_body("tensile-webhook-tls", "tensile-system", pair, app="tensile-webhook")
 
 
 def test_a_missing_secret_is_created() -> None:
@@ -125,7 +85,7 @@ def test_a_renewed_secret_keeps_its_metadata_and_resource_version() -> None:
     existing = tls_secret(_pair(10))
     existing["metadata"].update(resourceVersion="42", annotations={"note": "kept"})
     fresh = _pair(365)
-    body = certs.secret_body("tensile-webhook-tls", "tensile-system", fresh, existing=existing)
+    body = certs.secret_body("tensile-webhook-tls", "tensile-system", fresh, app="tensile-webhook", existing=existing)
     assert body["metadata"]["resourceVersion"] == "42" and body["metadata"]["annotations"] == {"note": "kept"}
     assert certs.pair_from_secret(body) == fresh
     assert body["type"] == "kubernetes.io/tls"
