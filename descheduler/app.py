@@ -76,7 +76,8 @@ def _run_once(
     policy: Policy, source: StateSource, writer: EvictionWriter, metrics: metering.Metrics, options: RunOptions
 ) -> int:
     result = run_cycle(policy, default_registry(), source, writer, metrics=metrics, timeout=options.cycle_timeout)
-    print(reporting.render(result, options.output), flush=True)
+    shown = result if options.namespace is None else reporting.in_namespace(result, options.namespace)
+    print(reporting.render(shown, options.output), flush=True)
     _export_metrics(metrics, options.metrics_file, options.pushgateway)
     if result.plugin_errors or any(d.result is Result.FAILED for d in result.decisions):
         return errors.EXIT_RUNTIME

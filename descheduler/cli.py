@@ -78,7 +78,19 @@ class OneLineErrors(click.Group):
 )
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.option(
+    "--v",
+    "klog_verbosity",
+    type=click.IntRange(0, 10),
+    hidden=True,
+    help="Upstream's klog verbosity (its Helm chart's cmdOptions.v): 0 warnings, 1-3 info, 4+ debug.",
+)
+@click.option(
     "--logging-format", type=click.Choice(("text", "json")), default="text", show_default=True, help="Log format."
+)
+@click.option(
+    "-n",
+    "--namespace",
+    help="With --dry-run: show only this namespace's part of the plan (the plan still covers the whole cluster).",
 )
 @click.option(
     "--descheduling-interval",
@@ -109,8 +121,18 @@ class OneLineErrors(click.Group):
 @click.option("--metrics-file", help="After a single run, write metrics here (textfile collector).")
 @click.option("--pushgateway", help="After a single run, push metrics to this Pushgateway URL (job=descheduler).")
 @click.pass_context
-def main(ctx: click.Context, /, verbose: int, logging_format: str, metrics_addr: str | None, **flags: Any) -> None:
+def main(
+    ctx: click.Context,
+    /,
+    verbose: int,
+    klog_verbosity: int | None,
+    logging_format: str,
+    metrics_addr: str | None,
+    **flags: Any,
+) -> None:
     """Evict pods that are stuck or badly placed so the scheduler can place them again."""
+    if klog_verbosity is not None:
+        verbose = max(verbose, 0 if klog_verbosity == 0 else 1 if klog_verbosity <= 3 else 2)
     _setup_logging(verbose, logging_format)
     if ctx.invoked_subcommand is not None:
         return

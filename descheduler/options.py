@@ -42,6 +42,7 @@ class Flags:
     context: str | None = None
     snapshot: str | None = None
     output: str = "table"
+    namespace: str | None = None
     descheduling_interval: str = "0"
     cycle_timeout: str = "30s"
     schedule: str | None = None
@@ -66,6 +67,8 @@ class RunOptions:
     context: str | None
     snapshot: str | None
     output: Output
+    namespace: str | None
+    """Show only this namespace's decisions (a dry run's view; the plan covers the cluster)."""
     interval_seconds: float
     cycle_timeout: float
     """Each cycle's deadline in seconds: no API request starts after it."""
@@ -90,6 +93,7 @@ def build(flags: Flags) -> tuple[RunOptions, list[str]]:
         raise InputError("--snapshot plans against files and cannot evict: add --dry-run")
     if flags.output not in OUTPUTS:
         raise InputError(f"-o/--output: must be one of {', '.join(OUTPUTS)}, got {wording.shown(flags.output)}")
+    namespace = check_namespace(flags)
     interval = check_interval(flags.descheduling_interval)
     cycle_timeout = check_duration(flags.cycle_timeout, "--cycle-timeout")
     if cycle_timeout <= 0:
@@ -118,6 +122,7 @@ def build(flags: Flags) -> tuple[RunOptions, list[str]]:
         context=flags.context,
         snapshot=flags.snapshot,
         output=flags.output,  # narrowed to Output by the check against OUTPUTS above
+        namespace=namespace,
         interval_seconds=interval,
         cycle_timeout=cycle_timeout,
         schedule=flags.schedule,
@@ -127,6 +132,20 @@ def build(flags: Flags) -> tuple[RunOptions, list[str]]:
         pushgateway=pushgateway,
     )
     return options, warnings
+
+
+def check_namespace(flags: Flags) -> str | None:
+    """-n/--namespace narrows what a dry run shows; evictions are scoped by the policy, never by a flag."""
+    if flags.namespace is None:
+        return None
+    if not flags.dry_run:
+        raise InputError(
+            "-n/--namespace only narrows what a --dry-run shows: add --dry-run, or limit evictions with the "
+            "plugins' namespaces.include in the policy"
+        )
+    if not _RESOURCE_NAME.match(flags.namespace) or "." in flags.namespace or len(flags.namespace) > 63:
+        raise InputError(f"-n/--namespace: {wording.shown(flags.namespace)} is not a namespace name")
+    return flags.namespace
 
 
 def check_duration(text: str, flag: str, *, minimum: float = 0.0) -> float:

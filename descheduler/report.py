@@ -7,6 +7,7 @@ The document shape is a contract (DESIGN.md §4); scripts rely on it:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -100,6 +101,11 @@ class Report:
             "evictions": [d.to_dict() for d in self.decisions],
             "summary": self.summary(),
         }
+
+
+def in_namespace(report: Report, namespace: str) -> Report:
+    """The report narrowed to one namespace's decisions (``-n``); the cluster's size stays as seen."""
+    return dataclasses.replace(report, decisions=[d for d in report.decisions if d.namespace == namespace])
 
 
 def _result_text(decision: Decision) -> str:

@@ -7,6 +7,7 @@ because the client's model deserialisation is far too slow for 100k+ pods.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from kubernetes.config.config_exception import ConfigException
 from descheduler.errors import InputError
 from descheduler.kube import attempts, dialing, errors, retry, streaming
 from descheduler.kube import kubeconfig as kubeconfigs
+
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,6 +58,26 @@ def load_configuration(kubeconfig: str | None = None, context: str | None = None
     else:
         raise InputError("no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run inside a cluster")
     return cfg
+
+
+def default_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """The namespace kubectl would use without -n: the context's, in-cluster the pod's, else ``default``.
+
+    The same files as :func:`load_configuration`, in the same order; a bad file raises InputError.
+    """
+    files = kubeconfigs.candidate_files(kubeconfig, os.environ.get("KUBECONFIG"))
+    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+    if files is None and not in_cluster:
+        default = Path.home() / ".kube" / "config"
+        files = ([str(default)], f"kubeconfig {default}") if default.exists() else None
+    if files is not None:
+        paths, label = files
+        selection = kubeconfigs.select(kubeconfigs.load(paths, label, only=kubeconfig is not None), context)
+        return str(selection.context.body.get("namespace") or "default")
+    if in_cluster:
+        with contextlib.suppress(OSError):
+            return Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip() or "default"
+    return "default"
 
 
 def _load_kubeconfig(cfg: Any, files: tuple[list[str], str], context: str | None, *, only: bool) -> None:
