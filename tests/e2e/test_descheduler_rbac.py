@@ -1,6 +1,6 @@
-"""The RBAC of cronjobs/descheduler/ on a real cluster: sufficient and minimal.
+"""The RBAC of cronjobs/descheduler/base on a real cluster: sufficient and minimal.
 
-The ServiceAccount, ClusterRole, Role and bindings of ``cronjobs/descheduler/rbac.yaml`` are
+The ServiceAccount, ClusterRole, Role and bindings of ``cronjobs/descheduler/base/rbac.yaml`` are
 applied for real. ``python -m descheduler`` then runs as a pod would: in-cluster
 configuration (``KUBERNETES_SERVICE_HOST``/``PORT``, the service-account token and CA at
 ``/var/run/secrets/kubernetes.io/serviceaccount/``, no kubeconfig, an empty ``$HOME``).
@@ -41,7 +41,7 @@ from tests.e2e.support import workloads
 from tests.e2e.support.workloads import running_on
 
 ROOT = Path(__file__).resolve().parents[2]
-RBAC = ROOT / "cronjobs" / "descheduler" / "rbac.yaml"
+RBAC = ROOT / "cronjobs" / "descheduler" / "base" / "rbac.yaml"
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "tensile-descheduler"
 LEASE = "tensile-descheduler"

@@ -1,4 +1,4 @@
-"""The provider with ONLY cronjobs/provider/lower-rbac.yaml in its lower cluster: enough for everything it does.
+"""The provider with ONLY cronjobs/provider/lower/rbac.yaml in its lower cluster: enough for everything it does.
 
 A private upper and lower cluster. ``lower-rbac.yaml`` is applied in the lower one, and the provider's
 ``--client-kubeconfig`` is a kubeconfig around a token of its ServiceAccount (``kubectl create token``),
@@ -30,7 +30,7 @@ from tests.e2e.support.providers import ProviderProcess, pods, running, virtual_
 from tests.e2e.test_port_forward import SIZE, Backend, PortForward, answer_to
 
 ROOT = Path(__file__).resolve().parents[2]
-LOWER_RBAC = ROOT / "cronjobs" / "provider" / "lower-rbac.yaml"
+LOWER_RBAC = ROOT / "cronjobs" / "provider" / "lower" / "rbac.yaml"
 ACCOUNT_NAMESPACE = "tensile-system"
 ACCOUNT = "tensile-virtual-node"
 USERNAME = f"system:serviceaccount:{ACCOUNT_NAMESPACE}:{ACCOUNT}"

@@ -1,0 +1,1 @@
+"""Tests of the Helm chart cronjobs/helm/tensile and the kustomize overlays of cronjobs/."""
