@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: example test lint unit binaries clusters-up clusters-down bench clean
+.PHONY: example test lint unit browser binaries clusters-up clusters-down bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,18 +19,22 @@ example: $(BIN)/.installed
 binaries:
 	$(PYTHON) tests/cluster/binaries.py
 
+## Headless Chromium from Debian for the HTML report's browser test (Playwright drives it; it downloads none).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## Everything CI runs: install, build binaries, lint, type-check, all tests on real clusters.
-test: $(BIN)/.installed binaries lint
+## Everything CI runs: install, Chromium, build binaries, lint, type-check, all tests on real clusters.
+test: $(BIN)/.installed browser binaries lint
 	$(BIN)/pytest
 
-## Every pure test of both packages (no cluster, no network): under a minute.
-unit: $(BIN)/.installed
+## Every pure test of both packages (no cluster, no network; Chromium for the HTML report): under a minute.
+unit: $(BIN)/.installed browser
 	$(BIN)/pytest tests/descheduler tests/provider tests/test_*.py
 
 clusters-up: $(BIN)/.installed binaries

@@ -8,7 +8,8 @@ How a run goes (top layer first; each imports only from layers below it, see .im
 - ``plugins/`` (one module per strategy) on ``framework/`` (extension points, registry,
   profiles) on ``evictor/`` (protections, limits, budgets, the writers that evict or record);
 - ``placement`` (would a pod fit elsewhere), ``cluster/`` (ClusterState from a live cluster or a
-  snapshot), ``report`` (table, JSON, YAML), ``policy/`` (the v1alpha2 policy: types, loading,
+  snapshot), ``report`` (table, JSON, YAML) and ``report_html`` (the same as one HTML page with bars),
+  ``utilisation`` (requests per node before and after the plan), ``policy/`` (the v1alpha2 policy: types, loading,
   validation, schema; a leaf every layer above may import);
 - ``kube/`` (the one door to the API server: client, kubeconfig, retries, errors, paths, leader
   election), ``serving`` (the /metrics and /healthz HTTP server);

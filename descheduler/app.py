@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from descheduler import daemon, errors, serving
+from descheduler import daemon, errors, report_html, serving
 from descheduler import metrics as metering
 from descheduler import report as reporting
 from descheduler.cluster.live import LiveSource
@@ -62,6 +62,7 @@ def run(options: RunOptions) -> int:
     def cycle() -> None:
         report = run_cycle(policy, registry, source, writer, metrics=metrics, timeout=options.cycle_timeout)
         logger.info("cycle done: %s", reporting.summary_line(report))
+        _write_html(report, options.report_html)
 
     trigger = (
         daemon.parse_schedule(options.schedule)
@@ -77,11 +78,31 @@ def _run_once(
 ) -> int:
     result = run_cycle(policy, default_registry(), source, writer, metrics=metrics, timeout=options.cycle_timeout)
     shown = result if options.namespace is None else reporting.in_namespace(result, options.namespace)
-    print(reporting.render(shown, options.output), flush=True)
+    print(reporting.render(shown, options.output, show_nodes=options.show_nodes), flush=True)
+    written = _write_html(shown, options.report_html)
     _export_metrics(metrics, options.metrics_file, options.pushgateway)
-    if result.plugin_errors or any(d.result is Result.FAILED for d in result.decisions):
+    if not written or result.plugin_errors or any(d.result is Result.FAILED for d in result.decisions):
         return errors.EXIT_RUNTIME
     return errors.EXIT_OK
+
+
+def _write_html(report: reporting.Report, path: str | None) -> bool:
+    """Write the HTML page (whole: through a temporary file, so a reader never sees half); False on failure.
+
+    The folder was checked before the run; a failure now is a warning (a daemon goes on with its
+    next cycle), and a single run exits 1 after printing its report.
+    """
+    if not path:
+        return True
+    temporary = f"{path}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as out:
+            out.write(report_html.render_html(report))
+        os.replace(temporary, path)
+    except OSError as exc:
+        warn(f"--report-html {path}: could not write the report: {exc.strerror or exc}")
+        return False
+    return True
 
 
 def _source_and_writer(options: RunOptions, policy: Policy) -> tuple[StateSource, EvictionWriter]:

@@ -76,6 +76,16 @@ class OneLineErrors(click.Group):
 @click.option(
     "-o", "--output", type=click.Choice(options.OUTPUTS), default="table", show_default=True, help="Report format."
 )
+@click.option(
+    "--show-nodes",
+    is_flag=True,
+    help="Add each node's requested CPU, memory and pods before -> after the plan to the report.",
+)
+@click.option(
+    "--report-html",
+    metavar="FILE",
+    help="Also write the report as one self-contained HTML page with bars per node (rewritten after each cycle).",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.option(
     "--v",

@@ -55,6 +55,8 @@ class Flags:
     metrics_address: str = ":10258"
     metrics_file: str | None = None
     pushgateway: str | None = None
+    show_nodes: bool = False
+    report_html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,10 @@ class RunOptions:
     """Long-lived mode's /metrics listener (host, port); None disables it."""
     metrics_file: str | None
     pushgateway: str | None
+    show_nodes: bool = False
+    """Add each node's requests before and after the plan to the report (table, JSON, YAML)."""
+    report_html: str | None = None
+    """Write the report as one HTML page here after each cycle (a long-lived run rewrites it)."""
 
     @property
     def long_lived(self) -> bool:
@@ -115,6 +121,7 @@ def build(flags: Flags) -> tuple[RunOptions, list[str]]:
             address = check_address(flags.metrics_address, "--metrics-address")
     metrics_file = check_metrics_file(flags.metrics_file) if flags.metrics_file and not long_lived else None
     pushgateway = check_pushgateway(flags.pushgateway) if flags.pushgateway and not long_lived else None
+    report_html = check_output_file(flags.report_html, "--report-html", "report.html") if flags.report_html else None
     options = RunOptions(
         policy_file=flags.policy_config_file,
         dry_run=flags.dry_run,
@@ -130,6 +137,8 @@ def build(flags: Flags) -> tuple[RunOptions, list[str]]:
         metrics_address=address,
         metrics_file=metrics_file,
         pushgateway=pushgateway,
+        show_nodes=flags.show_nodes,
+        report_html=report_html,
     )
     return options, warnings
 
@@ -183,14 +192,19 @@ def check_address(text: str, flag: str) -> tuple[str, int]:
 
 def check_metrics_file(path: str) -> str:
     """The textfile-collector file must be writable where it is: checked now, written after the cycle."""
+    return check_output_file(path, "--metrics-file", "descheduler.prom")
+
+
+def check_output_file(path: str, flag: str, example: str) -> str:
+    """A file the run writes after a cycle must be writable where it is: checked before any request."""
     target = Path(path)
     if target.is_dir():
-        raise InputError(f"--metrics-file: {path} is a folder; give a file name such as {target / 'descheduler.prom'}")
+        raise InputError(f"{flag}: {path} is a folder; give a file name such as {target / example}")
     folder = target.parent
     if not folder.is_dir():
-        raise InputError(f"--metrics-file: folder {folder} does not exist")
+        raise InputError(f"{flag}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"--metrics-file: folder {folder} is not writable")
+        raise InputError(f"{flag}: folder {folder} is not writable")
     return path
 
 

@@ -2,7 +2,9 @@
 
 The document shape is a contract (DESIGN.md §4); scripts rely on it:
 ``{"dryRun", "evictions": [{"namespace", "pod", "node", "plugin", "profile", "reason",
-"result", ...}], "summary": {...}}``.
+"result", ...}], "summary": {...}}``, and with ``--show-nodes`` a ``nodes`` list of
+:meth:`NodeFigures.to_dict <descheduler.utilisation.NodeFigures.to_dict>` entries (requests
+per node before and after the plan) added after them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import yaml
 from tabulate import tabulate
+
+from descheduler import utilisation
 
 
 class Result(StrEnum):
@@ -83,6 +87,8 @@ class Report:
     pods: int = 0
     plugin_errors: dict[str, str] = field(default_factory=dict)
     duration_seconds: float = 0.0
+    node_figures: list[utilisation.NodeFigures] = field(default_factory=list)
+    """Each node's requests before and after the cycle's plan (the runner fills it)."""
 
     def summary(self) -> dict[str, Any]:
         counts = Counter(d.result.value for d in self.decisions)
@@ -95,12 +101,15 @@ class Report:
             "durationSeconds": round(self.duration_seconds, 3),
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, show_nodes: bool = False) -> dict[str, Any]:
+        document: dict[str, Any] = {
             "dryRun": self.dry_run,
             "evictions": [d.to_dict() for d in self.decisions],
             "summary": self.summary(),
         }
+        if show_nodes:
+            document["nodes"] = [f.to_dict() for f in self.node_figures]
+        return document
 
 
 def in_namespace(report: Report, namespace: str) -> Report:
@@ -114,8 +123,13 @@ def _result_text(decision: Decision) -> str:
     return decision.result.value
 
 
-def render_table(report: Report) -> str:
-    rows = [
+PLAN_HEADERS = ("NAMESPACE", "POD", "NODE", "PLUGIN", "REASON", "RESULT")
+"""The plan's columns, in the table and in the HTML page alike."""
+
+
+def plan_rows(report: Report) -> list[list[str]]:
+    """The plan as the table shows it: one row of :data:`PLAN_HEADERS` cells per decision."""
+    return [
         [
             d.namespace,
             d.pod,
@@ -126,8 +140,41 @@ def render_table(report: Report) -> str:
         ]
         for d in report.decisions
     ]
-    table = tabulate(rows, headers=["NAMESPACE", "POD", "NODE", "PLUGIN", "REASON", "RESULT"], tablefmt="plain")
-    return (table + "\n\n" if rows else "No pods to evict.\n\n") + summary_line(report)
+
+
+def render_table(report: Report, *, show_nodes: bool = False) -> str:
+    rows = plan_rows(report)
+    table = tabulate(rows, headers=PLAN_HEADERS, tablefmt="plain")
+    text = table + "\n\n" if rows else "No pods to evict.\n\n"
+    if show_nodes:
+        text += render_nodes_table(report.node_figures) + "\n\n"
+    return text + summary_line(report)
+
+
+def render_nodes_table(figures: list[utilisation.NodeFigures]) -> str:
+    """Per node: requested CPU and memory as percent of allocatable, and pods, before -> after."""
+    rows = [
+        [
+            f.name,
+            f.group,
+            *(_change(f, resource) for resource in utilisation.RESOURCES),
+        ]
+        for f in figures
+    ]
+    return tabulate(rows, headers=["NODE", "GROUP", "CPU", "MEMORY", "PODS"], tablefmt="plain", disable_numparse=True)
+
+
+def _change(figures: utilisation.NodeFigures, resource: str) -> str:
+    before, after = figures.before.get(resource), figures.after.get(resource)
+    if resource == "pods":
+        return f"{before} \N{RIGHTWARDS ARROW} {after}"
+    allocatable = figures.allocatable.get(resource)
+    return f"{_percent(before, allocatable)} \N{RIGHTWARDS ARROW} {_percent(after, allocatable)}"
+
+
+def _percent(amount: int, allocatable: int) -> str:
+    share = utilisation.percent(amount, allocatable)
+    return "-" if share is None else f"{share:.0f}%"
 
 
 def summary_line(report: Report) -> str:
@@ -142,12 +189,13 @@ def summary_line(report: Report) -> str:
     return line
 
 
-def render(report: Report, output: str) -> str:
+def render(report: Report, output: str, *, show_nodes: bool = False) -> str:
+    """The report as ``table``, ``json`` or ``yaml``; ``show_nodes`` adds the per-node figures."""
     if output == "json":
-        return json.dumps(report.to_dict(), indent=2)
+        return json.dumps(report.to_dict(show_nodes=show_nodes), indent=2)
     if output == "yaml":
-        return str(yaml.safe_dump(report.to_dict(), sort_keys=False))
-    return render_table(report)
+        return str(yaml.safe_dump(report.to_dict(show_nodes=show_nodes), sort_keys=False))
+    return render_table(report, show_nodes=show_nodes)
 
 
 def human_duration(seconds: float) -> str:

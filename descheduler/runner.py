@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Iterator
 
-from descheduler import matching
+from descheduler import matching, utilisation
 from descheduler import metrics as metering
 from descheduler.cluster.sources import StateSource
 from descheduler.cluster.state import ClusterState
@@ -95,6 +95,7 @@ def _run_cycle(
     loaded = time.monotonic()
     logger.debug("cluster state loaded in %.2fs", loaded - started)
     report = Report(dry_run=writer.dry_run, nodes=len(state.nodes), pods=len(state.pods))
+    requested_before = {name: state.usage(name) for name in state.nodes}  # copies: the cycle changes the state
     nodes = eligible_nodes(state, policy)
     if len(nodes) <= 1:
         logger.warning("%d eligible node(s): evicting would only disrupt; nothing to do this cycle", len(nodes))
@@ -103,5 +104,8 @@ def _run_cycle(
         timer = metrics.observe_strategy if metrics is not None else None
         report.plugin_errors = run_profiles(policy, registry, state, evictor, nodes, on_plugin_done=timer)
         report.decisions = evictor.decisions
+    # The state has freed what each eviction held and reserved each predicted replacement's room.
+    requested_after = {name: state.usage(name) for name in state.nodes}
+    report.node_figures = utilisation.node_figures(state.nodes.values(), before=requested_before, after=requested_after)
     report.duration_seconds = time.monotonic() - started
     return report

@@ -145,3 +145,37 @@ def test_plugins_lists_every_plugin_with_arguments() -> None:
     assert restarts["includingInitContainers"]["default"] is False
     code, text, _err = run("plugins")
     assert code == 0 and "LowNodeUtilization  [balance]" in text
+
+
+def test_show_nodes_adds_the_figures_to_json_and_the_html_page_holds_them(tmp_path: Path) -> None:
+    page = tmp_path / "plan.html"
+    code, out, err = run(*EXAMPLE, "-o", "json", "--show-nodes", "--report-html", str(page))
+    assert code == 0, err
+    doc = json.loads(out)
+    names = [(n["name"], n["group"]) for n in doc["nodes"]]
+    assert names == [("edge-0", None), ("vk-lower-a", "lower-a"), ("vk-lower-b", "lower-b"), ("vk-lower-c", "lower-c")]
+    # Evicted pods leave their node; the pending pod and replacements take room elsewhere.
+    by_name = {n["name"]: n for n in doc["nodes"]}
+    assert by_name["vk-lower-c"]["after"]["pods"] < by_name["vk-lower-c"]["before"]["pods"]
+    assert sum(n["after"]["pods"] for n in doc["nodes"]) > sum(n["before"]["pods"] for n in doc["nodes"]) - 6
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and 'id="report-data"' in text
+    assert not (tmp_path / "plan.html.tmp").exists()
+
+
+def test_show_nodes_table_lists_each_node_with_its_group() -> None:
+    code, out, err = run(*EXAMPLE, "--show-nodes")
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith(("edge-0 ", "vk-lower-"))}
+    assert set(rows) == {"edge-0", "vk-lower-a", "vk-lower-b", "vk-lower-c"}
+    assert "lower: lower-a" in rows["vk-lower-a"] and "→" in rows["edge-0"]
+
+
+def test_an_html_page_that_cannot_be_written_is_a_warning_after_the_report_and_exit_1(tmp_path: Path) -> None:
+    page = tmp_path / "plan.html"
+    (tmp_path / "plan.html.tmp").mkdir()  # the page is written through this name: now it cannot be
+    code, out, err = run(*EXAMPLE, "--report-html", str(page))
+    assert code == 1
+    assert out.strip().splitlines()[-1].startswith("Dry run: ")
+    assert err.startswith(f"warning: --report-html {page}: could not write the report: ")
+    assert not page.exists()

@@ -3,6 +3,10 @@ one line and exit 2, before any cluster is touched."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +86,30 @@ def test_json_logging_writes_one_object_per_line() -> None:
     assert result.exit_code == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines and all(line.startswith("{") and line.endswith("}") for line in lines)
+
+
+def test_the_long_lived_mode_rewrites_the_html_page_after_each_cycle(tmp_path: Path) -> None:
+    page = tmp_path / "plan.html"
+    command = [
+        str(Path(sys.executable).with_name("tensile-deschedule")),
+        *EXAMPLE,
+        "--descheduling-interval",
+        "1s",
+        "--metrics-address",
+        "",
+        "--report-html",
+        str(page),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        written: set[int] = set()
+        deadline = time.monotonic() + 15
+        while len(written) < 2 and time.monotonic() < deadline:
+            if page.exists():
+                written.add(page.stat().st_mtime_ns)
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    assert len(written) >= 2, "the page was not rewritten by a second cycle"
+    assert 'id="report-data"' in page.read_text()

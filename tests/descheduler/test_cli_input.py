@@ -42,6 +42,8 @@ def run(*args: str) -> tuple[int, str, str]:
         (["--pushgateway", "http://gw:99999"], "--pushgateway: 'http://gw:99999' is not a URL"),
         (["--metrics-file", "/nonexistent/folder/m.prom"], "--metrics-file: folder /nonexistent/folder does not exist"),
         (["--metrics-file", "/tmp"], "--metrics-file: /tmp is a folder"),
+        (["--report-html", "/nonexistent/folder/r.html"], "--report-html: folder /nonexistent/folder does not exist"),
+        (["--report-html", "/tmp"], "--report-html: /tmp is a folder"),
         (
             ["--leader-elect", "--descheduling-interval", "1m", "--leader-elect-lease-duration", "999999h"],
             "--leader-elect-lease-duration: '999999h' is too long",
@@ -62,6 +64,8 @@ def run(*args: str) -> tuple[int, str, str]:
         "pushgateway port out of range",
         "metrics file in a missing folder",
         "metrics file is a folder",
+        "HTML report in a missing folder",
+        "HTML report is a folder",
         "overflowing lease",
         "lease name with capitals",
     ],
