@@ -206,3 +206,34 @@ def plugin_listing(registry: Registry) -> list[dict[str, Any]]:
 def schema() -> None:
     """Print the JSON Schema of DeschedulerPolicy files (for editors)."""
     click.echo(json.dumps(policy_schema(default_registry()), indent=2, sort_keys=True))
+
+
+# -- explain -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("target", metavar="NAMESPACE/POD")
+@click.option("--policy-config-file", help="DeschedulerPolicy (descheduler/v1alpha2) file.")
+@click.option("--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, merged as kubectl does; in-cluster).")
+@click.option("--context", "kube_context", help="Kubeconfig context to use.")
+@click.option("--snapshot", help="Plan against `kubectl get ... -o yaml|json` output (a file or folder).")
+@click.option("-o", "--output", type=click.Choice(options.OUTPUTS), help="Output format [default: table].")
+@click.pass_context
+def explain(ctx: click.Context, /, target: str, kube_context: str | None, **flags: str | None) -> None:
+    """Say why each enabled plugin chose NAMESPACE/POD in a dry-run cycle, or why not. Never writes.
+
+    The policy and source flags may also be given before ``explain``, as for the main command.
+    """
+    given = ctx.parent.params if ctx.parent is not None else {}
+    flags["context"] = kube_context or given.get("kube_context")
+    for name in ("policy_config_file", "kubeconfig", "snapshot", "output"):
+        flags[name] = flags.get(name) or given.get(name)
+    try:
+        given_flags: dict[str, Any] = {k: v for k, v in flags.items() if v}
+        checked, _warnings = options.build(options.Flags(dry_run=True, **given_flags))
+        code = app.explain(checked, target=target)
+    except InputError as exc:
+        _fail(exc, errors.EXIT_INPUT)
+    except TensileError as exc:
+        _fail(exc, errors.EXIT_RUNTIME)
+    sys.exit(code)
