@@ -219,18 +219,31 @@ def schema() -> None:
 @click.option("--snapshot", help="Plan against `kubectl get ... -o yaml|json` output (a file or folder).")
 @click.option("-o", "--output", type=click.Choice(options.OUTPUTS), help="Output format [default: table].")
 @click.pass_context
-def explain(ctx: click.Context, /, target: str, kube_context: str | None, **flags: str | None) -> None:
+def explain(
+    ctx: click.Context,
+    /,
+    target: str,
+    policy_config_file: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    snapshot: str | None,
+    output: str | None,
+) -> None:
     """Say why each enabled plugin chose NAMESPACE/POD in a dry-run cycle, or why not. Never writes.
 
-    The policy and source flags may also be given before ``explain``, as for the main command.
+    The policy and source flags may also be given before "explain", as for the main command.
     """
     given = ctx.parent.params if ctx.parent is not None else {}
-    flags["context"] = kube_context or given.get("kube_context")
-    for name in ("policy_config_file", "kubeconfig", "snapshot", "output"):
-        flags[name] = flags.get(name) or given.get(name)
+    flags = options.Flags(
+        policy_config_file=policy_config_file or given.get("policy_config_file"),
+        dry_run=True,
+        kubeconfig=kubeconfig or given.get("kubeconfig"),
+        context=kube_context or given.get("kube_context"),
+        snapshot=snapshot or given.get("snapshot"),
+        output=output or given.get("output") or "table",
+    )
     try:
-        given_flags: dict[str, Any] = {k: v for k, v in flags.items() if v}
-        checked, _warnings = options.build(options.Flags(dry_run=True, **given_flags))
+        checked, _warnings = options.build(flags)  # the main command's checks and one-line errors
         code = app.explain(checked, target=target)
     except InputError as exc:
         _fail(exc, errors.EXIT_INPUT)

@@ -258,8 +258,8 @@ class _Judge:
 
 _NOT_REACHED = {
     False: "the plugin did not evict it (an eviction limit was reached before its turn, or the cycle ended)",
-    True: "the plugin stopped before reaching it (the node was back within thresholds, "
-    "the destinations were full, or other pods were moved instead)",
+    True: "the plugin stopped before reaching it (its goal was met first, e.g. the node back within thresholds, "
+    "the room for evicted pods ran out, or other pods were taken instead)",
 }
 
 
