@@ -1,6 +1,6 @@
 """``tensile-deschedule``: click only. Flags become :class:`~descheduler.options.Flags`, are
 checked by :func:`descheduler.options.build`, and the run is :func:`descheduler.app.run`;
-``validate``, ``plugins`` and ``schema`` are the subcommands.
+``validate``, ``plugins``, ``schema`` and ``explain`` (:func:`descheduler.app.explain`) are the subcommands.
 
 Exit status: 0 success (evicting nothing is success), 1 runtime failure, 2 bad input.
 Bad input never reaches the cluster: every flag, the policy and the kubeconfig are checked

@@ -87,7 +87,14 @@ class HighNodeUtilization:
         underutilized, schedulable = nu.classify(
             loads, lambda n: nu.at_or_below(n.percent, thresholds), lambda n: not n.node.unschedulable
         )
-        skip = self._skip(len(underutilized), len(schedulable), len(nodes))
+        skip = nu.early_exit(
+            NAME,
+            len(underutilized),
+            len(schedulable),
+            len(nodes),
+            number_of_nodes=self.args.number_of_nodes,
+            no_others=types.Refusal("", "no node is available to take the pods"),
+        )
         if skip is not None:
             return skip
         for load in (*underutilized, *schedulable):
@@ -106,16 +113,6 @@ class HighNodeUtilization:
         if self.only_thresholding and not requests_any(pod, self.args.thresholds):
             return False
         return self.handle.filter(pod)
-
-    def _skip(self, low: int, schedulable: int, total: int) -> types.Refusal | None:
-        """Upstream's early exits, in upstream's order: why this run does nothing, or None."""
-        logger.info("%s: %d underutilized and %d other schedulable of %d nodes", NAME, low, schedulable, total)
-        skip = nu.skip_refusal(low, number_of_nodes=self.args.number_of_nodes, total=total)
-        if skip is None and schedulable == 0:
-            skip = types.Refusal("", "no node is available to take the pods")
-        if skip is not None:
-            logger.info("%s: %s", NAME, skip.words)
-        return skip
 
 
 def _keep_going(_source: nu.NodeLoad, available: Resources) -> bool:

@@ -134,7 +134,14 @@ class LowNodeUtilization:
             lambda n: not n.node.unschedulable and nu.at_or_below(n.percent, low),
             lambda n: nu.above(n.percent, high),
         )
-        skip = self._skip(len(underutilized), len(overutilized), len(nodes))
+        skip = nu.early_exit(
+            NAME,
+            len(underutilized),
+            len(overutilized),
+            len(nodes),
+            number_of_nodes=self.args.number_of_nodes,
+            no_others=types.Refusal("targetThresholds", "no node is over targetThresholds"),
+        )
         if skip is not None:
             return skip
         for load in (*underutilized, *overutilized):
@@ -157,16 +164,6 @@ class LowNodeUtilization:
                 (n.percent for n in loads), self.args.thresholds, self.args.target_thresholds
             )
         return dict(self.args.thresholds), dict(self.args.target_thresholds)
-
-    def _skip(self, low: int, high: int, total: int) -> types.Refusal | None:
-        """Upstream's early exits, in upstream's order: why this run does nothing, or None."""
-        logger.info("%s: %d underutilized and %d overutilized of %d nodes", NAME, low, high, total)
-        skip = nu.skip_refusal(low, number_of_nodes=self.args.number_of_nodes, total=total)
-        if skip is None and high == 0:
-            skip = types.Refusal("targetThresholds", "no node is over targetThresholds")
-        if skip is not None:
-            logger.info("%s: %s", NAME, skip.words)
-        return skip
 
 
 def _keep_going(source: nu.NodeLoad, available: Resources) -> bool:

@@ -209,10 +209,7 @@ def classify(
 
 
 def skip_reason(underutilized: int, *, number_of_nodes: int, total: int) -> str:
-    """Why both plugins skip the run given the underutilized node count, or "" to go on.
-
-    Upstream's shared early exits, in upstream's order; each plugin adds its own last check.
-    """
+    """Why both plugins skip the run given the underutilized node count, or "" to go on (upstream's shared exits)."""
     found = skip_refusal(underutilized, number_of_nodes=number_of_nodes, total=total)
     return found.words if found is not None else ""
 
@@ -227,6 +224,20 @@ def skip_refusal(underutilized: int, *, number_of_nodes: int, total: int) -> typ
     if underutilized == total:
         return types.Refusal("thresholds", "all nodes are underutilized")
     return None
+
+
+def early_exit(
+    plugin: str, underutilized: int, others: int, total: int, *, number_of_nodes: int, no_others: types.Refusal
+) -> types.Refusal | None:
+    """Why a run of ``plugin`` does nothing (logged), or None: the shared exits, then ``no_others`` when no node
+    is overutilized (or schedulable), in upstream's order; each plugin's last check is its ``no_others``."""
+    logger.info("%s: %d underutilized and %d other classified of %d nodes", plugin, underutilized, others, total)
+    skip = skip_refusal(underutilized, number_of_nodes=number_of_nodes, total=total)
+    if skip is None and others == 0:
+        skip = no_others
+    if skip is not None:
+        logger.info("%s: %s", plugin, skip.words)
+    return skip
 
 
 def spare_capacity(destinations: Iterable[NodeLoad], names: Sequence[str]) -> Resources:
