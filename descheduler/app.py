@@ -83,7 +83,8 @@ def explain(options: RunOptions, *, target: str) -> int:
     for problem in policy.warnings:
         warn(policy_warning(options.policy_file, problem))
     source, _recorder = _source_and_writer(options, policy)  # options.dry_run: never a writing writer
-    found = explaining.explain(policy, registry, source, namespace=namespace, name=name, now=time.time())
+    now, timeout = time.time(), options.cycle_timeout
+    found = explaining.explain(policy, registry, source, namespace=namespace, name=name, now=now, timeout=timeout)
     if found is None:
         where = f"snapshot {options.snapshot}" if options.snapshot else "the cluster"
         raise errors.InputError(f"pod {namespace}/{name} not found in {where}")

@@ -24,6 +24,7 @@ from descheduler.cluster import state as cluster_state
 from descheduler.evictor import budgets, limits, writers
 from descheduler.framework import registry as plugin_registry
 from descheduler.framework import types
+from descheduler.kube import retry
 from descheduler.model import Pod
 from descheduler.policy import types as policy_types
 
@@ -133,9 +134,14 @@ def explain(
     namespace: str,
     name: str,
     now: float,
+    timeout: float | None = runner.DEFAULT_CYCLE_TIMEOUT,
 ) -> Explanation | None:
-    """Plan a dry-run cycle and explain it for pod ``namespace/name``; None when the source has no such pod."""
-    state = source.load(now=now)
+    """Plan a dry-run cycle and explain it for pod ``namespace/name``; None when the source has no such pod.
+
+    ``timeout`` bounds the listing as the main command's ``--cycle-timeout`` bounds a cycle.
+    """
+    with retry.deadline(timeout):
+        state = source.load(now=now)
     pod = next((p for p in state.pods if p.namespace == namespace and p.name == name), None)
     if pod is None:
         return None
