@@ -13,9 +13,11 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 from descheduler import daemon, errors, report_html, serving
+from descheduler import explain as explaining
 from descheduler import metrics as metering
 from descheduler import report as reporting
 from descheduler.cluster.live import LiveSource
@@ -70,6 +72,24 @@ def run(options: RunOptions) -> int:
         else daemon.interval_trigger(options.interval_seconds)
     )
     _run_daemon(cycle, trigger, metrics=metrics, options=options, kube=election_kube, leading=leading)
+    return errors.EXIT_OK
+
+
+def explain(options: RunOptions, *, target: str) -> int:
+    """``tensile-deschedule explain NAMESPACE/POD``: plan a dry-run cycle from the same source the
+    main command would read and print every plugin's verdict on the pod. InputError escapes (exit 2)."""
+    namespace, name = explaining.parse_target(target)
+    registry = default_registry()
+    policy = load_policy_file(options.policy_file, registry=registry)
+    for problem in policy.warnings:
+        warn(policy_warning(options.policy_file, problem))
+    source, _recorder = _source_and_writer(options, policy)  # options.dry_run: never a writing writer
+    now, timeout = time.time(), options.cycle_timeout
+    found = explaining.explain(policy, registry, source, namespace=namespace, name=name, now=now, timeout=timeout)
+    if found is None:
+        where = f"snapshot {options.snapshot}" if options.snapshot else "the cluster"
+        raise errors.InputError(f"pod {namespace}/{name} not found in {where}")
+    print(explaining.render(found, options.output), flush=True)
     return errors.EXIT_OK
 
 

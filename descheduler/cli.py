@@ -1,6 +1,6 @@
 """``tensile-deschedule``: click only. Flags become :class:`~descheduler.options.Flags`, are
 checked by :func:`descheduler.options.build`, and the run is :func:`descheduler.app.run`;
-``validate``, ``plugins`` and ``schema`` are the subcommands.
+``validate``, ``plugins``, ``schema`` and ``explain`` (:func:`descheduler.app.explain`) are the subcommands.
 
 Exit status: 0 success (evicting nothing is success), 1 runtime failure, 2 bad input.
 Bad input never reaches the cluster: every flag, the policy and the kubeconfig are checked
@@ -238,3 +238,47 @@ def plugin_listing(registry: Registry) -> list[dict[str, Any]]:
 def schema() -> None:
     """Print the JSON Schema of DeschedulerPolicy files (for editors)."""
     click.echo(json.dumps(policy_schema(default_registry()), indent=2, sort_keys=True))
+
+
+# -- explain -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("target", metavar="NAMESPACE/POD")
+@click.option("--policy-config-file", help="DeschedulerPolicy (descheduler/v1alpha2) file.")
+@click.option("--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, merged as kubectl does; in-cluster).")
+@click.option("--context", "kube_context", help="Kubeconfig context to use.")
+@click.option("--snapshot", help="Plan against `kubectl get ... -o yaml|json` output (a file or folder).")
+@click.option("-o", "--output", type=click.Choice(options.OUTPUTS), help="Output format [default: table].")
+@click.pass_context
+def explain(
+    ctx: click.Context,
+    /,
+    target: str,
+    policy_config_file: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    snapshot: str | None,
+    output: str | None,
+) -> None:
+    """Say why each enabled plugin chose NAMESPACE/POD in a dry-run cycle, or why not. Never writes.
+
+    The policy and source flags may also be given before "explain", as for the main command.
+    """
+    given = ctx.parent.params if ctx.parent is not None else {}
+    flags = options.Flags(
+        policy_config_file=policy_config_file or given.get("policy_config_file"),
+        dry_run=True,
+        kubeconfig=kubeconfig or given.get("kubeconfig"),
+        context=kube_context or given.get("kube_context"),
+        snapshot=snapshot or given.get("snapshot"),
+        output=output or given.get("output") or "table",
+    )
+    try:
+        checked, _warnings = options.build(flags)  # the main command's checks and one-line errors
+        code = app.explain(checked, target=target)
+    except InputError as exc:
+        _fail(exc, errors.EXIT_INPUT)
+    except TensileError as exc:
+        _fail(exc, errors.EXIT_RUNTIME)
+    sys.exit(code)

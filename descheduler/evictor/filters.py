@@ -6,6 +6,7 @@ from its arguments; upstream semantics are kubernetes-sigs/descheduler v0.36 ``d
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import NamedTuple
 
 from descheduler import keys, matching, placement
 from descheduler.cluster.state import ClusterState
@@ -16,6 +17,15 @@ SYSTEM_CRITICAL_PRIORITY = 2_000_000_000
 
 Check = Callable[[Pod], str | None]
 PriorityOf = Callable[[Pod], int]
+
+
+class Rule(NamedTuple):
+    """One check and what put it there, for explain: ``path`` the argument relative to ``args`` ("" for a
+    built-in protection) and ``setting`` its value in words (``false``, ``does not list DaemonSetPods``)."""
+
+    path: str
+    setting: str
+    check: Check
 
 
 # -- overrides -----------------------------------------------------------------------------

@@ -13,17 +13,26 @@ from descheduler.policy.types import Limits
 class LimitError(TensileError):
     """An eviction was refused because a limit is reached."""
 
+    policy_field = ""
+    """The DeschedulerPolicy field that set the limit (explain names it)."""
+
 
 class NodeLimitError(LimitError):
     """maxNoOfPodsToEvictPerNode reached: strategies move on to the next node."""
+
+    policy_field = "maxNoOfPodsToEvictPerNode"
 
 
 class NamespaceLimitError(LimitError):
     """maxNoOfPodsToEvictPerNamespace reached: strategies skip pods of that namespace."""
 
+    policy_field = "maxNoOfPodsToEvictPerNamespace"
+
 
 class TotalLimitError(LimitError):
     """maxNoOfPodsToEvictTotal reached: strategies stop."""
+
+    policy_field = "maxNoOfPodsToEvictTotal"
 
 
 class LimitCounter:

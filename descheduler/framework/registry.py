@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from descheduler.framework.types import Handle
+from descheduler.framework.types import Handle, Refusal
+from descheduler.model import Node, Pod
 from descheduler.policy.types import ArgsSpec
 
 PluginFactory = Callable[[Any, Handle], object]
+WhyNot = Callable[[Pod, Any, Handle, Sequence[Node]], Refusal | None]
+"""(pod, the plugin's args, a handle on the cycle's state before any eviction, the cycle's nodes) ->
+why the plugin would not evict the pod, or None when the pod is one of its candidates. It reuses the
+plugin module's own predicates; ``explain`` calls it."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class PluginSpec(ArgsSpec):
-    """A plugin: its args spec (what the policy loader reads) plus the factory the profile runner builds it with."""
+    """A plugin: its args spec (what the policy loader reads), the factory the profile runner builds it with,
+    and the function ``explain`` asks why a pod is not the plugin's candidate."""
 
     factory: PluginFactory
+    why_not: WhyNot | None = None
+    """Why the plugin would not evict a given pod (see :data:`WhyNot`); None for a plugin that cannot say."""
 
 
 class Registry:

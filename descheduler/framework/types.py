@@ -8,6 +8,7 @@ whichever writer (API or dry-run recorder) the runner chose. No plugin sees dry-
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from descheduler.cluster.state import ClusterState
@@ -72,3 +73,16 @@ class PreEvictionFilterPlugin(Protocol):
     """A plugin at the PreEvictionFilter extension point: the last check before ``pod`` is evicted (e.g. nodeFit)."""
 
     def pre_eviction_filter(self, pod: Pod) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a plugin would not evict one pod, for ``tensile-deschedule explain``.
+
+    ``path`` is the argument that decided, relative to the plugin's ``args`` (``podRestartThreshold``,
+    ``namespaces.exclude``), or "" when no argument did (the pod is not Failed, its node has no
+    taint); ``words`` says it plainly (``27 restarts < 50``).
+    """
+
+    path: str
+    words: str

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from descheduler import matching
 from descheduler.errors import Problem
 from descheduler.evictor import limits
+from descheduler.framework import types
 from descheduler.framework.types import Handle
 from descheduler.model import Pod
 from descheduler.policy.argspec import LabelSelector, doc
@@ -53,6 +54,29 @@ def labels_allowed(pod: Pod, selector: LabelSelector | None) -> bool:
 
 def pod_allowed(pod: Pod, namespaces: Namespaces | None, selector: LabelSelector | None) -> bool:
     return namespace_allowed(pod.namespace, namespaces) and labels_allowed(pod, selector)
+
+
+def namespace_refusal(namespace: str, namespaces: Namespaces | None, path: str = "namespaces") -> types.Refusal | None:
+    """Why ``namespaces`` keeps pods of ``namespace`` out (for explain), or None."""
+    if namespace_allowed(namespace, namespaces):
+        return None
+    if namespaces is not None and namespaces.include:
+        return types.Refusal(f"{path}.include", f"namespace {namespace} is not included")
+    return types.Refusal(f"{path}.exclude", f"namespace {namespace} is excluded")
+
+
+def pod_refusal(
+    pod: Pod, namespaces: Namespaces | None, selector: LabelSelector | None, *, prefix: str = ""
+) -> types.Refusal | None:
+    """Why the usual ``namespaces``/``labelSelector`` pair keeps ``pod`` out (for explain), or None.
+
+    ``prefix`` names the pair of another role (``pending`` for ``pendingNamespaces``).
+    """
+    found = namespace_refusal(pod.namespace, namespaces, f"{prefix}Namespaces" if prefix else "namespaces")
+    if found is None and not labels_allowed(pod, selector):
+        path = f"{prefix}LabelSelector" if prefix else "labelSelector"
+        found = types.Refusal(path, "the pod's labels do not match it")
+    return found
 
 
 def evict_from_node(

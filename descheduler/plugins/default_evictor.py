@@ -16,6 +16,7 @@ import dataclasses
 import enum
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -23,6 +24,7 @@ from descheduler import durations, matching
 from descheduler.cluster.state import ClusterState
 from descheduler.errors import InputError, Problem
 from descheduler.evictor import filters
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, PodDisruptionBudget, PriorityClass
@@ -197,9 +199,12 @@ class DefaultEvictor:
         self.protections = effective_protections(args)
         self._pods_by_owner = self._index_pods_by_owner() if args.min_replicas > 1 else {}
         self._fit_nodes = self._candidate_nodes() if args.node_fit else []
-        self._fixed_checks = [*self._protection_checks(), *self._argument_checks()]
-        self._changing_checks = self._replica_checks()
-        self._pre_checks = self._pre_eviction_checks()
+        self._fixed_rules = [*self._protection_rules(), *self._argument_rules()]
+        self._changing_rules = self._replica_rules()
+        self._pre_rules = self._pre_eviction_rules()
+        self._fixed_checks = [rule.check for rule in self._fixed_rules]
+        self._changing_checks = [rule.check for rule in self._changing_rules]
+        self._pre_checks = [rule.check for rule in self._pre_rules]
         self._verdicts: dict[str, str | _Mark | None] = {}
 
     # -- extension points --------------------------------------------------------------
@@ -229,6 +234,15 @@ class DefaultEvictor:
         # Owner pod counts drop as this cycle evicts, so this part is asked every time.
         return filters.first_reason(pod, self._changing_checks)
 
+    def refusal(self, pod: Pod) -> types.Refusal | None:
+        """The rule that keeps ``pod``, in filter() then preEvictionFilter() order, with its argument (for explain)."""
+        lifted = filters.evict_requested(pod)
+        for rule in [*([] if lifted else [*self._fixed_rules, *self._changing_rules]), *self._pre_rules]:
+            reason = rule.check(pod)
+            if reason is not None:
+                return types.Refusal(rule.path, f"{rule.setting}, {reason}" if rule.setting else reason)
+        return None
+
     def _fixed_protection(self, pod: Pod) -> str | Literal[_Mark.EVICT_REQUESTED] | None:
         # Upstream's Filter returns true on the evict annotation before it looks at anything else.
         if filters.evict_requested(pod):
@@ -237,59 +251,67 @@ class DefaultEvictor:
 
     # -- building the checks -----------------------------------------------------------
 
-    def _protection_checks(self) -> list[filters.Check]:
+    def _switched_on(self, protection: str, check: filters.Check) -> filters.Rule:
+        return filters.Rule(*pp.switched_on_by(self.args.pod_protections, protection), check)
+
+    def _protection_rules(self) -> list[filters.Rule]:
         enabled = self.protections
-        checks: list[filters.Check] = []
+        rules: list[filters.Rule] = []
         if self.args.no_eviction_policy == "Mandatory":
-            checks.append(filters.prefers_no_eviction)
-        checks += ALWAYS_CHECKED
-        checks.append(filters.bare_pod if pp.FAILED_BARE in enabled else filters.non_failed_bare_pod)
+            rules.append(filters.Rule("noEvictionPolicy", "Mandatory", filters.prefers_no_eviction))
+        rules += [filters.Rule("", "", check) for check in ALWAYS_CHECKED]
+        if pp.FAILED_BARE in enabled:
+            rules.append(self._switched_on(pp.FAILED_BARE, filters.bare_pod))
+        else:
+            rules.append(filters.Rule("", "", filters.non_failed_bare_pod))
         if pp.DAEMONSET in enabled:
-            checks.append(filters.daemonset_pod)
+            rules.append(self._switched_on(pp.DAEMONSET, filters.daemonset_pod))
         if pp.LOCAL_STORAGE in enabled:
-            checks.append(filters.local_storage_pod)
+            rules.append(self._switched_on(pp.LOCAL_STORAGE, filters.local_storage_pod))
         if pp.WITH_PVC in enabled:
-            checks.append(self._pvc_check())
+            rules.append(self._switched_on(pp.WITH_PVC, self._pvc_check()))
         if pp.RESOURCE_CLAIMS in enabled:
-            checks.append(filters.resource_claims_pod)
+            rules.append(self._switched_on(pp.RESOURCE_CLAIMS, filters.resource_claims_pod))
         if pp.SYSTEM_CRITICAL in enabled:
-            checks += self._priority_checks()
+            rules += self._priority_rules()
         elif self.args.priority_threshold is not None:
             logger.warning(
                 "%s: priorityThreshold is ignored because %s protection is disabled", NAME, pp.SYSTEM_CRITICAL
             )
         if pp.WITHOUT_PDB in enabled:
-            checks.append(self._pdb_check())
-        return checks
+            rules.append(self._switched_on(pp.WITHOUT_PDB, self._pdb_check()))
+        return rules
 
-    def _argument_checks(self) -> list[filters.Check]:
-        checks: list[filters.Check] = []
+    def _argument_rules(self) -> list[filters.Rule]:
+        rules: list[filters.Rule] = []
         if self.args.label_selector is not None:
-            checks.append(functools.partial(filters.labels_not_selected, selector=self.args.label_selector))
+            check = functools.partial(filters.labels_not_selected, selector=self.args.label_selector)
+            rules.append(filters.Rule("labelSelector", "", check))
         if self.args.min_pod_age is not None:
             age = durations.parse_duration(self.args.min_pod_age)
-            checks.append(functools.partial(filters.too_young, min_age_seconds=age, now=self.state.now))
-        return checks
+            check = functools.partial(filters.too_young, min_age_seconds=age, now=self.state.now)
+            rules.append(filters.Rule("minPodAge", self.args.min_pod_age, check))
+        return rules
 
-    def _replica_checks(self) -> list[filters.Check]:
+    def _replica_rules(self) -> list[filters.Rule]:
         if self.args.min_replicas <= 1:  # upstream: 0 and 1 mean "no check"
             return []
         count = self._count_pods_of_owner
-        return [
-            functools.partial(filters.too_few_replicas, min_replicas=self.args.min_replicas, count_pods_of_owner=count)
-        ]
+        minimum = self.args.min_replicas
+        check = functools.partial(filters.too_few_replicas, min_replicas=minimum, count_pods_of_owner=count)
+        return [filters.Rule("minReplicas", str(minimum), check)]
 
-    def _pre_eviction_checks(self) -> list[filters.Check]:
-        checks: list[filters.Check] = []
+    def _pre_eviction_rules(self) -> list[filters.Rule]:
+        rules: list[filters.Rule] = []
         selector = self.args.namespace_label_selector
         if selector is not None and selector_is_set(selector):
             namespaces = self.state.namespaces
-            checks.append(functools.partial(filters.namespace_not_selected, selector=selector, namespaces=namespaces))
+            check = functools.partial(filters.namespace_not_selected, selector=selector, namespaces=namespaces)
+            rules.append(filters.Rule("namespaceLabelSelector", "", check))
         if self.args.node_fit:
-            checks.append(
-                functools.partial(filters.fits_no_other_node, state=self.state, nodes=self._fit_nodes, last_fit={})
-            )
-        return checks
+            fits = functools.partial(filters.fits_no_other_node, state=self.state, nodes=self._fit_nodes, last_fit={})
+            rules.append(filters.Rule("nodeFit", "true", fits))
+        return rules
 
     def _pvc_check(self) -> filters.Check:
         classes = protected_storage_classes(self.args)
@@ -297,13 +319,18 @@ class DefaultEvictor:
             return filters.pvc_pod
         return functools.partial(filters.protected_storage_class_pod, protected=classes, pvcs=self.state.pvcs)
 
-    def _priority_checks(self) -> list[filters.Check]:
+    def _priority_rules(self) -> list[filters.Rule]:
         priority_of = self.state.priority_of
-        checks: list[filters.Check] = [functools.partial(filters.system_critical_pod, priority_of=priority_of)]
+        check = functools.partial(filters.system_critical_pod, priority_of=priority_of)
+        rules = [self._switched_on(pp.SYSTEM_CRITICAL, check)]
         threshold = resolve_priority_threshold(self.args.priority_threshold, self.state.priority_classes)
-        if threshold is not None:
-            checks.append(functools.partial(filters.priority_at_or_above, threshold=threshold, priority_of=priority_of))
-        return checks
+        if threshold is not None and self.args.priority_threshold is not None:
+            which = "name" if self.args.priority_threshold.name else "value"
+            above = functools.partial(filters.priority_at_or_above, threshold=threshold, priority_of=priority_of)
+            rules.append(
+                filters.Rule(f"priorityThreshold.{which}", str(getattr(self.args.priority_threshold, which)), above)
+            )
+        return rules
 
     def _pdb_check(self) -> filters.Check:
         """Replicas share their labels, so coverage is worked out once per namespace and label set."""
@@ -352,10 +379,16 @@ class DefaultEvictor:
         ]
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, _nodes: Sequence[Node]) -> types.Refusal | None:
+    """The DefaultEvictor rule that keeps ``pod``, with its argument (for explain), or None."""
+    return DefaultEvictor(args, handle).refusal(pod)
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=DefaultEvictor,
+    why_not=why_not,
     extension_points=frozenset({"filter", "preEvictionFilter"}),
     validate=validate,
     description=DESCRIPTION,

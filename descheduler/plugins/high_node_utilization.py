@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from descheduler import quantity
 from descheduler.errors import Problem
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, Resources
@@ -74,17 +75,31 @@ class HighNodeUtilization:
         self.full = dict.fromkeys(args.thresholds, nu.MAX_PERCENTAGE)
 
     def balance(self, nodes: Sequence[Node]) -> None:
+        plan = self.plan(nodes)
+        if isinstance(plan, nu.EvictionPlan):
+            nu.evict_from_sources(self.handle, plan)
+
+    def plan(self, nodes: Sequence[Node]) -> nu.EvictionPlan | types.Refusal:
+        """Sources and destinations of this run, or why upstream's early exits skip it."""
         thresholds = self.args.thresholds
         loads = nu.measure(self.handle.state, nodes, self.names, thresholds)
         # Unlike LowNodeUtilization, an unschedulable underutilized node is a source: it should empty.
         underutilized, schedulable = nu.classify(
             loads, lambda n: nu.at_or_below(n.percent, thresholds), lambda n: not n.node.unschedulable
         )
-        if not self._worth_running(len(underutilized), len(schedulable), len(nodes)):
-            return
+        skip = nu.early_exit(
+            NAME,
+            len(underutilized),
+            len(schedulable),
+            len(nodes),
+            number_of_nodes=self.args.number_of_nodes,
+            no_others=types.Refusal("", "no node is available to take the pods"),
+        )
+        if skip is not None:
+            return skip
         for load in (*underutilized, *schedulable):
             load.capacity = nu.capped_capacity(load.node.allocatable, self.full, self.names)
-        plan = nu.EvictionPlan(
+        return nu.EvictionPlan(
             sources=nu.sort_by_usage(underutilized, ascending=True),
             destinations=schedulable,
             names=self.names,
@@ -93,22 +108,11 @@ class HighNodeUtilization:
             pod_filter=self._pod_filter,
             excluded_namespaces=nu.excluded_namespaces(self.args.evictable_namespaces),
         )
-        nu.evict_from_sources(self.handle, plan)
 
     def _pod_filter(self, pod: Pod) -> bool:
         if self.only_thresholding and not requests_any(pod, self.args.thresholds):
             return False
         return self.handle.filter(pod)
-
-    def _worth_running(self, low: int, schedulable: int, total: int) -> bool:
-        """Upstream's early exits, in upstream's order."""
-        logger.info("%s: %d underutilized and %d other schedulable of %d nodes", NAME, low, schedulable, total)
-        skip = nu.skip_reason(low, number_of_nodes=self.args.number_of_nodes, total=total)
-        if not skip and schedulable == 0:
-            skip = "no node is available to take the pods"
-        if skip:
-            logger.info("%s: %s", NAME, skip)
-        return not skip
 
 
 def _keep_going(_source: nu.NodeLoad, available: Resources) -> bool:
@@ -116,10 +120,25 @@ def _keep_going(_source: nu.NodeLoad, available: Resources) -> bool:
     return nu.spare_left(available)
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, nodes: Sequence[Node]) -> types.Refusal | None:
+    """Why this run would never move ``pod`` (for explain), or None."""
+    plugin = HighNodeUtilization(args, handle)
+    plan = plugin.plan(nodes)
+    if isinstance(plan, types.Refusal):
+        return plan
+    if plugin.only_thresholding and not requests_any(pod, args.thresholds):
+        return types.Refusal(
+            "evictionModes", f"{ONLY_THRESHOLDING_RESOURCES}: the pod requests no thresholded resource"
+        )
+    not_under = types.Refusal("thresholds", f"{pod.node_name or 'no node'} is not under thresholds")
+    return nu.pod_refusal(pod, plan, not_a_source=not_under)
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=HighNodeUtilization,
+    why_not=why_not,
     extension_points=frozenset({"balance"}),
     validate=validate,
     description="Evicts pods from nodes under thresholds so they pack onto the other nodes.",

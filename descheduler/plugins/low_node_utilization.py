@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from descheduler.errors import Problem
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
-from descheduler.model import Node, Resources
+from descheduler.model import Node, Pod, Resources
 from descheduler.plugins import node_utilization as nu
 from descheduler.policy.argspec import doc
 
@@ -119,6 +120,12 @@ class LowNodeUtilization:
         self.names = nu.resource_names(args.thresholds)
 
     def balance(self, nodes: Sequence[Node]) -> None:
+        plan = self.plan(nodes)
+        if isinstance(plan, nu.EvictionPlan):
+            nu.evict_from_sources(self.handle, plan)
+
+    def plan(self, nodes: Sequence[Node]) -> nu.EvictionPlan | types.Refusal:
+        """Sources and destinations of this run, or why upstream's early exits skip it."""
         loads = nu.measure(self.handle.state, nodes, self.names, self.args.thresholds)
         low, high = self._thresholds(loads)
         underutilized, overutilized = nu.classify(
@@ -127,11 +134,19 @@ class LowNodeUtilization:
             lambda n: not n.node.unschedulable and nu.at_or_below(n.percent, low),
             lambda n: nu.above(n.percent, high),
         )
-        if not self._worth_running(len(underutilized), len(overutilized), len(nodes)):
-            return
+        skip = nu.early_exit(
+            NAME,
+            len(underutilized),
+            len(overutilized),
+            len(nodes),
+            number_of_nodes=self.args.number_of_nodes,
+            no_others=types.Refusal("targetThresholds", "no node is over targetThresholds"),
+        )
+        if skip is not None:
+            return skip
         for load in (*underutilized, *overutilized):
             load.capacity = nu.capped_capacity(load.node.allocatable, high, self.names)
-        plan = nu.EvictionPlan(
+        return nu.EvictionPlan(
             sources=nu.sort_by_usage(overutilized, ascending=False),
             destinations=underutilized,
             names=self.names,
@@ -141,7 +156,6 @@ class LowNodeUtilization:
             excluded_namespaces=nu.excluded_namespaces(self.args.evictable_namespaces),
             node_limit=self.args.eviction_limits.node if self.args.eviction_limits else None,
         )
-        nu.evict_from_sources(self.handle, plan)
 
     def _thresholds(self, loads: Sequence[nu.NodeLoad]) -> tuple[nu.Percentages, nu.Percentages]:
         """The static percentages, or the mean usage shifted by them with useDeviationThresholds."""
@@ -151,26 +165,26 @@ class LowNodeUtilization:
             )
         return dict(self.args.thresholds), dict(self.args.target_thresholds)
 
-    def _worth_running(self, low: int, high: int, total: int) -> bool:
-        """Upstream's early exits, in upstream's order."""
-        logger.info("%s: %d underutilized and %d overutilized of %d nodes", NAME, low, high, total)
-        skip = nu.skip_reason(low, number_of_nodes=self.args.number_of_nodes, total=total)
-        if not skip and high == 0:
-            skip = "no node is over targetThresholds"
-        if skip:
-            logger.info("%s: %s", NAME, skip)
-        return not skip
-
 
 def _keep_going(source: nu.NodeLoad, available: Resources) -> bool:
     """Stop when the node is back under target or the underutilized nodes are full."""
     return source.above_capacity() and nu.spare_left(available)
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, nodes: Sequence[Node]) -> types.Refusal | None:
+    """Why this run would never move ``pod`` (for explain), or None."""
+    plan = LowNodeUtilization(args, handle).plan(nodes)
+    if isinstance(plan, types.Refusal):
+        return plan
+    not_over = types.Refusal("targetThresholds", f"{pod.node_name or 'no node'} is not over targetThresholds")
+    return nu.pod_refusal(pod, plan, not_a_source=not_over)
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=LowNodeUtilization,
+    why_not=why_not,
     extension_points=frozenset({"balance"}),
     validate=validate,
     description="Evicts pods from nodes over targetThresholds while nodes under thresholds have room for them.",

@@ -16,6 +16,7 @@ from descheduler import keys, matching, quantity
 from descheduler.cluster.state import ClusterState, holds_resources
 from descheduler.errors import Problem
 from descheduler.evictor import limits
+from descheduler.framework import types
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, Resources, Taint
 from descheduler.plugins import common
@@ -208,17 +209,35 @@ def classify(
 
 
 def skip_reason(underutilized: int, *, number_of_nodes: int, total: int) -> str:
-    """Why both plugins skip the run given the underutilized node count, or "" to go on.
+    """Why both plugins skip the run given the underutilized node count, or "" to go on (upstream's shared exits)."""
+    found = skip_refusal(underutilized, number_of_nodes=number_of_nodes, total=total)
+    return found.words if found is not None else ""
 
-    Upstream's shared early exits, in upstream's order; each plugin adds its own last check.
-    """
+
+def skip_refusal(underutilized: int, *, number_of_nodes: int, total: int) -> types.Refusal | None:
+    """:func:`skip_reason` with the argument that decided (for explain)."""
     if underutilized == 0:
-        return "no node is underutilized; you might tune thresholds"
+        return types.Refusal("thresholds", "no node is underutilized; you might tune thresholds")
     if underutilized <= number_of_nodes:
-        return f"{underutilized} underutilized nodes <= numberOfNodes {number_of_nodes}"
+        words = f"{underutilized} underutilized nodes <= numberOfNodes {number_of_nodes}"
+        return types.Refusal("numberOfNodes", words)
     if underutilized == total:
-        return "all nodes are underutilized"
-    return ""
+        return types.Refusal("thresholds", "all nodes are underutilized")
+    return None
+
+
+def early_exit(
+    plugin: str, underutilized: int, others: int, total: int, *, number_of_nodes: int, no_others: types.Refusal
+) -> types.Refusal | None:
+    """Why a run of ``plugin`` does nothing (logged), or None: the shared exits, then ``no_others`` when no node
+    is overutilized (or schedulable), in upstream's order; each plugin's last check is its ``no_others``."""
+    logger.info("%s: %d underutilized and %d other classified of %d nodes", plugin, underutilized, others, total)
+    skip = skip_refusal(underutilized, number_of_nodes=number_of_nodes, total=total)
+    if skip is None and others == 0:
+        skip = no_others
+    if skip is not None:
+        logger.info("%s: %s", plugin, skip.words)
+    return skip
 
 
 def spare_capacity(destinations: Iterable[NodeLoad], names: Sequence[str]) -> Resources:
@@ -310,6 +329,20 @@ class EvictionPlan:
     pod_filter: Callable[[Pod], bool]
     excluded_namespaces: frozenset[str] = frozenset()
     node_limit: int | None = None
+
+
+def pod_refusal(pod: Pod, plan: EvictionPlan, *, not_a_source: types.Refusal) -> types.Refusal | None:
+    """Why the shared loop would never take ``pod`` (for explain): its node is no source
+    (``not_a_source``), the pod is finished, its namespace is excluded or it tolerates no destination."""
+    if not any(source.node.name == pod.node_name for source in plan.sources):
+        return not_a_source
+    if not holds_resources(pod):
+        return types.Refusal("", "the pod is finished")
+    if pod.namespace in plan.excluded_namespaces:
+        return types.Refusal("evictableNamespaces.exclude", f"namespace {pod.namespace} is excluded")
+    if not TaintTolerance(d.node for d in plan.destinations).allows(pod):
+        return types.Refusal("", "the pod tolerates the taints of no destination node")
+    return None
 
 
 def evict_from_sources(handle: Handle, plan: EvictionPlan) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from descheduler import matching, report
 from descheduler.errors import Problem
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
@@ -74,6 +75,21 @@ def stuck_reason(pod: Pod, args: Args, *, now: float) -> str | None:
     return None
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, _nodes: Sequence[Node]) -> types.Refusal | None:
+    """Why ``pod`` is not stuck behind a virtual node (for explain), or None."""
+    node = handle.state.nodes.get(pod.node_name)
+    if node is None or not matching.selector_matches(matching.parse_selector_string(args.node_selector), node.labels):
+        return types.Refusal("nodeSelector", f"{pod.node_name or 'no node'} does not match {args.node_selector}")
+    found = common.pod_refusal(pod, args.namespaces, args.label_selector)
+    if found is None and (pod.phase != "Pending" or pod.deleting):
+        found = types.Refusal("", f"the pod is {'terminating' if pod.deleting else pod.phase}, not Pending")
+    if found is None and stuck_reason(pod, args, now=handle.state.now) is None:
+        since = pod.start_time or pod.created
+        waited = report.human_duration(max(handle.state.now - since, 0))
+        found = types.Refusal("maxPendingSeconds", f"Pending for {waited} < {args.max_pending_seconds}s")
+    return found
+
+
 class PendingOnVirtualNode:
     """Deschedule plugin: on each virtual node (``nodeSelector``), evicts the pods stuck Pending
     behind it, and has each pod's owner avoid that node for ``avoidanceSeconds``.
@@ -113,6 +129,7 @@ SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=PendingOnVirtualNode,
+    why_not=why_not,
     extension_points=frozenset({"deschedule"}),
     validate=validate,
     description="Evicts pods stuck Pending behind a virtual node and keeps their owner away from it for a while.",

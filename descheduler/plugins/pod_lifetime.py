@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from descheduler import report
 from descheduler.errors import Problem
 from descheduler.evictor import limits
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Condition, ContainerStatus, Node, Pod
@@ -211,6 +212,25 @@ class PodLifeTime:
             and self.handle.pre_eviction_filter(pod)
         )
 
+    def refusal(self, pod: Pod) -> types.Refusal | None:
+        """The first criterion ``pod`` fails, with its argument (for explain); the evictor's filters aside."""
+        a = self.args
+        found = common.pod_refusal(pod, a.namespaces, a.label_selector)
+        if found is None and not self.too_old(pod):
+            age, limit = report.human_duration(self.age(pod)), a.max_pod_life_time_seconds
+            found = types.Refusal("maxPodLifeTimeSeconds", f"pod age {age} <= {report.human_duration(limit or 0)}")
+        if found is None and a.states and not self._state_of(pod):
+            found = types.Refusal("states", f"the pod is in none of {', '.join(a.states)}")
+        if found is None and not owner_kinds_allow(pod, a.owner_kinds):
+            which = "include" if a.owner_kinds is not None and a.owner_kinds.include else "exclude"
+            found = types.Refusal(f"ownerKinds.{which}", "the pod's owner kinds are not allowed")
+        if found is None and a.conditions and self._matched_condition(pod) is None:
+            found = types.Refusal("conditions", "no condition of the pod matches")
+        codes = self._exit_codes
+        if found is None and a.exit_codes and not has_exit_code(pod, codes, init=a.including_init_containers):
+            found = types.Refusal("exitCodes", "no container exited with one of them")
+        return found
+
     def _state_of(self, pod: Pod) -> str:
         a = self.args
         return matching_state(
@@ -252,10 +272,15 @@ class PodLifeTime:
                 return
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, _nodes: Sequence[Node]) -> types.Refusal | None:
+    return PodLifeTime(args, handle).refusal(pod)
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=PodLifeTime,
+    why_not=why_not,
     extension_points=frozenset({"deschedule"}),
     validate=validate,
     description="Evicts pods older than maxPodLifeTimeSeconds or matching states, conditions or exit codes.",

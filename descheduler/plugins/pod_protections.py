@@ -121,6 +121,27 @@ def effective(protections: PodProtections, *, deprecated: Mapping[str, bool]) ->
     return frozenset(p for p in DEFAULT_PROTECTIONS if p not in disabled) | enabled
 
 
+_DEPRECATED_SETTINGS = {
+    LOCAL_STORAGE: ("evictLocalStoragePods", "false"),
+    DAEMONSET: ("evictDaemonSetPods", "false"),
+    SYSTEM_CRITICAL: ("evictSystemCriticalPods", "false"),
+    FAILED_BARE: ("evictFailedBarePods", "false"),
+    WITH_PVC: ("ignorePvcPods", "true"),
+    WITHOUT_PDB: ("ignorePodsWithoutPDB", "true"),
+}
+
+
+def switched_on_by(protections: PodProtections, protection: str) -> tuple[str, str]:
+    """Where a policy turns ``protection`` on, as (argument path, its value in words), for explain:
+    podProtections when it lists anything (as :func:`effective`), else the deprecated boolean."""
+    listed = protections.extra_enabled or protections.default_disabled
+    if listed or protection not in _DEPRECATED_SETTINGS:
+        if protection in DEFAULT_PROTECTIONS:
+            return "podProtections.defaultDisabled", f"does not list {protection}"
+        return "podProtections.extraEnabled", f"lists {protection}"
+    return _DEPRECATED_SETTINGS[protection]
+
+
 def protected_storage_classes(protections: PodProtections) -> frozenset[str]:
     config = protections.config
     if config is None or config.pods_with_pvc is None:

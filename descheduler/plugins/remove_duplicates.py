@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from descheduler import matching
 from descheduler.errors import Problem
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, Taint
@@ -199,10 +200,27 @@ class RemoveDuplicates:
         return common.evict_from_node(self.handle, ((pod, reason) for pod in pods))
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, _nodes: Sequence[Node]) -> types.Refusal | None:
+    """Why ``pod`` is not a duplicate (for explain), or None."""
+    plugin = RemoveDuplicates(args, handle)
+    node = handle.state.nodes.get(pod.node_name)
+    listed = plugin.listed(node) if node is not None else []
+    if not any(p.uid == pod.uid for p in listed):
+        found = common.namespace_refusal(pod.namespace, args.namespaces)
+        if found is None and any(ref.kind in args.exclude_owner_kinds for ref in pod.owners):
+            found = types.Refusal("excludeOwnerKinds", "the pod's owner kind is excluded")
+        return found or types.Refusal("", "the pod is finished, has no owner or is bound to no known node")
+    signature = duplicate_signature(pod)
+    if sum(duplicate_signature(p) == signature for p in listed) < 2:
+        return types.Refusal("", f"no other pod on {pod.node_name} has the same owner and images")
+    return None
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=RemoveDuplicates,
+    why_not=why_not,
     extension_points=frozenset({"balance"}),
     validate=validate,
     description="Evicts copies of a pod (same owner and images) beyond an even spread over feasible nodes.",

@@ -12,7 +12,9 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from descheduler import report
 from descheduler.errors import Problem
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import ContainerStatus, Node, Pod
@@ -103,6 +105,24 @@ class RemoveFailedPods:
             and self.handle.pre_eviction_filter(pod)
         )
 
+    def refusal(self, pod: Pod) -> types.Refusal | None:
+        """The first filter ``pod`` fails, with its argument (for explain); the evictor's filters aside."""
+        a = self.args
+        init = a.including_init_containers
+        if pod.phase != "Failed":
+            return types.Refusal("", f"the pod is {pod.phase or 'in no phase'}, not Failed")
+        found = common.pod_refusal(pod, a.namespaces, a.label_selector)
+        if found is None and not self.old_enough(pod):
+            age = report.human_duration(self.handle.state.now - pod.created)
+            found = types.Refusal("minPodLifetimeSeconds", f"pod age {age} < {a.min_pod_lifetime_seconds}s")
+        if found is None and any(ref.kind in self._excluded_kinds for ref in pod.owners):
+            found = types.Refusal("excludeOwnerKinds", "the pod's owner kind is excluded")
+        if found is None and a.reasons and not any(r in self._reasons for r in failure_reasons(pod, init=init)):
+            found = types.Refusal("reasons", "the pod failed for none of them")
+        if found is None and a.exit_codes and not any(c in self._exit_codes for c in exit_codes(pod, init=init)):
+            found = types.Refusal("exitCodes", "no container exited with one of them")
+        return found
+
     def reason(self, pod: Pod) -> str:
         init = self.args.including_init_containers
         reasons = list(dict.fromkeys(failure_reasons(pod, init=init)))
@@ -116,10 +136,15 @@ class RemoveFailedPods:
                 return
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, _nodes: Sequence[Node]) -> types.Refusal | None:
+    return RemoveFailedPods(args, handle).refusal(pod)
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=RemoveFailedPods,
+    why_not=why_not,
     extension_points=frozenset({"deschedule"}),
     validate=validate,
     description="Evicts pods in phase Failed, optionally filtered by reasons, exit codes, age and owner kinds.",

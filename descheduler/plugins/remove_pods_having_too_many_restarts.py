@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from descheduler.errors import Problem
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
@@ -67,6 +68,18 @@ def in_states(pod: Pod, states: tuple[str, ...], *, including_init_containers: b
     return including_init_containers and any(c.waiting_reason in states for c in pod.init_container_statuses)
 
 
+def why_not(pod: Pod, args: Args, _handle: Handle, _nodes: Sequence[Node]) -> types.Refusal | None:
+    """Why the pod is no candidate, with the argument that decided (for explain)."""
+    init = args.including_init_containers
+    found = common.pod_refusal(pod, args.namespaces, args.label_selector)
+    if found is None and not in_states(pod, args.states, including_init_containers=init):
+        found = types.Refusal("states", f"the pod is in none of {', '.join(args.states)}")
+    count = restarts(pod, including_init_containers=init)
+    if found is None and count < args.pod_restart_threshold:
+        found = types.Refusal("podRestartThreshold", f"{count} restarts < {args.pod_restart_threshold}")
+    return found
+
+
 class RemovePodsHavingTooManyRestarts:
     """Deschedule plugin: evicts each node's pods whose restarts reach ``podRestartThreshold``,
     most-restarted first.
@@ -112,6 +125,7 @@ SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=RemovePodsHavingTooManyRestarts,
+    why_not=why_not,
     extension_points=frozenset({"deschedule"}),
     validate=validate,
     description="Evicts pods whose containers restarted at least podRestartThreshold times.",

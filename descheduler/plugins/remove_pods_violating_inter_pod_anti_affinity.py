@@ -18,6 +18,7 @@ from descheduler import keys
 from descheduler.cluster.state import holds_resources
 from descheduler.errors import Problem
 from descheduler.evictor import limits
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
@@ -156,10 +157,25 @@ class RemovePodsViolatingInterPodAntiAffinity:
                 index.removed.add(pod.uid)
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, nodes: Sequence[Node]) -> types.Refusal | None:
+    """Why ``pod``'s required anti-affinity is not violated (for explain), or None."""
+    plugin = RemovePodsViolatingInterPodAntiAffinity(args, handle)
+    found = common.pod_refusal(pod, args.namespaces, args.label_selector)
+    if found is None and not anti_affinity_terms(pod):
+        found = types.Refusal("", "the pod has no required pod anti-affinity")
+    listed = plugin.listed_pods(nodes)
+    if found is None and not any(p.uid == pod.uid for p in listed):
+        found = types.Refusal("", "the pod is finished or not on a node of this cycle")
+    if found is None and PodIndex(listed, nodes).conflict(pod) is None:
+        found = types.Refusal("", "no pod in its topology domain matches its required anti-affinity")
+    return found
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=RemovePodsViolatingInterPodAntiAffinity,
+    why_not=why_not,
     extension_points=frozenset({"deschedule"}),
     validate=validate,
     description="Evicts pods whose required pod anti-affinity matches another pod in the same topology domain.",

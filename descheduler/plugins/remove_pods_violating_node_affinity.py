@@ -20,6 +20,7 @@ from typing import Any
 from descheduler import matching, placement
 from descheduler.cluster.state import holds_resources
 from descheduler.errors import Problem
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
@@ -134,6 +135,23 @@ class RemovePodsViolatingNodeAffinity:
             self._best_weight[key] = max((preferred_weight(terms, n) for n in nodes), default=0)
         return self._best_weight[key]
 
+    def refusal(self, pod: Pod, nodes: Sequence[Node]) -> types.Refusal | None:
+        """Why ``pod`` violates none of the enforced types (for explain), or None."""
+        a = self.args
+        node = self.handle.state.nodes.get(pod.node_name)
+        if node is None or not holds_resources(pod):
+            return types.Refusal("", "the pod is finished or bound to no known node")
+        found = common.pod_refusal(pod, a.namespaces, a.label_selector)
+        checks: dict[str, Check] = {REQUIRED: self.required_violation, PREFERRED: self.preferred_violation}
+        if found is not None or any(k in checks and checks[k](pod, node, nodes) for k in a.node_affinity_type):
+            return found
+        if not any(
+            (k == REQUIRED and has_required_affinity(pod)) or (k == PREFERRED and preferred_terms(pod))
+            for k in a.node_affinity_type
+        ):
+            return types.Refusal("nodeAffinityType", "the pod has no node affinity of the enforced types")
+        return types.Refusal("nodeAffinityType", f"{node.name} still suits the pod's node affinity, or no node fits it")
+
     def _allowed(self, pod: Pod) -> bool:
         a = self.args
         return (
@@ -160,10 +178,15 @@ class RemovePodsViolatingNodeAffinity:
                 yield pod, reason
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, nodes: Sequence[Node]) -> types.Refusal | None:
+    return RemovePodsViolatingNodeAffinity(args, handle).refusal(pod, nodes)
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=RemovePodsViolatingNodeAffinity,
+    why_not=why_not,
     extension_points=frozenset({"deschedule"}),
     validate=validate,
     description="Evicts pods whose node no longer satisfies their required (or best preferred) node affinity.",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from descheduler import matching
 from descheduler.cluster.state import holds_resources
 from descheduler.errors import Problem
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, Taint
@@ -78,6 +79,26 @@ class RemovePodsViolatingNodeTaints:
                 return taint
         return None
 
+    def refusal(self, pod: Pod) -> types.Refusal | None:
+        """Why ``pod`` is no violation (for explain): the argument that set a taint aside, or the plain fact."""
+        a = self.args
+        node = self.handle.state.nodes.get(pod.node_name)
+        if node is None or not holds_resources(pod):
+            return types.Refusal("", "the pod is finished or bound to no known node")
+        found = common.pod_refusal(pod, a.namespaces, a.label_selector)
+        untolerated = [t for t in node.taints if t.effect != "NoExecute" and not matching.tolerates(pod, t)]
+        if found is not None or any(self.considered(t) for t in untolerated):
+            return found
+        if not untolerated:
+            return types.Refusal("", f"the pod tolerates every NoSchedule taint of {node.name}")
+        taint = untolerated[0]
+        shown = f"taint {taint.key}={taint.value}:{taint.effect}"
+        if taint.effect not in self.effects:
+            return types.Refusal("includePreferNoSchedule", f"false, so {shown} is not considered")
+        if _listed(taint, self.excluded):
+            return types.Refusal("excludedTaints", f"{shown} is excluded")
+        return types.Refusal("includedTaints", f"{shown} is not included")
+
     def deschedule(self, nodes: Sequence[Node]) -> None:
         for node in nodes:
             taints = [t for t in node.taints if self.considered(t)]
@@ -98,10 +119,15 @@ class RemovePodsViolatingNodeTaints:
             yield pod, f"untolerated taint {taint.key}={taint.value}:{taint.effect}"
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, _nodes: Sequence[Node]) -> types.Refusal | None:
+    return RemovePodsViolatingNodeTaints(args, handle).refusal(pod)
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=RemovePodsViolatingNodeTaints,
+    why_not=why_not,
     extension_points=frozenset({"deschedule"}),
     validate=validate,
     description="Evicts pods that do not tolerate a NoSchedule (optionally PreferNoSchedule) taint of their node.",

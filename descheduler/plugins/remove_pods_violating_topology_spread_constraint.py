@@ -19,6 +19,7 @@ from descheduler import matching, placement
 from descheduler.cluster.state import holds_resources
 from descheduler.errors import Problem
 from descheduler.evictor import limits
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod
@@ -356,10 +357,26 @@ class RemovePodsViolatingTopologySpreadConstraint:
                 return
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, nodes: Sequence[Node]) -> types.Refusal | None:
+    """Why the plan would not move ``pod`` (for explain), or None."""
+    plugin = RemovePodsViolatingTopologySpreadConstraint(args, handle)
+    found = common.pod_refusal(pod, args.namespaces, args.label_selector)
+    if found is None and not pod.topology_spread:
+        found = types.Refusal("", "the pod has no topology spread constraint")
+    if found is None and not any(raw.get("whenUnsatisfiable") in plugin.allowed for raw in pod.topology_spread):
+        kinds = ", ".join(sorted(plugin.allowed))
+        found = types.Refusal("constraints", f"{kinds}: none of the pod's spread constraints is of these kinds")
+    if found is None and pod.uid not in plugin.plan(nodes):
+        words = "its domains are within maxSkew, or the pods that move are others (or fit no node below the average)"
+        found = types.Refusal("", words)
+    return found
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=RemovePodsViolatingTopologySpreadConstraint,
+    why_not=why_not,
     extension_points=frozenset({"balance"}),
     validate=validate,
     description="Evicts pods so that every topology spread constraint's domains are within maxSkew.",

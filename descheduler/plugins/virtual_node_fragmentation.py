@@ -34,6 +34,7 @@ from descheduler import matching, placement
 from descheduler.cluster.state import ClusterState, holds_resources
 from descheduler.errors import Problem
 from descheduler.evictor import limits
+from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
 from descheduler.model import Node, Pod, Resources
@@ -219,6 +220,22 @@ class VirtualNodeFragmentation:
             groups.append(Group(tuple(pods), self.state.priority_of(pods[0]), pods[0].requests, pdbs))
         return groups
 
+    def refusal(self, pod: Pod) -> types.Refusal | None:
+        """Why ``pod`` can be no victim (for explain), or None when some pending pod might need its room."""
+        node = self.state.nodes.get(pod.node_name)
+        if node is None or not matching.selector_matches(self._selector, node.labels):
+            return types.Refusal(
+                "nodeSelector", f"{pod.node_name or 'no node'} does not match {self.args.node_selector}"
+            )
+        found = common.pod_refusal(pod, self.args.namespaces, self.args.label_selector)
+        if found is None and not self._may_evict(pod, ceiling=self.state.priority_of(pod)):
+            found = types.Refusal("", "the pod has no controller to replace it, is a DaemonSet's or is finished")
+        if found is None and not self.pending_pods():
+            minimum = self.args.min_time_since_last_transition_seconds
+            words = f"no pod has been Unschedulable for {minimum}s (or matches pendingNamespaces/pendingLabelSelector)"
+            found = types.Refusal("minTimeSinceLastTransitionSeconds", words)
+        return found
+
     def _may_evict(self, pod: Pod, ceiling: int) -> bool:
         controller = pod.controller
         return (
@@ -316,10 +333,15 @@ def _shape(pod: Pod, state: ClusterState) -> tuple[object, ...]:
     return (owner, state.priority_of(pod), tuple(sorted(pod.requests.items())))
 
 
+def why_not(pod: Pod, args: Args, handle: Handle, _nodes: Sequence[Node]) -> types.Refusal | None:
+    return VirtualNodeFragmentation(args, handle).refusal(pod)
+
+
 SPEC = PluginSpec(
     name=NAME,
     args_type=Args,
     factory=VirtualNodeFragmentation,
+    why_not=why_not,
     extension_points=frozenset({"balance"}),
     validate=validate,
     description="Evicts the fewest, lowest-priority pods from one virtual node so a pod that fits nowhere fits there.",

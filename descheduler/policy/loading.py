@@ -201,6 +201,7 @@ def _profile(raw: Any, path: str, registry: Specs, problems: list[Problem]) -> P
     raw_configs = _plugin_configs(raw.get("pluginConfig"), f"{path}.pluginConfig", registry, problems)
     in_use = dict.fromkeys(p for names in enabled.values() for p in names)
     args: dict[str, Any] = {}
+    args_paths: dict[str, str] = {}
     for plugin in in_use:
         spec = registry.get(plugin)
         config = raw_configs.get(plugin)
@@ -214,6 +215,7 @@ def _profile(raw: Any, path: str, registry: Specs, problems: list[Problem]) -> P
                 Problem(_join_path(args_path, p.path), p.message, p.warning) for p in spec.validate(decoded)
             )
             args[plugin] = decoded
+            args_paths[plugin] = args_path
     for plugin, config in raw_configs.items():
         if plugin not in in_use:
             where = f"{path}.pluginConfig[{config.index}]"
@@ -226,6 +228,7 @@ def _profile(raw: Any, path: str, registry: Specs, problems: list[Problem]) -> P
         balance=tuple(enabled["balance"]),
         filter=tuple(enabled["filter"]),
         pre_eviction_filter=tuple(enabled["preEvictionFilter"]),
+        args_paths=args_paths,
     )
 
 

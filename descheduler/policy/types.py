@@ -70,6 +70,9 @@ class Profile:
     balance: tuple[str, ...] = ()
     filter: tuple[str, ...] = ()
     pre_eviction_filter: tuple[str, ...] = ()
+    args_paths: dict[str, str] = field(default_factory=dict)
+    """Where each plugin's args sit in the policy file, by plugin name: ``profiles[0].pluginConfig[3].args``,
+    or ``profiles[0].pluginConfig[DefaultEvictor]`` for a plugin with no pluginConfig entry (as problems name them)."""
 
 
 @dataclass(frozen=True)
