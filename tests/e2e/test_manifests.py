@@ -41,9 +41,7 @@ def test_every_manifest_belongs_to_an_overlay() -> None:
         listed |= {(folder / r).resolve() for r in kustomization.get("resources", []) if r.endswith(".yaml")}
         for generator in kustomization.get("configMapGenerator", []):
             listed |= {(folder / f.split("=")[-1]).resolve() for f in generator.get("files", [])}
-    files = {
-        p.resolve() for p in CRONJOBS.rglob("*.yaml") if "helm" not in p.parts and p.name != "kustomization.yaml"
-    }
+    files = {p.resolve() for p in CRONJOBS.rglob("*.yaml") if "helm" not in p.parts and p.name != "kustomization.yaml"}
     assert files, "cronjobs/ holds the deployment manifests"
     assert files - listed == set(), "every manifest is part of a kustomization"
 
