@@ -9,7 +9,11 @@ Everything is built from upstream Go modules through the Go module proxy (DESIGN
 * etcd from ``go.etcd.io/etcd/server/v3``;
 * kwok and kwokctl from ``sigs.k8s.io/kwok``'s source with two exec fixes (:mod:`tests.cluster.kwok_patches`);
 * metrics-server from ``sigs.k8s.io/metrics-server`` (``cmd/metrics-server``), which kwokctl runs in the
-  clusters that ask for it (``ClusterSpec.metrics_server``), so ``kubectl top`` is tested for real.
+  clusters that ask for it (``ClusterSpec.metrics_server``), so ``kubectl top`` is tested for real;
+* helm from ``helm.sh/helm/v4`` (``cmd/helm``), which lints and renders ``cronjobs/helm/tensile``.
+
+The upstream descheduler's Helm chart is not a binary: :func:`upstream_descheduler_chart` takes it
+from the ``sigs.k8s.io/descheduler`` module (the Go module proxy serves the whole repository).
 
 Binaries land in a cache directory outside the repository, keyed by version
 (``$TENSILE_BIN_CACHE`` or ``~/.cache/tensile/bin``), and are built only when missing.
@@ -39,6 +43,8 @@ KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 METRICS_SERVER_VERSION = "v0.8.0"
+HELM_VERSION = "v4.3.2"
+UPSTREAM_DESCHEDULER_VERSION = "v0.36.0"
 
 KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 
@@ -59,6 +65,7 @@ class Binaries:
     kwok: Path
     kwokctl: Path
     metrics_server: Path
+    helm: Path
 
     def missing(self) -> list[Path]:
         return [p for p in self.__dict__.values() if not os.access(p, os.X_OK)]
@@ -87,6 +94,10 @@ def metrics_server_dir() -> Path:
     return cache_root() / f"metrics-server-{METRICS_SERVER_VERSION}"
 
 
+def helm_dir() -> Path:
+    return cache_root() / f"helm-{HELM_VERSION}"
+
+
 def locate() -> Binaries:
     k, e, w = kube_dir(), etcd_dir(), kwok_dir()
     return Binaries(
@@ -98,6 +109,7 @@ def locate() -> Binaries:
         kwok=w / "kwok",
         kwokctl=w / "kwokctl",
         metrics_server=metrics_server_dir() / "metrics-server",
+        helm=helm_dir() / "helm",
     )
 
 
@@ -216,6 +228,31 @@ def build_metrics_server(target: Path) -> None:
     )
 
 
+def build_helm(target: Path) -> None:
+    # helm's Makefile stamps the version that `helm version` prints (the chart's kubeVersion checks
+    # compare against the cluster, not against this).
+    build_module_binaries(
+        target,
+        "helm.sh/helm/v4",
+        HELM_VERSION,
+        {"helm": "helm.sh/helm/v4/cmd/helm"},
+        ldflags=f"-s -w -X helm.sh/helm/v4/internal/version.version={HELM_VERSION}",
+    )
+
+
+def upstream_descheduler_chart() -> Path:
+    """The upstream descheduler's Helm chart at :data:`UPSTREAM_DESCHEDULER_VERSION`, from the Go module cache."""
+    with tempfile.TemporaryDirectory(prefix="tensile-go-download-") as tmp:
+        work = Path(tmp)
+        _wrapper_module(work, "tensile.local/charts", [])
+        module = f"sigs.k8s.io/descheduler@{UPSTREAM_DESCHEDULER_VERSION}"
+        out = _run(["go", "mod", "download", "-json", module], cwd=work)
+    chart = Path(json.loads(out)["Dir"]) / "charts" / "descheduler"
+    if not (chart / "Chart.yaml").is_file():
+        raise BuildError(f"sigs.k8s.io/descheduler@{UPSTREAM_DESCHEDULER_VERSION} has no chart at {chart}")
+    return chart
+
+
 def build_kwok(target: Path) -> None:
     """kwok and kwokctl from kwok's source with :mod:`tests.cluster.kwok_patches` applied."""
     with tempfile.TemporaryDirectory(prefix="tensile-kwok-build-") as tmp:
@@ -264,6 +301,9 @@ def ensure() -> Binaries:
     if not os.access(bins.metrics_server, os.X_OK):
         _log(f"building metrics-server {METRICS_SERVER_VERSION} into {metrics_server_dir()}")
         build_metrics_server(metrics_server_dir())
+    if not os.access(bins.helm, os.X_OK):
+        _log(f"building helm {HELM_VERSION} into {helm_dir()}")
+        build_helm(helm_dir())
     kube = (bins.kube_apiserver, bins.kube_controller_manager, bins.kube_scheduler, bins.kubectl)
     if any(not os.access(p, os.X_OK) for p in kube):
         _log(f"building Kubernetes {KUBERNETES_VERSION} into {kube_dir()} (tens of minutes on 2 cores)")
