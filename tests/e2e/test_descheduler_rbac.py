@@ -18,14 +18,11 @@ fails with a Forbidden error naming that rule's resource.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +34,7 @@ import yaml
 from descheduler import keys
 from tests.cluster import clusters
 from tests.cluster.test_smoke import wait_for
-from tests.e2e.support import workloads
+from tests.e2e.support import kubelet_run, workloads
 from tests.e2e.support.workloads import running_on
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +42,6 @@ RBAC = ROOT / "cronjobs" / "descheduler" / "base" / "rbac.yaml"
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "tensile-descheduler"
 LEASE = "tensile-descheduler"
-SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 NODES = [clusters.NodeSpec(name=f"r-node-{i}") for i in range(3)]
 OWNER_KINDS = ("ReplicaSet", "Deployment", "StatefulSet", "Job", "ReplicationController")
 FORBIDDEN = "403 Forbidden"
@@ -85,42 +81,8 @@ def pod_env(cluster: clusters.Cluster, tmp_path_factory: pytest.TempPathFactory)
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG" and not k.startswith("KUBERNETES_")}
     port = cluster.apiserver_url.rsplit(":", 1)[1]
     env.update(HOME=str(home), KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=port)
-    with service_account_files(token, ca.read_bytes(), tmp_path_factory.mktemp("sa-backup")):
+    with kubelet_run.service_account_files(token, ca.read_bytes(), tmp_path_factory.mktemp("sa-backup")):
         yield env
-
-
-@contextlib.contextmanager
-def service_account_files(token: str, ca: bytes, backup: Path) -> Iterator[None]:
-    """Write the token and CA at the in-cluster paths; afterwards restore or remove them.
-
-    The kubernetes client reads these module-constant paths, so the test writes the real ones
-    (it runs as root in CI). Whatever existed before is put back; directories it made are removed.
-    """
-    created = [d for d in (SA_DIR, *SA_DIR.parents) if not d.exists()]
-    saved = {}
-    for name in ("token", "ca.crt"):
-        path = SA_DIR / name
-        if path.exists():
-            saved[name] = backup / name
-            shutil.copy2(path, saved[name])
-    try:
-        SA_DIR.mkdir(parents=True, exist_ok=True)
-        (SA_DIR / "token").write_text(token)
-        (SA_DIR / "ca.crt").write_bytes(ca)
-    except OSError as exc:
-        pytest.fail(f"cannot write the service-account files in {SA_DIR} (run as root): {exc}")
-    try:
-        yield
-    finally:
-        for name in ("token", "ca.crt"):
-            path = SA_DIR / name
-            if name in saved:
-                shutil.copy2(saved[name], path)
-            else:
-                path.unlink(missing_ok=True)
-        for directory in sorted(created, key=lambda d: len(d.parts), reverse=True):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
 
 
 # -- the scenario ----------------------------------------------------------------------------
@@ -183,26 +145,7 @@ def owner_refs(cluster: clusters.Cluster, ns: str) -> list[tuple[str, str, str]]
 
 
 def policy_file(tmp_path: Path, ns: str) -> Path:
-    path = tmp_path / f"policy-{ns}.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            apiVersion: descheduler/v1alpha2
-            kind: DeschedulerPolicy
-            profiles:
-              - name: dedupe
-                pluginConfig:
-                  - name: RemoveDuplicates
-                    args:
-                      namespaces:
-                        include: [{ns}]
-                plugins:
-                  balance:
-                    enabled: [RemoveDuplicates]
-            """
-        )
-    )
-    return path
+    return workloads.write_dedupe_policy(tmp_path / f"policy-{ns}.yaml", ns)
 
 
 PROBE = """\

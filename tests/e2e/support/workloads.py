@@ -40,3 +40,23 @@ def descheduler_command(cluster: clusters.Cluster, policy: Path, *extra: str) ->
     """``tensile-deschedule`` against ``cluster`` with ``policy``, as a subprocess command line."""
     return [sys.executable, "-m", "descheduler", "--policy-config-file", str(policy),
             "--kubeconfig", str(cluster.kubeconfig), *extra]  # fmt: skip
+
+
+def dedupe_policy(namespace: str) -> dict[str, object]:
+    """A DeschedulerPolicy that runs RemoveDuplicates in ``namespace`` only (what a pile-up calls for)."""
+    return {
+        "apiVersion": "descheduler/v1alpha2",
+        "kind": "DeschedulerPolicy",
+        "profiles": [
+            {
+                "name": "dedupe",
+                "pluginConfig": [{"name": "RemoveDuplicates", "args": {"namespaces": {"include": [namespace]}}}],
+                "plugins": {"balance": {"enabled": ["RemoveDuplicates"]}},
+            }
+        ],
+    }
+
+
+def write_dedupe_policy(path: Path, namespace: str) -> Path:
+    path.write_text(json.dumps(dedupe_policy(namespace)))
+    return path
