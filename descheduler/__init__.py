@@ -12,7 +12,7 @@ How a run goes (top layer first; each imports only from layers below it, see .im
   ``utilisation`` (requests per node before and after the plan), ``policy/`` (the v1alpha2 policy: types, loading,
   validation, schema; a leaf every layer above may import);
 - ``kube/`` (the one door to the API server: client, kubeconfig, retries, errors, paths, leader
-  election), ``serving`` (the /metrics and /healthz HTTP server);
+  election, the list-then-watch informer), ``serving`` (the /metrics and /healthz HTTP server);
 - plain data and parsing: ``bodies`` (TypedDicts of raw API bodies), ``model``, ``matching``,
   ``avoidance``, ``keys``, ``quantity``,
   ``durations``, ``addresses``, ``wire``/``wire_errors``/``documents`` (decoding input),
