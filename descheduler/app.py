@@ -23,6 +23,7 @@ from descheduler import report as reporting
 from descheduler.cluster.live import LiveSource
 from descheduler.cluster.snapshot import SnapshotSource
 from descheduler.cluster.sources import StateSource
+from descheduler.cluster.watched import WatchedSource
 from descheduler.errors import Problem, TensileError
 from descheduler.evictor.writers import ApiWriter, DryRunRecorder, EvictionWriter, FencedWriter
 from descheduler.kube import leaderelection
@@ -131,6 +132,9 @@ def _source_and_writer(options: RunOptions, policy: Policy) -> tuple[StateSource
     kube = Kube.from_kubeconfig(options.kubeconfig, options.context)
     failure_events = policy.eviction_failure_event_notification
     writer: EvictionWriter = DryRunRecorder() if options.dry_run else ApiWriter(kube, failure_events=failure_events)
+    if options.long_lived and options.watch_cache:
+        # Listed once, then followed: each cycle copies the caches instead of listing again.
+        return WatchedSource(kube), writer
     return LiveSource(kube), writer
 
 

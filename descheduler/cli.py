@@ -127,6 +127,12 @@ class OneLineErrors(click.Group):
     show_default=True,
     help="Long-lived mode: plain-HTTP HOST:PORT ([IPv6]:PORT) serving /metrics and /healthz; empty disables.",
 )
+@click.option(
+    "--watch-cache/--no-watch-cache",
+    default=True,
+    show_default=True,
+    help="Long-lived mode: list once, then keep the cluster state by watches (--no-watch-cache: list every cycle).",
+)
 @click.option("--metrics-addr", "metrics_addr", hidden=True, help="The provider's spelling of --metrics-address.")
 @click.option("--metrics-file", help="After a single run, write metrics here (textfile collector).")
 @click.option("--pushgateway", help="After a single run, push metrics to this Pushgateway URL (job=descheduler).")

@@ -53,6 +53,7 @@ class Flags:
     leader_elect_resource_name: str = "descheduler"
     leader_elect_resource_namespace: str = "kube-system"
     metrics_address: str = ":10258"
+    watch_cache: bool = True
     metrics_file: str | None = None
     pushgateway: str | None = None
     show_nodes: bool = False
@@ -78,6 +79,8 @@ class RunOptions:
     election: leaderelection.ElectionConfig | None
     metrics_address: tuple[str, int] | None
     """Long-lived mode's /metrics listener (host, port); None disables it."""
+    watch_cache: bool
+    """Long-lived mode: keep the cluster state by list-then-watch caches (else list every cycle)."""
     metrics_file: str | None
     pushgateway: str | None
     show_nodes: bool = False
@@ -135,6 +138,7 @@ def build(flags: Flags) -> tuple[RunOptions, list[str]]:
         schedule=flags.schedule,
         election=election,
         metrics_address=address,
+        watch_cache=flags.watch_cache,
         metrics_file=metrics_file,
         pushgateway=pushgateway,
         show_nodes=flags.show_nodes,

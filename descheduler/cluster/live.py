@@ -41,13 +41,14 @@ class LiveSource:
         for kind_name, path in LIST_PATHS.items():
             started = time.monotonic()
             kind = decoding.KINDS[kind_name]
-            items, _rv = self.kube.list_objects(path, lambda raw, kind=kind: _decoded(kind, raw))  # type: ignore[misc]
+            items, _rv = self.kube.list_objects(path, lambda raw, kind=kind: decoded(kind, raw))  # type: ignore[misc]
             objects[kind_name] = [item for item in items if item is not None]
             logger.debug("listed %d %s in %.2fs", len(objects[kind_name]), kind_name, time.monotonic() - started)
         return build_state(objects, now=now)
 
 
-def _decoded(kind: decoding.Kind[Any, Any], raw: memoryview) -> Any:
+def decoded(kind: decoding.Kind[Any, Any], raw: memoryview) -> Any:
+    """One listed object's record, or None (with a warning naming it) when it cannot be read."""
     try:
         return kind.from_json(raw)
     except wire_errors.ObjectError as exc:

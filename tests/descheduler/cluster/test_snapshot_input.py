@@ -245,7 +245,7 @@ def test_the_live_source_skips_a_corrupt_object_with_a_warning(caplog: pytest.Lo
     bad = json.dumps(edited(lambda p: p["metadata"].update(labels={"app": 1}))).encode()
     good = json.dumps(pod("web-2")).encode()
     with caplog.at_level(logging.WARNING):
-        records = [live._decoded(decoding.KINDS["Pod"], memoryview(raw)) for raw in (bad, good)]
+        records = [live.decoded(decoding.KINDS["Pod"], memoryview(raw)) for raw in (bad, good)]
     assert records[0] is None and records[1].name == "web-2"
     (message,) = [r.getMessage() for r in caplog.records]
     assert message == (
