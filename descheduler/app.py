@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from descheduler import daemon, errors, report_html, serving
+from descheduler import daemon, errors, report_html, serving, stuck_timers
 from descheduler import explain as explaining
 from descheduler import metrics as metering
 from descheduler import report as reporting
@@ -62,18 +62,47 @@ def run(options: RunOptions) -> int:
     if options.election is not None:
         writer = FencedWriter(writer, allowed=leading.is_set)
 
-    def cycle() -> None:
-        report = run_cycle(policy, registry, source, writer, metrics=metrics, timeout=options.cycle_timeout)
+    def cycle(planned: Policy = policy) -> None:
+        report = run_cycle(planned, registry, source, writer, metrics=metrics, timeout=options.cycle_timeout)
         logger.info("cycle done: %s", reporting.summary_line(report))
         _write_html(report, options.report_html)
+
+    timers = _stuck_pod_timers(policy, source, cycle) if options.stuck_pod_events else None
 
     trigger = (
         daemon.parse_schedule(options.schedule)
         if options.schedule is not None
         else daemon.interval_trigger(options.interval_seconds)
     )
-    _run_daemon(cycle, trigger, metrics=metrics, options=options, kube=election_kube, leading=leading)
+    _run_daemon(cycle, trigger, metrics=metrics, options=options, kube=election_kube, leading=leading, timers=timers)
     return errors.EXIT_OK
+
+
+class _Soon:
+    """Where a timer's run goes: the daemon, once it exists (it decides whether cycles are running)."""
+
+    runner: daemon.Daemon | None = None
+
+
+def _stuck_pod_timers(
+    policy: Policy, source: StateSource, cycle: Callable[[Policy], None]
+) -> tuple[stuck_timers.StuckPodTimers, _Soon] | None:
+    """Long-lived mode on watch caches: run PendingOnVirtualNode the moment a pod turns stuck."""
+    cut = stuck_timers.stuck_only(policy)
+    if cut is None or not isinstance(source, WatchedSource):
+        return None
+    soon = _Soon()
+
+    def fire(pods: list[str]) -> None:
+        if soon.runner is not None:
+            soon.runner.run_soon(
+                lambda: cycle(cut), f"PendingOnVirtualNode for {len(pods)} pod(s) past their threshold"
+            )
+
+    timers = stuck_timers.StuckPodTimers(stuck_timers.arguments(policy), fire)
+    source.caches["Pod"].handler = timers.on_pod
+    timers.start(source.stop)
+    return timers, soon
 
 
 def explain(options: RunOptions, *, target: str) -> int:
@@ -154,9 +183,12 @@ def _run_daemon(
     options: RunOptions,
     kube: Kube | None,
     leading: threading.Event,
+    timers: tuple[stuck_timers.StuckPodTimers, _Soon] | None = None,
 ) -> None:
     """``leading`` is set while this replica leads: the writer is fenced by it."""
     runner = daemon.Daemon(cycle, trigger)
+    if timers is not None:
+        timers[1].runner = runner
     elector = None
     if options.election is not None and kube is not None:
 

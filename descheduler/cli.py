@@ -133,6 +133,12 @@ class OneLineErrors(click.Group):
     show_default=True,
     help="Long-lived mode: list once, then keep the cluster state by watches (--no-watch-cache: list every cycle).",
 )
+@click.option(
+    "--stuck-pod-events/--no-stuck-pod-events",
+    default=True,
+    show_default=True,
+    help="Long-lived mode (watch caches): run PendingOnVirtualNode the moment a pod's stuck threshold passes.",
+)
 @click.option("--metrics-addr", "metrics_addr", hidden=True, help="The provider's spelling of --metrics-address.")
 @click.option("--metrics-file", help="After a single run, write metrics here (textfile collector).")
 @click.option("--pushgateway", help="After a single run, push metrics to this Pushgateway URL (job=descheduler).")

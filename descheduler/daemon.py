@@ -29,6 +29,7 @@ Trigger: TypeAlias = BaseTrigger
 """What :class:`Daemon` runs cycles on: an interval or a cron trigger."""
 
 JOB_ID = "descheduling-cycle"
+EXTRA_JOB_ID = "triggered-run"
 
 
 def parse_schedule(text: str) -> CronTrigger:
@@ -61,6 +62,7 @@ class Daemon:
         self._idle = threading.Event()
         self._idle.set()
         self._stop = threading.Event()
+        self._one_at_a_time = threading.Lock()
         self.cycles = 0
 
     def start_cycles(self) -> None:
@@ -88,13 +90,39 @@ class Daemon:
                 self._scheduler.remove_job(JOB_ID)
                 logger.info("descheduling cycles stopped")
 
-    def _run_one(self) -> None:
+    def run_soon(self, run: Callable[[], object], what: str) -> bool:
+        """Run ``run`` once now, as a cycle (never beside one), if cycles are running; False if not.
+
+        Requests made while one is waiting or running coalesce into that one."""
+        with self._lock:
+            if self._stop.is_set() or self._scheduler.get_job(JOB_ID) is None:
+                return False
+            self._scheduler.add_job(
+                self._run_one,
+                "date",
+                args=(run, what),
+                id=EXTRA_JOB_ID,
+                replace_existing=True,
+                max_instances=1,
+                misfire_grace_time=None,
+                run_date=datetime.now(UTC),
+            )
+            return True
+
+    def _run_one(self, run: Callable[[], object] | None = None, what: str = "cycle") -> None:
+        with self._one_at_a_time:
+            self._run_locked(run or self._cycle, what)
+
+    def _run_locked(self, run: Callable[[], object], what: str) -> None:
         self._idle.clear()
         self.cycles += 1
         number = self.cycles
         try:
-            logger.info("cycle %d starting", number)
-            self._cycle()
+            if what == "cycle":
+                logger.info("cycle %d starting", number)
+            else:
+                logger.info("cycle %d starting: %s", number, what)
+            run()
         except TensileError as exc:
             # Expected failures (an API server that does not answer in time) are one line each.
             logger.error("cycle %d failed; the next one runs as scheduled: %s", number, exc)

@@ -54,6 +54,7 @@ class Flags:
     leader_elect_resource_namespace: str = "kube-system"
     metrics_address: str = ":10258"
     watch_cache: bool = True
+    stuck_pod_events: bool = True
     metrics_file: str | None = None
     pushgateway: str | None = None
     show_nodes: bool = False
@@ -81,6 +82,8 @@ class RunOptions:
     """Long-lived mode's /metrics listener (host, port); None disables it."""
     watch_cache: bool
     """Long-lived mode: keep the cluster state by list-then-watch caches (else list every cycle)."""
+    stuck_pod_events: bool
+    """Long-lived mode on watch caches: run PendingOnVirtualNode when a pod's stuck threshold passes."""
     metrics_file: str | None
     pushgateway: str | None
     show_nodes: bool = False
@@ -139,6 +142,7 @@ def build(flags: Flags) -> tuple[RunOptions, list[str]]:
         election=election,
         metrics_address=address,
         watch_cache=flags.watch_cache,
+        stuck_pod_events=flags.stuck_pod_events,
         metrics_file=metrics_file,
         pushgateway=pushgateway,
         show_nodes=flags.show_nodes,

@@ -75,6 +75,24 @@ def stuck_reason(pod: Pod, args: Args, *, now: float) -> str | None:
     return None
 
 
+def due_at(pod: Pod, args: Args) -> float | None:
+    """When ``pod`` turns stuck by :func:`stuck_reason`'s rules if nothing changes (epoch seconds), or None.
+
+    The long-lived mode sets a timer per pod at this moment instead of waiting for the next cycle.
+    """
+    if pod.phase != "Pending" or pod.deleting or not pod.node_name:
+        return None
+    moments = []
+    scheduled = pod.condition("PodScheduled")
+    stuck_since = scheduled.last_transition if scheduled is not None else None
+    if scheduled is not None and scheduled.status == "False" and scheduled.reason in STUCK_REASONS and stuck_since:
+        moments.append(stuck_since + args.min_time_since_last_transition_seconds)
+    pending_since = pod.start_time or pod.created
+    if pending_since:
+        moments.append(pending_since + args.max_pending_seconds)
+    return min(moments) if moments else None
+
+
 def why_not(pod: Pod, args: Args, handle: Handle, _nodes: Sequence[Node]) -> types.Refusal | None:
     """Why ``pod`` is not stuck behind a virtual node (for explain), or None."""
     node = handle.state.nodes.get(pod.node_name)

@@ -60,7 +60,10 @@ def fill_lower_a(env: te.TensileEnv) -> None:
     wait_for(lambda: virtual_cpu() in ("2", "2000m"), what="vk-a allocatable cpu 2 after the fillers")
 
 
-def write_policy(tmp_path: Path) -> Path:
+def write_policy(
+    tmp_path: Path, *, namespace: str = NS, after: int = 3, pending: int = 300, avoid: int = AVOID_SECONDS
+) -> Path:
+    """PendingOnVirtualNode alone, in ``namespace``: stuck ``after`` seconds Unschedulable or ``pending`` Pending."""
     return te.policy(
         tmp_path / "stuck.yaml",
         f"""\
@@ -71,10 +74,11 @@ def write_policy(tmp_path: Path) -> Path:
             pluginConfig:
               - name: PendingOnVirtualNode
                 args:
-                  minTimeSinceLastTransitionSeconds: 3
-                  avoidanceSeconds: {AVOID_SECONDS}
+                  minTimeSinceLastTransitionSeconds: {after}
+                  maxPendingSeconds: {pending}
+                  avoidanceSeconds: {avoid}
                   namespaces:
-                    include: [{NS}]
+                    include: [{namespace}]
             plugins:
               deschedule:
                 enabled: [PendingOnVirtualNode]
@@ -87,20 +91,7 @@ def test_stuck_pod_moves_to_the_other_virtual_node_and_its_owner_avoids_the_firs
 ) -> None:
     upper = env.upper
     fill_lower_a(env)
-    upper.kubectl("create", "namespace", NS)
-    upper.apply([te.deployment("checkout", NS, replicas=1, cpu="2", preferred_node="vk-a")])
-
-    # Bound to vk-a (preferred), then Unschedulable below: the provider copies that status up.
-    def stuck_on_a() -> bool:
-        found = te.pods_of(upper, NS, "checkout")
-        return (
-            len(found) == 1
-            and found[0]["spec"].get("nodeName") == "vk-a"
-            and te.scheduled_condition(found[0]).get("reason") == "Unschedulable"
-        )
-
-    wait_for(stuck_on_a, timeout=90, what="checkout bound to vk-a and Unschedulable in lower A")
-    stuck = te.pods_of(upper, NS, "checkout")[0]
+    stuck = te.stuck_checkout(upper, NS)
     since = parse_time(te.scheduled_condition(stuck)["lastTransitionTime"]) or 0.0
     time.sleep(max(0.0, since + 4 - time.time()))
     policy_file = write_policy(tmp_path)

@@ -206,3 +206,21 @@ def avoidance_of(upper: clusters.Cluster, namespace: str, pod: Mapping[str, Any]
     owner = next(r for r in pod["metadata"]["ownerReferences"] if r.get("controller"))
     rs = json.loads(upper.kubectl("get", "replicaset", owner["name"], "-n", namespace, "-o", "json"))
     return avoidance.decode((rs["metadata"].get("annotations") or {}).get(keys.AVOID_NODES_ANNOTATION))
+
+
+def stuck_checkout(upper: clusters.Cluster, namespace: str, *, node: str = "vk-a") -> dict[str, Any]:
+    """A namespace with a 2-CPU "checkout" Deployment preferring ``node``, once its pod is bound
+    there and Unschedulable below (the provider copies that status up); the pod."""
+    upper.kubectl("create", "namespace", namespace)
+    upper.apply([deployment("checkout", namespace, replicas=1, cpu="2", preferred_node=node)])
+
+    def stuck_on_node() -> bool:
+        found = pods_of(upper, namespace, "checkout")
+        return (
+            len(found) == 1
+            and found[0]["spec"].get("nodeName") == node
+            and scheduled_condition(found[0]).get("reason") == "Unschedulable"
+        )
+
+    wait_for(stuck_on_node, timeout=90, what=f"checkout bound to {node} and Unschedulable below")
+    return pods_of(upper, namespace, "checkout")[0]
