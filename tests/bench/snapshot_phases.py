@@ -5,7 +5,8 @@
 
 Phases: reading and decoding the file into records, building the ClusterState and its
 indexes, each plugin (as the runner's per-plugin timer sees it), the rest of the cycle
-(eligible nodes, the evictor set-up, the per-node figures, recording the metrics) and rendering ``-o json``.
+(building the plugins and their indexes, eligible nodes, the evictor, the per-node figures)
+and rendering ``-o json``.
 Run by ``bench_snapshot.py --profile`` in a subprocess of its own.
 """
 
@@ -42,6 +43,9 @@ class _PluginTimes(metering.Metrics):
     def observe_strategy(self, profile: str, strategy: str, seconds: float) -> None:
         self.times.append((strategy, seconds))
 
+    def record_report(self, report: reporting.Report) -> None:
+        """Nothing, as ``tensile-deschedule`` without --metrics-file or --pushgateway records nothing."""
+
 
 class _Loaded:
     """A source handing out a state built beforehand, so the cycle's own time excludes loading."""
@@ -77,7 +81,7 @@ def phases(snapshot: Path) -> list[tuple[str, float]]:
         ("build state + indexes", built - decoded),
         *((f"  plugin {name}", seconds) for name, seconds in timer.times),
         ("plugins (sum)", plugin_total),
-        ("rest of cycle (nodes, evictor, figures, metrics)", cycled - built - plugin_total),
+        ("plugin set-up, nodes, evictor, figures", cycled - built - plugin_total),
         ("render -o json", rendered - cycled),
         ("total", rendered - started),
     ]
