@@ -54,9 +54,9 @@ def run(options: RunOptions) -> int:
     for problem in policy.warnings:
         warn(policy_warning(options.policy_file, problem))
     source, writer = _source_and_writer(options, policy)
-    metrics = metering.Metrics()
     if not options.long_lived:
-        return _run_once(policy, source, writer, metrics, options)
+        return _run_once(policy, source, writer, options)
+    metrics = metering.Metrics()
     election_kube = _election_kube(options)
     leading = threading.Event()
     if options.election is not None:
@@ -123,14 +123,16 @@ def explain(options: RunOptions, *, target: str) -> int:
     return errors.EXIT_OK
 
 
-def _run_once(
-    policy: Policy, source: StateSource, writer: EvictionWriter, metrics: metering.Metrics, options: RunOptions
-) -> int:
+def _run_once(policy: Policy, source: StateSource, writer: EvictionWriter, options: RunOptions) -> int:
+    # A single run's metrics are read only when exported; recording 18k decisions as labelled
+    # Prometheus children takes 0.7 s at 150k pods, so a run that exports nothing records nothing.
+    metrics = metering.Metrics() if options.metrics_file or options.pushgateway else None
     result = run_cycle(policy, default_registry(), source, writer, metrics=metrics, timeout=options.cycle_timeout)
     shown = result if options.namespace is None else reporting.in_namespace(result, options.namespace)
     print(reporting.render(shown, options.output, show_nodes=options.show_nodes), flush=True)
     written = _write_html(shown, options.report_html)
-    _export_metrics(metrics, options.metrics_file, options.pushgateway)
+    if metrics is not None:
+        _export_metrics(metrics, options.metrics_file, options.pushgateway)
     if not written or result.plugin_errors or any(d.result is Result.FAILED for d in result.decisions):
         return errors.EXIT_RUNTIME
     return errors.EXIT_OK

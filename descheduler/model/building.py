@@ -50,11 +50,15 @@ _NO_STATE = wire.ContainerState()
 
 
 def _container_statuses(raw: Sequence[wire.ContainerStatus] | None) -> tuple[records.ContainerStatus, ...]:
-    return tuple(_container_status(c) for c in raw or ())
+    return tuple(map(_container_status, raw)) if raw else ()
 
 
 def _condition(raw: wire.PodCondition) -> records.Condition:
     return records.Condition(raw.type, raw.status, raw.reason, raw.message, _epoch(raw.last_transition_time))
+
+
+def _claim_names(volumes: Sequence[wire.Volume]) -> tuple[str, ...]:
+    return tuple(v.persistent_volume_claim.claim_name for v in volumes if v.persistent_volume_claim)
 
 
 _NO_POD_SPEC = wire.PodSpec()
@@ -81,7 +85,7 @@ def pod_from_wire(raw: wire.Pod) -> records.Pod:
         created=_epoch(meta.creation_timestamp) or 0.0,
         deleting=meta.deletion_timestamp is not None,
         start_time=_epoch(status.start_time),
-        conditions=tuple(_condition(c) for c in status.conditions or ()),
+        conditions=tuple(map(_condition, status.conditions)) if status.conditions else (),
         container_statuses=_container_statuses(status.container_statuses),
         init_container_statuses=_container_statuses(status.init_container_statuses),
         ephemeral_container_statuses=_container_statuses(status.ephemeral_container_statuses),
@@ -89,12 +93,14 @@ def pod_from_wire(raw: wire.Pod) -> records.Pod:
         qos_class=status.qos_class or resources.qos_class(spec),
         node_selector=spec.node_selector or {},
         affinity=wire.to_plain(spec.affinity) if spec.affinity else None,
-        tolerations=tuple(wire.to_plain(spec.tolerations or [])),
-        topology_spread=tuple(wire.to_plain(spec.topology_spread_constraints or [])),
+        tolerations=tuple(wire.to_plain(spec.tolerations)) if spec.tolerations else (),
+        topology_spread=tuple(wire.to_plain(spec.topology_spread_constraints))
+        if spec.topology_spread_constraints
+        else (),
         images=tuple(c.image for c in spec.containers or ()),
-        has_local_storage=any(v.empty_dir is not None or v.host_path is not None for v in volumes),
-        pvc_names=tuple(v.persistent_volume_claim.claim_name for v in volumes if v.persistent_volume_claim),
-        resource_claims=tuple(c.name for c in spec.resource_claims or ()),
+        has_local_storage=bool(volumes) and any(v.empty_dir is not None or v.host_path is not None for v in volumes),
+        pvc_names=_claim_names(volumes) if volumes else (),
+        resource_claims=tuple(c.name for c in spec.resource_claims) if spec.resource_claims else (),
     )
 
 

@@ -1,20 +1,23 @@
-"""The compact records the descheduler reasons about, one slotted dataclass per kind.
+"""The compact records the descheduler reasons about, one msgspec Struct per kind.
 
 Built by :mod:`descheduler.model.building` from checked wire objects; read by the cluster
 state, the evictor and the plugins, and by the provider's capacity and admission webhook.
+Structs rather than dataclasses: built in C (a frozen dataclass sets each field through
+``object.__setattr__``), smaller, and with ``gc=False`` never walked by the cyclic GC, which
+matters at 150k pods with a dozen sub-records each. Records hold no reference cycles.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from descheduler import keys
 from descheduler.model import resources
 
 
-@dataclass(slots=True, frozen=True)
-class OwnerRef:
+class OwnerRef(msgspec.Struct, frozen=True, gc=False):
     """One owner reference of a pod; ``controller`` marks the owner that replaces an evicted pod."""
 
     kind: str
@@ -23,8 +26,7 @@ class OwnerRef:
     controller: bool
 
 
-@dataclass(slots=True, frozen=True)
-class Condition:
+class Condition(msgspec.Struct, frozen=True, gc=False):
     """One pod condition (``PodScheduled=False reason=Unschedulable`` ...), its transition as epoch seconds."""
 
     type: str
@@ -35,8 +37,7 @@ class Condition:
     """Epoch seconds of lastTransitionTime, None when unset."""
 
 
-@dataclass(slots=True, frozen=True)
-class ContainerStatus:
+class ContainerStatus(msgspec.Struct, frozen=True, gc=False):
     """One container's restart count and the reasons and exit codes of its current and last state."""
 
     name: str
@@ -47,8 +48,7 @@ class ContainerStatus:
     last_exit_code: int | None
 
 
-@dataclass(slots=True, frozen=True)
-class Taint:
+class Taint(msgspec.Struct, frozen=True, gc=False):
     """One node taint: key, value and effect."""
 
     key: str
@@ -56,8 +56,7 @@ class Taint:
     effect: str
 
 
-@dataclass(slots=True, eq=False)
-class Pod:
+class Pod(msgspec.Struct, eq=False, gc=False):
     """A pod as the descheduler sees it. Identity is the object: compare by ``uid``."""
 
     namespace: str
@@ -81,7 +80,7 @@ class Pod:
     ephemeral_container_statuses: tuple[ContainerStatus, ...] = ()
     status_reason: str = ""
     qos_class: str = "BestEffort"
-    node_selector: dict[str, str] = field(default_factory=dict)
+    node_selector: dict[str, str] = msgspec.field(default_factory=dict)
     affinity: dict[str, Any] | None = None
     tolerations: tuple[dict[str, Any], ...] = ()
     topology_spread: tuple[dict[str, Any], ...] = ()
@@ -120,8 +119,7 @@ class Pod:
         return None
 
 
-@dataclass(slots=True, eq=False)
-class Node:
+class Node(msgspec.Struct, eq=False, gc=False):
     """A node as the descheduler sees it: labels, taints, whether it is cordoned and Ready, and its
     allocatable resources as integers. Identity is the object, as for :class:`Pod`.
     """
@@ -138,8 +136,7 @@ class Node:
     """False when ``allocatable`` is status.capacity (allocatable empty), which NodeFit never reads."""
 
 
-@dataclass(slots=True, frozen=True)
-class PodDisruptionBudget:
+class PodDisruptionBudget(msgspec.Struct, frozen=True, gc=False):
     """A PodDisruptionBudget: its selector (a plain mapping, as matching reads it) and the disruptions it allows now."""
 
     namespace: str
@@ -148,24 +145,21 @@ class PodDisruptionBudget:
     disruptions_allowed: int
 
 
-@dataclass(slots=True, frozen=True)
-class Namespace:
+class Namespace(msgspec.Struct, frozen=True, gc=False):
     """A namespace: its labels, for DefaultEvictor's ``namespaceLabelSelector``."""
 
     name: str
     labels: dict[str, str]
 
 
-@dataclass(slots=True, frozen=True)
-class PriorityClass:
+class PriorityClass(msgspec.Struct, frozen=True, gc=False):
     """A PriorityClass: the priority of pods that name it but carry no ``spec.priority``."""
 
     name: str
     value: int
 
 
-@dataclass(slots=True, frozen=True)
-class PersistentVolumeClaim:
+class PersistentVolumeClaim(msgspec.Struct, frozen=True, gc=False):
     """A claim: its storage class, for DefaultEvictor's PodsWithPVC protection."""
 
     namespace: str

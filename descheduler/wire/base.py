@@ -9,6 +9,7 @@ user's terms.
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
@@ -32,15 +33,30 @@ class Wire(msgspec.Struct, rename="camel", gc=False):
 
 def check_resources(resources: ResourceList | None, where: str) -> None:
     """Every quantity must parse and be finite and non-negative; ValueError names the resource."""
-    for name, value in (resources or {}).items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{where}.{name}: must be a finite quantity, got {wording.shown(value)}")
-        try:
-            amount = quantity.to_int(value, name)
-        except ValueError as exc:
-            raise ValueError(f"{where}.{name}: {exc}") from None
-        if amount < 0:
-            raise ValueError(f"{where}.{name}: must not be negative, got {wording.shown(value)}")
+    if not resources:
+        return
+    for name, value in resources.items():
+        problem = _text_problem(value, name) if isinstance(value, str) else _quantity_problem(value, name)
+        if problem is not None:
+            raise ValueError(f"{where}.{name}: {problem}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_problem(text: str, name: str) -> str | None:
+    """Cached: 150k pods repeat a handful of quantity strings in their requests and limits."""
+    return _quantity_problem(text, name)
+
+
+def _quantity_problem(value: Quantity, name: str) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite quantity, got {wording.shown(value)}"
+    try:
+        amount = quantity.to_int(value, name)
+    except ValueError as exc:
+        return str(exc)
+    if amount < 0:
+        return f"must not be negative, got {wording.shown(value)}"
+    return None
 
 
 # -- metadata ------------------------------------------------------------------------------

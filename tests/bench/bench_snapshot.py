@@ -2,10 +2,14 @@
 
     python tests/bench/bench_snapshot.py                    # 500/15k and 5000/150k
     python tests/bench/bench_snapshot.py --sizes 500x15000 --runs 5
+    python tests/bench/bench_snapshot.py --profile          # and where the time goes
 
 Prints wall time (best and median of --runs) and peak RSS of the whole process for each
-size. Snapshots are generated once into --cache (deterministic for a seed). Goal at
-5,000 nodes / 150,000 pods: <= 10 s and <= 2 GiB.
+size, next to a reference measured in the same run on the same file: a process that only
+parses it with orjson into Python objects (the least any dict-tree reader could cost).
+``--profile`` adds one in-process run per size timed phase by phase and plugin by plugin
+(tests/bench/snapshot_phases.py). Snapshots are generated once into --cache
+(deterministic for a seed). Goal at 5,000 nodes / 150,000 pods: <= 3 s and <= 1 GiB.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "bench-all-plugins.yaml"
+ORJSON_PARSE = "import orjson, sys; orjson.loads(open(sys.argv[1], 'rb').read())"
 
 
 def peak_rss_of(cmd: list[str]) -> tuple[float, int, str]:
@@ -45,27 +50,18 @@ def main() -> int:
     parser.add_argument("--sizes", default="500x15000,5000x150000", help="comma-separated NODESxPODS")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "tensile" / "bench")
+    parser.add_argument("--profile", action="store_true", help="also time each phase and plugin, once per size")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     print(f"policy: {POLICY.relative_to(ROOT)}  runs per size: {args.runs}", flush=True)
-    print(f"{'nodes':>6} {'pods':>7} {'best s':>7} {'median s':>9} {'peak RSS MiB':>13} {'planned':>8}")
+    print(
+        f"{'nodes':>6} {'pods':>7} {'best s':>7} {'median s':>9} {'peak RSS MiB':>13} {'planned':>8}"
+        f"   {'orjson s':>9} {'orjson MiB':>11}"
+    )
+    profiles: list[str] = []
     for size in args.sizes.split(","):
         nodes, pods = (int(x) for x in size.lower().split("x"))
-        snapshot = args.cache / f"snapshot-{nodes}x{pods}.json"
-        if not snapshot.exists():
-            subprocess.run(
-                [
-                    sys.executable,
-                    str(ROOT / "tests/bench/gen_snapshot.py"),
-                    "--nodes",
-                    str(nodes),
-                    "--pods",
-                    str(pods),
-                    "-o",
-                    str(snapshot),
-                ],
-                check=True,
-            )
+        snapshot = cached_snapshot(args.cache, nodes, pods)
         cmd = [
             sys.executable,
             "-m",
@@ -78,17 +74,37 @@ def main() -> int:
             "-o",
             "json",
         ]
-        walls, peaks, planned = [], [], 0
+        walls, peaks, ref_walls, ref_peaks, planned = [], [], [], [], 0
         for _ in range(args.runs):
             wall, peak, out = peak_rss_of(cmd)
             walls.append(wall)
             peaks.append(peak)
             planned = json.loads(out)["summary"]["evictions"]
+            ref_wall, ref_peak, _out = peak_rss_of([sys.executable, "-c", ORJSON_PARSE, str(snapshot)])
+            ref_walls.append(ref_wall)
+            ref_peaks.append(ref_peak)
         print(
             f"{nodes:>6} {pods:>7} {min(walls):>7.2f} {statistics.median(walls):>9.2f} "
             f"{max(peaks) / 2**20:>13.0f} {planned:>8}"
+            f"   {statistics.median(ref_walls):>9.2f} {max(ref_peaks) / 2**20:>11.0f}",
+            flush=True,
         )
+        if args.profile:
+            phases = [sys.executable, str(ROOT / "tests/bench/snapshot_phases.py"), str(snapshot)]
+            profiles.append(f"\n{nodes} nodes / {pods} pods, one in-process run:\n{peak_rss_of(phases)[2]}")
+    print("".join(profiles), end="")
     return 0
+
+
+def cached_snapshot(cache: Path, nodes: int, pods: int) -> Path:
+    """The generated snapshot of that size, generated into ``cache`` on first use."""
+    snapshot = cache / f"snapshot-{nodes}x{pods}.json"
+    if not snapshot.exists():
+        generator = str(ROOT / "tests/bench/gen_snapshot.py")
+        subprocess.run(
+            [sys.executable, generator, "--nodes", str(nodes), "--pods", str(pods), "-o", str(snapshot)], check=True
+        )
+    return snapshot
 
 
 if __name__ == "__main__":

@@ -227,8 +227,9 @@ def constraints(rng: random.Random, app: str) -> dict[str, Any]:
     return {}
 
 
-def generate(nodes: int, pods: int, seed: int = 42) -> dict[str, Any]:
-    rng, now = random.Random(seed), time.time()
+def generate(nodes: int, pods: int, seed: int = 42, *, now: float | None = None) -> dict[str, Any]:
+    """The snapshot document; ``now`` (default: the clock) dates every object, for reproducible plans."""
+    rng, now = random.Random(seed), time.time() if now is None else now
     node_objs = [make_node(i, rng, now, virtual=i % 20 == 0) for i in range(nodes)]
     maker = PodMaker(rng, now, node_objs)
     namespaces = [f"team-{i:03d}" for i in range(max(1, pods // 1500))]
