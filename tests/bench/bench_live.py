@@ -34,6 +34,7 @@ from tests.bench.bench_snapshot import POLICY, peak_rss_of  # noqa: E402
 from tests.cluster import binaries, clusters  # noqa: E402
 
 REPLICAS_PER_DEPLOYMENT = 200
+RAISED_QPS = ("--client-connection-qps=1000", "--client-connection-burst=2000")
 
 
 def deployments(count: int, total_pods: int) -> list[dict[str, object]]:
@@ -144,6 +145,20 @@ def main() -> int:
             ]
             cycles = [peak_rss_of(cmd) for _ in range(args.runs)]
             warm = watched_cycles.run(cluster.kubeconfig, POLICY, cycles=args.cycles)
+            upstream_binary = binaries.upstream_descheduler()
+            upstream_only = watched_cycles.upstream_policy(POLICY, Path(tmp) / "upstream-policy.yaml")
+            upstream_cmd = [*cmd[:-4], "--policy-config-file", str(upstream_only), "-o", "json"]
+            ours_upstream = [peak_rss_of(upstream_cmd) for _ in range(args.runs)]
+            upstream = {
+                "default client QPS": [
+                    watched_cycles.upstream_run(upstream_binary, cluster.kubeconfig, upstream_only)
+                    for _ in range(args.runs)
+                ],
+                "QPS 1000, burst 2000": [
+                    watched_cycles.upstream_run(upstream_binary, cluster.kubeconfig, upstream_only, *RAISED_QPS)
+                    for _ in range(args.runs)
+                ],
+            }
         finally:
             cluster.stop()
     walls = [c[0] for c in cycles]
@@ -163,6 +178,19 @@ def main() -> int:
     )
     print(f"  whole process / kubectl get pods -A -o json: {versus_kubectl:.2f}x")
     watched_cycles.report(warm, single_cycle=cycle)
+    ours_wall = statistics.median(c[0] for c in ours_upstream)
+    ours_planned = json.loads(ours_upstream[-1][2])["summary"]["evictions"]
+    print(
+        f"same policy, upstream plugins only: tensile-deschedule --dry-run median {ours_wall:.2f}s "
+        f"peak RSS {max(c[1] for c in ours_upstream) / 2**20:.0f} MiB planned {ours_planned}"
+    )
+    for flags, runs in upstream.items():
+        wall = statistics.median(r.wall for r in runs)
+        print(
+            f"  upstream descheduler {binaries.UPSTREAM_DESCHEDULER_VERSION} --dry-run ({flags}): median {wall:.2f}s "
+            f"peak RSS {max(r.rss for r in runs) / 2**20:.0f} MiB planned {[r.planned for r in runs]}; "
+            f"upstream / tensile {wall / ours_wall:.1f}x"
+        )
     return 0
 
 

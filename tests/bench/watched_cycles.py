@@ -1,4 +1,5 @@
-"""Measurements of bench_live.py: the raw LISTs a cycle sends, and long-lived cycles on watch caches."""
+"""Measurements of bench_live.py: the raw LISTs a cycle sends, long-lived cycles on watch caches, and the
+upstream descheduler's dry run on the same cluster."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+import yaml
 
 from descheduler.cluster import live
 from descheduler.kube import client
@@ -112,3 +114,43 @@ def report(warm: Warm, *, single_cycle: float) -> None:
         f"last {warm.rss_mib[-1]:.0f}; max {max(warm.rss_mib):.0f}"
     )
     print("  RSS per cycle: " + " ".join(f"{r:.0f}" for r in warm.rss_mib))
+
+
+TENSILE_ONLY = ("PendingOnVirtualNode", "VirtualNodeFragmentation")
+
+
+def upstream_policy(policy: Path, out: Path) -> Path:
+    """``policy`` restricted to the upstream descheduler's plugins (tensile's own taken out)."""
+    doc = yaml.safe_load(policy.read_text())
+    for profile in doc.get("profiles", []):
+        profile["pluginConfig"] = [c for c in profile.get("pluginConfig", []) if c["name"] not in TENSILE_ONLY]
+        for point in (profile.get("plugins") or {}).values():
+            if isinstance(point, dict) and "enabled" in point:
+                point["enabled"] = [n for n in point["enabled"] if n not in TENSILE_ONLY]
+    out.write_text(yaml.safe_dump(doc))
+    return out
+
+
+@dataclass
+class Upstream:
+    """One upstream ``descheduler --dry-run`` run: wall seconds, peak RSS bytes, evictions it planned."""
+
+    wall: float
+    rss: int
+    planned: int
+
+
+def upstream_run(binary: Path, kubeconfig: Path, policy: Path, *extra: str) -> Upstream:
+    """The upstream descheduler's dry run once (it exits after one cycle with the default interval 0)."""
+    cmd = [str(binary), "--dry-run", "--kubeconfig", str(kubeconfig), "--policy-config-file", str(policy),
+           "--v=1", "--secure-port=0", *extra]  # fmt: skip
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"upstream descheduler failed: {text[-2000:]}")
+    return Upstream(wall, usage.ru_maxrss * 1024, text.count("Evicted pod in dry run mode"))

@@ -152,6 +152,12 @@ def _staging_replaces(kubernetes_gomod: str, staging_version: str) -> list[str]:
     return [f"\t{name} => {name} {staging_version}" for name in sorted(set(names))]
 
 
+def _version_replaces(gomod: str) -> list[str]:
+    """The ``A => B vX`` replace directives of a go.mod (single lines and blocks; local paths left out)."""
+    found = re.findall(r"^\s*(?:replace\s+)?([\w./-]+)(?:\s+v\S+)?\s*=>\s*([\w./-]+)\s+(v\S+)\s*$", gomod, flags=re.M)
+    return [f"\t{old} => {new} {version}" for old, new, version in found]
+
+
 def _version_ldflags(version: str) -> str:
     match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)", version)
     if not match:
@@ -202,12 +208,26 @@ def build_kubernetes(target: Path) -> None:
 
 
 def build_module_binaries(
-    target: Path, module: str, version: str, mains: dict[str, str], *, ldflags: str = "-s -w"
+    target: Path,
+    module: str,
+    version: str,
+    mains: dict[str, str],
+    *,
+    ldflags: str = "-s -w",
+    own_replaces: bool = False,
 ) -> None:
-    """Build ``mains`` (binary name -> package path) from ``module@version``."""
+    """Build ``mains`` (binary name -> package path) from ``module@version``.
+
+    ``own_replaces``: the module's go.mod replaces versions of its dependencies, which a
+    requiring module ignores; copy them into the wrapper so the build uses what the module's does."""
     with tempfile.TemporaryDirectory(prefix="tensile-go-build-") as tmp:
         work = Path(tmp)
         _wrapper_module(work, "tensile.local/bins", [(module, version)])
+        if own_replaces:
+            info = json.loads(_run(["go", "mod", "download", "-json", f"{module}@{version}"], cwd=work))
+            lines = _version_replaces(Path(info["GoMod"]).read_text())
+            with (work / "go.mod").open("a") as fh:
+                fh.write("replace (\n" + "\n".join(lines) + "\n)\n")
         staging = target.with_name(target.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -238,6 +258,25 @@ def build_helm(target: Path) -> None:
         {"helm": "helm.sh/helm/v4/cmd/helm"},
         ldflags=f"-s -w -X helm.sh/helm/v4/internal/version.version={HELM_VERSION}",
     )
+
+
+def upstream_descheduler_dir() -> Path:
+    return cache_root() / f"descheduler-{UPSTREAM_DESCHEDULER_VERSION}"
+
+
+def upstream_descheduler() -> Path:
+    """The upstream descheduler binary (for the benches' side by side), built from its module once and cached."""
+    binary = upstream_descheduler_dir() / "descheduler"
+    if not os.access(binary, os.X_OK):
+        _log(f"building the upstream descheduler {UPSTREAM_DESCHEDULER_VERSION} into {upstream_descheduler_dir()}")
+        build_module_binaries(
+            upstream_descheduler_dir(),
+            "sigs.k8s.io/descheduler",
+            UPSTREAM_DESCHEDULER_VERSION,
+            {"descheduler": "sigs.k8s.io/descheduler/cmd/descheduler"},
+            own_replaces=True,
+        )
+    return binary
 
 
 def upstream_descheduler_chart() -> Path:
