@@ -77,24 +77,24 @@ def run(kubeconfig: Path, policy: Path, *, cycles: int) -> Warm:
         proc = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=log, cwd=ROOT, env={**os.environ, "KUBECONFIG": ""}
         )
-        seen = 0
-        try:
-            while len(warm.durations) < cycles and proc.poll() is None:
-                time.sleep(0.05)
-                lines = Path(log.name).read_text().splitlines()
-                for line in lines[seen:]:
-                    if not line.startswith("{"):
-                        continue
-                    entry = json.loads(line)
-                    done = _CYCLE_DONE.search(str(entry.get("msg", "")))
-                    if done is not None:
-                        warm.planned.append(int(done.group(1)))
-                        warm.durations.append(float(done.group(2)))
-                        warm.rss_mib.append(_rss_mib(proc.pid))
-                seen = len(lines)
-        finally:
-            proc.terminate()
-            proc.wait(60)
+        # Read the log as it grows (from where the last read ended): re-reading it whole would grow
+        # this process, and a child forked from it then reports this process's peak RSS as its own.
+        with open(log.name, "rb") as follow:
+            partial = b""
+            try:
+                while len(warm.durations) < cycles and proc.poll() is None:
+                    time.sleep(0.05)
+                    partial += follow.read()
+                    *lines, partial = partial.split(b"\n")
+                    for line in lines:
+                        done = _CYCLE_DONE.search(str(json.loads(line).get("msg", ""))) if line[:1] == b"{" else None
+                        if done is not None:
+                            warm.planned.append(int(done.group(1)))
+                            warm.durations.append(float(done.group(2)))
+                            warm.rss_mib.append(_rss_mib(proc.pid))
+            finally:
+                proc.terminate()
+                proc.wait(60)
     return warm
 
 
