@@ -47,11 +47,12 @@ class LiveSource:
         return build_state(objects, now=now)
 
 
-def decoded(kind: decoding.Kind[Any, Any], raw: memoryview) -> Any:
-    """One listed object's record, or None (with a warning naming it) when it cannot be read."""
+def decoded(kind: decoding.Kind[Any, Any], raw: memoryview | dict[str, Any], *, via: str = "the API server") -> Any:
+    """The record of one listed object (JSON) or watch event's object (parsed), or None, with a
+    warning naming it and ``via`` (where it came from), when it cannot be read."""
     try:
-        return kind.from_json(raw)
+        return kind.from_raw(raw) if isinstance(raw, dict) else kind.from_json(raw)
     except wire_errors.ObjectError as exc:
         label = decoding.header_of(raw).label()
-        logger.warning("skipping %s from the API server: %s", label, exc, extra={"object": label})
+        logger.warning("skipping %s from %s: %s", label, via, exc, extra={"object": label})
         return None

@@ -21,7 +21,6 @@ import threading
 import time
 from typing import Any
 
-from descheduler import wire_errors
 from descheduler.cluster import decoding, live
 from descheduler.cluster.sources import build_state
 from descheduler.cluster.state import ClusterState
@@ -48,12 +47,7 @@ def _codec(kind: decoding.Kind[Any, Any]) -> informer.Codec[Key, Any]:
         return live.decoded(kind, raw)
 
     def from_event(obj: dict[str, Any]) -> Any:
-        try:
-            return kind.from_raw(obj)
-        except wire_errors.ObjectError as exc:
-            label = decoding.header_of(obj).label()
-            logger.warning("skipping %s from a watch: %s", label, exc, extra={"object": label})
-            return None
+        return live.decoded(kind, obj, via="a watch")
 
     return informer.Codec(from_item=from_item, from_event=from_event, key=_key, version=lambda _record: "")
 

@@ -46,11 +46,7 @@ def load_configuration(kubeconfig: str | None = None, context: str | None = None
     naming the file, the entry and the bad value.
     """
     cfg = k8s_client.Configuration()
-    files = kubeconfigs.candidate_files(kubeconfig, os.environ.get("KUBECONFIG"))
-    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-    if files is None and not in_cluster:
-        default = Path.home() / ".kube" / "config"
-        files = ([str(default)], f"kubeconfig {default}") if default.exists() else None
+    files, in_cluster = _sources(kubeconfig)
     if files is not None:
         _load_kubeconfig(cfg, files, context, only=kubeconfig is not None)
     elif in_cluster:
@@ -65,11 +61,7 @@ def default_namespace(kubeconfig: str | None = None, context: str | None = None)
 
     The same files as :func:`load_configuration`, in the same order; a bad file raises InputError.
     """
-    files = kubeconfigs.candidate_files(kubeconfig, os.environ.get("KUBECONFIG"))
-    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-    if files is None and not in_cluster:
-        default = Path.home() / ".kube" / "config"
-        files = ([str(default)], f"kubeconfig {default}") if default.exists() else None
+    files, in_cluster = _sources(kubeconfig)
     if files is not None:
         paths, label = files
         selection = kubeconfigs.select(kubeconfigs.load(paths, label, only=kubeconfig is not None), context)
@@ -78,6 +70,17 @@ def default_namespace(kubeconfig: str | None = None, context: str | None = None)
         with contextlib.suppress(OSError):
             return Path(SERVICE_ACCOUNT_NAMESPACE).read_text().strip() or "default"
     return "default"
+
+
+def _sources(kubeconfig: str | None) -> tuple[tuple[list[str], str] | None, bool]:
+    """The kubeconfig files to merge (with how to name them) and whether this runs in a cluster:
+    --kubeconfig, else $KUBECONFIG, else in-cluster, else ~/.kube/config if it exists."""
+    files = kubeconfigs.candidate_files(kubeconfig, os.environ.get("KUBECONFIG"))
+    in_cluster = bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+    if files is None and not in_cluster:
+        default = Path.home() / ".kube" / "config"
+        files = ([str(default)], f"kubeconfig {default}") if default.exists() else None
+    return files, in_cluster
 
 
 def _load_kubeconfig(cfg: Any, files: tuple[list[str], str], context: str | None, *, only: bool) -> None:
