@@ -101,12 +101,12 @@ def fill(cluster: clusters.Cluster, pods: int) -> float:
     return time.monotonic() - started
 
 
-def time_kubectl(cluster: clusters.Cluster, runs: int) -> list[float]:
+def time_kubectl(kubectl: Path, kubeconfig: Path, runs: int) -> list[float]:
     walls = []
     for _ in range(runs):
         started = time.perf_counter()
         subprocess.run(
-            [str(cluster.bins.kubectl), "--kubeconfig", str(cluster.kubeconfig), "get", "pods", "-A", "-o", "json"],
+            [str(kubectl), "--kubeconfig", str(kubeconfig), "get", "pods", "-A", "-o", "json"],
             stdout=subprocess.DEVNULL,
             check=True,
         )
@@ -120,8 +120,15 @@ def main() -> int:
     parser.add_argument("--pods", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cycles", type=int, default=100, help="long-lived cycles on watch caches")
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="measure this already filled cluster instead of starting one (--nodes/--pods unused)",
+    )
     args = parser.parse_args()
     binaries.ensure()
+    if args.kubeconfig:
+        return measure(args.kubeconfig, args, Path(tempfile.mkdtemp(prefix="tensile-bench-")))
     nodes = tuple(clusters.NodeSpec(name=f"bench-node-{i:04d}", cpu="32", memory="128Gi") for i in range(args.nodes))
     with tempfile.TemporaryDirectory(prefix="tensile-bench-") as tmp:
         started = time.monotonic()
@@ -129,39 +136,36 @@ def main() -> int:
         try:
             print(f"cluster with {args.nodes} Ready nodes in {time.monotonic() - started:.1f}s")
             print(f"{args.pods} pods Running in {fill(cluster, args.pods):.1f}s")
-            kubectl = time_kubectl(cluster, args.runs)
-            raw = [watched_cycles.raw_lists(cluster.kubeconfig) for _ in range(args.runs)]
-            cmd = [
-                sys.executable,
-                "-m",
-                "descheduler",
-                "--dry-run",
-                "--kubeconfig",
-                str(cluster.kubeconfig),
-                "--policy-config-file",
-                str(POLICY),
-                "-o",
-                "json",
-            ]
-            cycles = [peak_rss_of(cmd) for _ in range(args.runs)]
-            upstream_binary = binaries.upstream_descheduler()
-            upstream_only = watched_cycles.upstream_policy(POLICY, Path(tmp) / "upstream-policy.yaml")
-            upstream_cmd = [*cmd[:-4], "--policy-config-file", str(upstream_only), "-o", "json"]
-            ours_upstream = [peak_rss_of(upstream_cmd) for _ in range(args.runs)]
-            upstream = {
-                "default client QPS": [
-                    watched_cycles.upstream_run(upstream_binary, cluster.kubeconfig, upstream_only)
-                    for _ in range(args.runs)
-                ],
-                "QPS 1000, burst 2000": [
-                    watched_cycles.upstream_run(upstream_binary, cluster.kubeconfig, upstream_only, *RAISED_QPS)
-                    for _ in range(args.runs)
-                ],
-            }
-            # Last: the long-lived process's log is the largest thing this bench reads.
-            warm = watched_cycles.run(cluster.kubeconfig, POLICY, cycles=args.cycles)
+            return measure(cluster.kubeconfig, args, Path(tmp))
         finally:
             cluster.stop()
+
+
+def measure(kubeconfig: Path, args: argparse.Namespace, tmp: Path) -> int:
+    """Every figure of the bench on the cluster behind ``kubeconfig``, printed side by side."""
+    kubectl = time_kubectl(binaries.locate().kubectl, kubeconfig, args.runs)
+    cmd = [sys.executable, "-m", "descheduler", "--dry-run", "--kubeconfig", str(kubeconfig),
+           "--policy-config-file", str(POLICY), "-o", "json"]  # fmt: skip
+    raw: list[float] = []
+    cycles: list[tuple[float, int, str]] = []
+    for _ in range(args.runs):  # in pairs, so a slow spell of the machine weighs on both sides
+        raw.append(watched_cycles.raw_lists(kubeconfig))
+        cycles.append(peak_rss_of(cmd))
+    upstream_binary = binaries.upstream_descheduler()
+    upstream_only = watched_cycles.upstream_policy(POLICY, tmp / "upstream-policy.yaml")
+    upstream_cmd = [*cmd[:-4], "--policy-config-file", str(upstream_only), "-o", "json"]
+    ours_upstream = [peak_rss_of(upstream_cmd) for _ in range(args.runs)]
+    upstream = {
+        "default client QPS": [
+            watched_cycles.upstream_run(upstream_binary, kubeconfig, upstream_only) for _ in range(args.runs)
+        ],
+        "QPS 1000, burst 2000": [
+            watched_cycles.upstream_run(upstream_binary, kubeconfig, upstream_only, *RAISED_QPS)
+            for _ in range(args.runs)
+        ],
+    }
+    # Last: the long-lived process's log is the largest thing this bench reads.
+    warm = watched_cycles.run(kubeconfig, POLICY, cycles=args.cycles)
     walls = [c[0] for c in cycles]
     cycle, lists = statistics.median(walls), statistics.median(raw)
     print(f"raw paginated LISTs of a cycle: best {min(raw):.2f}s median {lists:.2f}s")
@@ -171,12 +175,14 @@ def main() -> int:
         f"median {cycle:.2f}s peak RSS {max(c[1] for c in cycles) / 2**20:.0f} MiB "
         f"planned {json.loads(cycles[-1][2])['summary']['evictions']}"
     )
-    inside = statistics.median(json.loads(c[2])["summary"]["durationSeconds"] for c in cycles)
+    insides = [json.loads(c[2])["summary"]["durationSeconds"] for c in cycles]
+    inside = statistics.median(insides)
     versus_kubectl = cycle / statistics.median(kubectl)
     print(
         f"  the cycle itself (the report's duration, no interpreter start-up): median {inside:.2f}s, "
         f"{inside / lists:.2f}x the raw LISTs (goal <= 1.3x); the whole process {cycle / lists:.2f}x"
     )
+    print(f"  pair by pair, cycle / raw LISTs: {' '.join(f'{c / r:.2f}x' for c, r in zip(insides, raw, strict=True))}")
     print(f"  whole process / kubectl get pods -A -o json: {versus_kubectl:.2f}x")
     watched_cycles.report(warm, single_cycle=cycle)
     ours_wall = statistics.median(c[0] for c in ours_upstream)
