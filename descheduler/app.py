@@ -74,7 +74,13 @@ def run(options: RunOptions) -> int:
         if options.schedule is not None
         else daemon.interval_trigger(options.interval_seconds)
     )
-    _run_daemon(cycle, trigger, metrics=metrics, options=options, kube=election_kube, leading=leading, timers=timers)
+    try:
+        _run_daemon(
+            cycle, trigger, metrics=metrics, options=options, kube=election_kube, leading=leading, timers=timers
+        )
+    finally:
+        if isinstance(source, WatchedSource):
+            source.close()  # ends the watches (and the stuck-pod timers) with the daemon
     return errors.EXIT_OK
 
 

@@ -71,6 +71,7 @@ class WatchedSource:
                 cache.start(self.stop)
 
     def close(self) -> None:
+        """End every cache's watch (their threads leave at their next event or timeout)."""
         self.stop.set()
 
     def load(self, *, now: float) -> ClusterState:
