@@ -129,7 +129,7 @@ class ClusterState:
         node = self.nodes[node_name]
         allocatable = node.allocatable if node.allocatable_reported else {}
         used = self._usage.get(node_name, {})
-        for name, amount in requests.items():
+        for name, amount in requests.items():  # noqa: SIM110 - a loop, not a generator: asked per pod
             if allocatable.get(name, 0) - used.get(name, 0) < amount:
                 return False
         return True
