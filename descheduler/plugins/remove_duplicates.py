@@ -20,7 +20,7 @@ from descheduler.errors import Problem
 from descheduler.framework import types
 from descheduler.framework.registry import PluginSpec
 from descheduler.framework.types import Handle
-from descheduler.model import Node, OwnerRef, Pod, Taint
+from descheduler.model import Node, Pod, Taint
 from descheduler.plugins import common
 from descheduler.policy.argspec import doc
 
@@ -30,9 +30,6 @@ NAME = "RemoveDuplicates"
 
 OwnerKey = tuple[str, str, str, str]
 """(namespace, owner kind, owner name, sorted images joined by '#')."""
-
-Keyed = tuple[tuple[OwnerKey, ...], tuple[str, ...]]
-"""A pod's owner keys and its duplicate signature."""
 
 PlacementKey = tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]]
 """(tolerations, required node affinity, nodeSelector): pods with equal keys fit the same nodes."""
@@ -54,9 +51,9 @@ def validate(args: Args) -> list[Problem]:
     return common.validate_namespaces(args.namespaces)
 
 
-def owner_keys(pod: Pod) -> tuple[OwnerKey, ...]:
+def owner_keys(pod: Pod) -> list[OwnerKey]:
     images = "#".join(sorted(pod.images))
-    return tuple([(pod.namespace, ref.kind, ref.name, images) for ref in pod.owners])
+    return [(pod.namespace, ref.kind, ref.name, images) for ref in pod.owners]
 
 
 def duplicate_signature(pod: Pod) -> tuple[str, ...]:
@@ -65,21 +62,6 @@ def duplicate_signature(pod: Pod) -> tuple[str, ...]:
         ref = pod.owners[0]
         return (f"{pod.namespace}/{ref.kind}/{ref.name}/{pod.images[0]}",)
     return tuple(sorted(f"{pod.namespace}/{ref.kind}/{ref.name}/{image}" for ref in pod.owners for image in pod.images))
-
-
-class DuplicateKeys:
-    """Each pod's owner keys and duplicate signature, built once per distinct (namespace, owners,
-    images): a workload's replicas share them, and every listed pod is asked for both."""
-
-    def __init__(self) -> None:
-        self._memo: dict[tuple[str, tuple[OwnerRef, ...], tuple[str, ...]], Keyed] = {}
-
-    def of(self, pod: Pod) -> Keyed:
-        shared = (pod.namespace, pod.owners, pod.images)
-        found = self._memo.get(shared)
-        if found is None:
-            found = self._memo[shared] = (owner_keys(pod), duplicate_signature(pod))
-        return found
 
 
 def placement_key(pod: Pod) -> PlacementKey:
@@ -128,17 +110,16 @@ def target_node_count(duplicates: Iterable[Pod], feasible: FeasibleNodes) -> int
     return len(targets)
 
 
-def stacked_keys(pods_per_node: Iterable[list[Pod]], keyed: DuplicateKeys) -> set[OwnerKey]:
+def stacked_keys(pods_per_node: Iterable[list[Pod]]) -> set[OwnerKey]:
     """Owner keys of pods whose duplicate signature occurs more than once on some node."""
-    keys_of = keyed.of
     stacked: set[OwnerKey] = set()
     for pods in pods_per_node:
         first: dict[tuple[str, ...], Pod] = {}
         for pod in pods:
-            keys, signature = keys_of(pod)
+            signature = duplicate_signature(pod)
             if signature in first:
-                stacked.update(keys)
-                stacked.update(keys_of(first[signature])[0])
+                stacked.update(owner_keys(pod))
+                stacked.update(owner_keys(first[signature]))
             else:
                 first[signature] = pod
     return stacked
@@ -180,18 +161,18 @@ class RemoveDuplicates:
         result is the same as filtering every pod first, as upstream does.
         """
         listed = {node.name: self.listed(node) for node in nodes}
-        keyed = DuplicateKeys()
-        suspects = stacked_keys(listed.values(), keyed)
+        suspects = stacked_keys(listed.values())
         occurrences: dict[OwnerKey, int] = defaultdict(int)
         duplicates: dict[OwnerKey, dict[str, list[Pod]]] = defaultdict(lambda: defaultdict(list))
         for node in nodes:
             seen: set[tuple[str, ...]] = set()
             for pod in listed[node.name]:
-                keys, signature = keyed.of(pod)
+                keys = owner_keys(pod)
                 if not suspects.intersection(keys) or not self.evictable(pod):
                     continue
                 for key in keys:
                     occurrences[key] += 1
+                signature = duplicate_signature(pod)
                 if signature not in seen:
                     seen.add(signature)
                     continue
