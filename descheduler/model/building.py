@@ -6,6 +6,7 @@ test's body) and raise :class:`descheduler.wire_errors.ObjectError` naming the b
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from sys import intern
@@ -25,8 +26,21 @@ def parse_time(text: str | None) -> float | None:
 
 
 def _interned(labels: dict[str, str]) -> dict[str, str]:
-    """Labels with each key and value the one shared string (see :func:`pod_from_wire`)."""
-    return {intern(key): intern(value) for key, value in labels.items()}
+    """The one shared dict of these labels, in this order, with interned keys and values (see
+    :func:`pod_from_wire`); records never change their mappings, so replicas may share one."""
+    return _shared_labels(tuple(labels.items()))
+
+
+@functools.lru_cache(maxsize=65536)
+def _shared_labels(items: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    # Bounded, so a long-lived process that sees pods come and go keeps no label set forever.
+    return {intern(key): intern(value) for key, value in items}
+
+
+@functools.lru_cache(maxsize=65536)
+def _shared_requests(items: tuple[tuple[str, int], ...]) -> resources.Resources:
+    """The one shared dict of these requests: replicas ask for the same, and nothing changes a record's requests."""
+    return dict(items)
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -93,7 +107,7 @@ def pod_from_wire(raw: wire.Pod) -> records.Pod:
         owners=_owner_refs(meta),
         priority=spec.priority,
         priority_class_name=intern(spec.priority_class_name),
-        requests=resources.pod_requests(spec),
+        requests=_shared_requests(tuple(resources.pod_requests(spec).items())),
         created=_epoch(meta.creation_timestamp) or 0.0,
         deleting=meta.deletion_timestamp is not None,
         start_time=_epoch(status.start_time),
