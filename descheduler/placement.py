@@ -97,7 +97,7 @@ def fits(state: ClusterState, pod: Pod, node: Node, *, as_replacement: bool = Fa
         terms = required_anti_affinity_terms(pod)
         if terms and anti_affinity_conflict(state, pod, node, terms):
             return False
-    return not _checks_resources(pod, node, as_replacement) or not state.insufficient(node.name, pod.requests)
+    return not _checks_resources(pod, node, as_replacement) or state.has_room(node.name, pod.requests)
 
 
 def fitting_nodes(state: ClusterState, pod: Pod, nodes: Iterable[Node], *, exclude: Iterable[str] = ()) -> list[Node]:

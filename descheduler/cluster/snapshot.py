@@ -36,7 +36,15 @@ class _Envelope(msgspec.Struct, gc=False):
     items: msgspec.Raw = msgspec.Raw()
 
 
+class _List(msgspec.Struct, gc=False):
+    """A JSON List document read in one pass: each item stays undecoded bytes. Anything else
+    (no ``items``, ``items`` not an array, not an object) goes the careful way, through ``_Envelope``."""
+
+    items: list[msgspec.Raw] | None = None
+
+
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
+_LIST = msgspec.json.Decoder(_List)
 _ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 _NULL = b"null"
 
@@ -94,6 +102,10 @@ class _Collector:
         raise SnapshotError(shown)
 
     def _add(self, file: Path, where: str, item: Any) -> None:
+        known = decoding.decode_known(item) if isinstance(item, msgspec.Raw) else None
+        if known is not None:
+            self._add_decoded(file, where, item, *known)
+            return
         header: decoding.Header | decoding.KindOnly | None = None
         if isinstance(item, dict):
             header = decoding.header_of(item)
@@ -113,6 +125,18 @@ class _Collector:
         except wire_errors.ObjectError as exc:
             self._problem(file, where, item, str(exc))
             return
+        self._keep(file, where, item, kind, record)
+
+    def _add_decoded(self, file: Path, where: str, item: Any, kind: decoding.Kind[Any, Any], obj: Any) -> None:
+        try:
+            record = kind.from_wire(obj)
+        except wire_errors.ObjectError as exc:
+            self._problem(file, where, item, str(exc))
+            return
+        self._keep(file, where, item, kind, record)
+
+    def _keep(self, file: Path, where: str, item: Any, kind: decoding.Kind[Any, Any], record: Any) -> None:
+        """Keep the record unless the same object came before."""
         key = (kind.name, getattr(record, "namespace", ""), record.name)
         first = self._seen.get(key)
         if first is not None:
@@ -159,6 +183,14 @@ def _as_utf8(data: bytes) -> bytes:
 
 
 def _json_items(data: bytes) -> Iterator[tuple[str, Any]]:
+    try:
+        listed = _LIST.decode(data).items
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        listed = None
+    if listed is not None:
+        for index, raw in enumerate(listed):
+            yield f"items[{index}]", raw
+        return
     try:
         envelope = _ENVELOPE.decode(data)
     except msgspec.ValidationError as exc:

@@ -121,6 +121,19 @@ class ClusterState:
         used = self._usage.get(node_name, {})
         return [name for name, amount in requests.items() if allocatable.get(name, 0) - used.get(name, 0) < amount]
 
+    def has_room(self, node_name: str, requests: Resources) -> bool:
+        """Same verdict as ``not insufficient(...)``, stopping at the first short resource.
+
+        Asked for every candidate node of every replacement the evictor places and of every nodeFit check.
+        """
+        node = self.nodes[node_name]
+        allocatable = node.allocatable if node.allocatable_reported else {}
+        used = self._usage.get(node_name, {})
+        for name, amount in requests.items():  # noqa: SIM110 - a loop, not a generator: asked per pod
+            if allocatable.get(name, 0) - used.get(name, 0) < amount:
+                return False
+        return True
+
     def priority_of(self, pod: Pod) -> int:
         if pod.priority is not None:
             return pod.priority

@@ -24,17 +24,20 @@ class DisruptionBudgets:
     def __init__(self, pdbs: Iterable[PodDisruptionBudget]) -> None:
         self._by_namespace: dict[str, list[PodDisruptionBudget]] = {}
         self._left: dict[str, int] = {}
+        self._covering: dict[str, tuple[str, ...]] = {}
+        """By pod uid: labels and selectors do not change within a cycle, and each eviction asks twice."""
         for pdb in pdbs:
             self._by_namespace.setdefault(pdb.namespace, []).append(pdb)
             self._left[_key(pdb)] = pdb.disruptions_allowed
 
     def covering(self, pod: Pod) -> tuple[str, ...]:
         """``namespace/name`` of every budget whose selector matches the pod (a null selector matches none)."""
-        return tuple(
-            _key(pdb)
-            for pdb in self._by_namespace.get(pod.namespace, ())
-            if matching.selector_matches(pdb.selector, pod.labels)
-        )
+        found = self._covering.get(pod.uid)
+        if found is None:
+            budgets = self._by_namespace.get(pod.namespace, ())
+            found = tuple([_key(pdb) for pdb in budgets if matching.selector_matches(pdb.selector, pod.labels)])
+            self._covering[pod.uid] = found
+        return found
 
     def room(self, key: str) -> int:
         """Disruptions the budget ``namespace/name`` still allows in this cycle."""

@@ -210,6 +210,11 @@ class DefaultEvictor:
     # -- extension points --------------------------------------------------------------
 
     def filter(self, pod: Pod) -> bool:
+        # Asked for nearly every pod by nearly every plugin: a remembered "evictable" with no
+        # changing checks to ask answers at once.
+        verdict = self._verdicts.get(pod.uid, _Mark.UNSEEN)
+        if (verdict is None or verdict is _Mark.EVICT_REQUESTED) and not self._changing_checks:
+            return True
         reason = self.protection(pod)
         if reason is not None:
             logger.debug("%s: %s is not evictable: %s", NAME, pod.key, reason, extra={"pod": pod.key})

@@ -142,7 +142,10 @@ class RemovePodsViolatingInterPodAntiAffinity:
                 return
 
     def _evict_from(self, node: Node, index: PodIndex) -> None:
-        for pod in sorted(index.by_node.get(node.name, ()), key=eviction_order):
+        # Only a pod with required anti-affinity terms can be in conflict; sorting just those
+        # (stably) visits them in the order sorting every pod would.
+        candidates = [pod for pod in index.by_node.get(node.name, ()) if anti_affinity_terms(pod)]
+        for pod in sorted(candidates, key=eviction_order):
             found = index.conflict(pod)
             if found is None or not (self.handle.filter(pod) and self.handle.pre_eviction_filter(pod)):
                 continue
