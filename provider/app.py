@@ -36,6 +36,7 @@ from descheduler.serving import MetricsServer
 from provider import kubelet
 from provider.config import ProviderConfig
 from provider.kube.informer import Informer
+from provider.kube.lower_pods import SlimLowerPods
 from provider.kube.objects import EventType, RawObject
 from provider.kubelet.lower_exec import LowerExec
 from provider.kubelet.lower_portforward import LowerPortForward
@@ -92,7 +93,14 @@ class VirtualNode:
         self.upper_pods = Informer(
             upper, paths.resource(paths.CORE, "pods"), "upper-pods", bound_here, self._on_upper_pod
         )
-        self.lower_pods = Informer(lower, paths.resource(paths.CORE, "pods"), "lower-pods", {}, self._on_lower_pod)
+        self.lower_pods = Informer(
+            lower,
+            paths.resource(paths.CORE, "pods"),
+            "lower-pods",
+            {},
+            self._on_lower_pod,
+            codec=SlimLowerPods(cfg.upper_cluster).codec(),  # all lower pods, most of them not ours
+        )
         self.lower_nodes = Informer(lower, paths.node(), "lower-nodes", {}, self._on_lower_node)
         self.upper_sources = {
             kind: Informer(upper, paths.resource(paths.CORE, plural), f"upper-{plural}", {}, self._source_handler(kind))
