@@ -88,7 +88,7 @@ class PodController:
         key = object_key(obj)
         if not self._caches.is_own_mirror(obj) and self._caches.upper.get(key) is None:
             return
-        self._status.lower_changed(key)
+        self._status.lower_changed(key, None if event == "DELETED" else obj)
         if event == "DELETED":
             self._lower_inputs.pop(key, None)
         else:

@@ -224,7 +224,8 @@ def plan_inputs(pod: Mapping[str, Any], *, upper: bool) -> tuple[Any, ...]:
     Two versions of a pod with equal inputs get the same plan, so the pod controller need not
     plan again for a change outside them: the many status updates of a starting mirror, and
     the status copies written onto the upper pod, concern the status copy alone. Of the
-    status, only the upper pod's phase and whether a mirror ever reported count.
+    status, only the upper pod's phase and whether a mirror ever reported count, and of the
+    node only the upper pod's (the lower scheduler's binding changes no plan).
     """
     meta = bodies.metadata_of(pod)
     spec = pod.get("spec") or {}
@@ -238,11 +239,10 @@ def plan_inputs(pod: Mapping[str, Any], *, upper: bool) -> tuple[Any, ...]:
         meta.get("deletionGracePeriodSeconds"),
         meta.get("labels"),
         meta.get("annotations"),
-        spec.get("nodeName"),
         spec.get("activeDeadlineSeconds"),
         images,
     )
-    return (*inputs, _phase(pod), status.mirror_reported(pod)) if upper else inputs
+    return (*inputs, spec.get("nodeName"), _phase(pod), status.mirror_reported(pod)) if upper else inputs
 
 
 def _wants_mirror(upper: Mapping[str, Any], virtual_node: str) -> bool:

@@ -55,10 +55,28 @@ class StatusSync:
         the one it was copied onto (the upper cache lags our own writes) and the one the write
         made. Until the lower one changes or the upper one becomes another, nothing is to copy."""
 
-    def lower_changed(self, key: ObjectKey) -> None:
-        """A lower pod that is (or may be) a mirror changed: copy its status soon."""
+    def lower_changed(self, key: ObjectKey, lower: RawObject | None) -> None:
+        """A lower pod that is (or may be) a mirror changed (``lower``, None once deleted): copy its status soon.
+
+        A change that the upper pod already shows needs no worker (a mirror being created and
+        bound changes in ways the upper pod shows from the start); it is checked here, on the
+        informer thread, against the upper cache. Anything else goes to the queue.
+        """
+        upper = self._caches.upper.get(key)
+        if lower is not None and upper is not None and self._shows(upper, lower):
+            return
         self._changed_at.setdefault(key, time.monotonic())
         self.queue.add(key)
+
+    def _shows(self, upper: RawObject, lower: RawObject) -> bool:
+        """Whether ``upper`` (not being deleted) is the pod ``lower`` mirrors and already shows its status."""
+        meta = metadata(upper)
+        return (
+            not meta.get("deletionTimestamp")
+            and self._caches.is_own_mirror(lower)
+            and metadata(lower).get("annotations", {}).get(keys.UPPER_UID_ANNOTATION) == meta.get("uid")
+            and status.shows_status(upper, lower, host_ip=self._host_ip)
+        )
 
     def upper_changed(self, key: ObjectKey, upper: RawObject) -> None:
         """The upper pod changed in nothing the pod controller plans on (its status, mostly).
