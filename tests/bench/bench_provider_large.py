@@ -248,7 +248,7 @@ def child(args: argparse.Namespace) -> int:
     import psutil
 
     from descheduler.kube.client import Kube
-    from provider.app import Clusters, VirtualNode
+    from provider.app import Clusters, VirtualNode, collect_garbage_less_often
     from provider.config import ProviderConfig
     from provider.kube import informer
 
@@ -261,6 +261,7 @@ def child(args: argparse.Namespace) -> int:
     node = VirtualNode(cfg, Clusters(upper=kube, lower=kube))
     if args.cache == "raw":
         node.lower_pods.codec = informer.RAW_OBJECTS
+    collect_garbage_less_often()  # as run_virtual_node does
     stop = threading.Event()
 
     def sample() -> None:
