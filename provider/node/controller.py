@@ -108,6 +108,13 @@ class NodeController:
     def _capacity_known(self) -> bool:
         return self._lower_nodes.synced.is_set() and self._lower_pods.synced.is_set()
 
+    def advertised(self) -> dict[str, str] | None:
+        """The allocatable the virtual node shows now; None until both lower caches have listed once."""
+        if not self._capacity_known():
+            return None
+        with self._capacity_lock:
+            return self._capacity.allocatable()
+
     def check_lower(self) -> tuple[bool, str]:
         """Whether the lower cluster answers, and its version."""
         try:
@@ -127,9 +134,7 @@ class NodeController:
         self.lower_reachable = reachable
         # Until both lower caches have listed once, capacity is a guess (nodes without the pods
         # on them, or nothing): advertise none rather than invite pods that do not fit.
-        known = self._capacity_known()
-        with self._capacity_lock:
-            allocatable = self._capacity.allocatable() if known else None
+        allocatable = self.advertised()
         written = (tuple(sorted(allocatable.items())) if allocatable is not None else None, reachable)
         if not renew_lease and written == self._written:
             return

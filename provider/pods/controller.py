@@ -63,21 +63,40 @@ class PodController:
         )
         self._lower_namespaces: set[str] = set()
         """Lower namespaces known to exist (created or seen); forgotten when a create there fails."""
+        self._upper_inputs: dict[ObjectKey, tuple[object, ...]] = {}
+        self._lower_inputs: dict[ObjectKey, tuple[object, ...]] = {}
+        """Per pod and side: the :func:`mirror.plan_inputs` last queued for planning (each
+        written by one informer thread only). An event that leaves them as they were is a
+        status change: it goes to the status copy alone."""
 
     # -- events (informer threads: cheap, no I/O) ------------------------------------------
 
     def on_upper_pod(self, event: EventType, obj: RawObject) -> None:
         key = object_key(obj)
         if event == "DELETED" or metadata(obj).get("deletionTimestamp"):
+            self._upper_inputs.pop(key, None)
             self.queue.add_now(key)  # a pod being deleted must not wait out a create's back-off
-        else:
-            self.queue.add(key)
+            return
+        inputs = mirror.plan_inputs(obj, upper=True)
+        if self._upper_inputs.get(key) == inputs:
+            self._status.upper_changed(key, obj)
+            return
+        self._upper_inputs[key] = inputs
+        self.queue.add(key)
 
-    def on_lower_pod(self, _event: EventType, obj: RawObject) -> None:
+    def on_lower_pod(self, event: EventType, obj: RawObject) -> None:
         key = object_key(obj)
-        if self._caches.is_own_mirror(obj) or self._caches.upper.get(key) is not None:
-            self.queue.add(key)
-            self._status.lower_changed(key)
+        if not self._caches.is_own_mirror(obj) and self._caches.upper.get(key) is None:
+            return
+        self._status.lower_changed(key, None if event == "DELETED" else obj)
+        if event == "DELETED":
+            self._lower_inputs.pop(key, None)
+        else:
+            inputs = mirror.plan_inputs(obj, upper=False)
+            if self._lower_inputs.get(key) == inputs:
+                return
+            self._lower_inputs[key] = inputs
+        self.queue.add(key)
 
     def resync(self) -> None:
         """Repair drift the events missed: look at every pod known on either side."""

@@ -218,6 +218,33 @@ def plan(
     return Create(lower_pod(upper, upper_cluster=upper_cluster, virtual_node=virtual_node))
 
 
+def plan_inputs(pod: Mapping[str, Any], *, upper: bool) -> tuple[Any, ...]:
+    """What of an upper pod (``upper``) or of its mirror :func:`plan` and the lost-mirror check read.
+
+    Two versions of a pod with equal inputs get the same plan, so the pod controller need not
+    plan again for a change outside them: the many status updates of a starting mirror, and
+    the status copies written onto the upper pod, concern the status copy alone. Of the
+    status, only the upper pod's phase and whether a mirror ever reported count, and of the
+    node only the upper pod's (the lower scheduler's binding changes no plan).
+    """
+    meta = bodies.metadata_of(pod)
+    spec = pod.get("spec") or {}
+    images = tuple(
+        (c.get("name"), c.get("image")) for field in ("containers", "initContainers") for c in spec.get(field) or ()
+    )
+    inputs = (
+        meta.get("uid"),
+        meta.get("generation"),
+        meta.get("deletionTimestamp"),
+        meta.get("deletionGracePeriodSeconds"),
+        meta.get("labels"),
+        meta.get("annotations"),
+        spec.get("activeDeadlineSeconds"),
+        images,
+    )
+    return (*inputs, spec.get("nodeName"), _phase(pod), status.mirror_reported(pod)) if upper else inputs
+
+
 def _wants_mirror(upper: Mapping[str, Any], virtual_node: str) -> bool:
     return (
         (upper.get("spec") or {}).get("nodeName") == virtual_node

@@ -44,6 +44,17 @@ def status_patch(upper: Mapping[str, Any], lower: Mapping[str, Any], *, host_ip:
     hostIP is the virtual node's address (``host_ip``), since the upper pod runs there; it is
     set once the lower pod has a host. Lists are sent whole (a merge patch replaces them).
     """
+    changes = _status_changes(upper, lower, host_ip=host_ip)
+    # Copied: the values live in the lower informer cache, which must never change under it.
+    return {"status": copy.deepcopy(changes)} if changes else None
+
+
+def shows_status(upper: Mapping[str, Any], lower: Mapping[str, Any], *, host_ip: str) -> bool:
+    """Whether ``upper`` already shows ``lower``'s status: :func:`status_patch` would be None."""
+    return not _status_changes(upper, lower, host_ip=host_ip)
+
+
+def _status_changes(upper: Mapping[str, Any], lower: Mapping[str, Any], *, host_ip: str) -> Raw:
     current = upper.get("status") or {}
     source = lower.get("status") or {}
     desired: Raw = {name: source.get(name) for name in _COPIED_FIELDS}
@@ -51,9 +62,7 @@ def status_patch(upper: Mapping[str, Any], lower: Mapping[str, Any], *, host_ip:
     placed = bool(source.get("hostIP"))
     desired["hostIP"] = host_ip if placed else None
     desired["hostIPs"] = [{"ip": host_ip}] if placed else None
-    changes = {name: value for name, value in desired.items() if current.get(name) != value}
-    # Copied: the values live in the lower informer cache, which must never change under it.
-    return {"status": copy.deepcopy(changes)} if changes else None
+    return {name: value for name, value in desired.items() if current.get(name) != value}
 
 
 def _conditions(upper: list[Raw] | None, lower: list[Raw] | None) -> list[Raw] | None:

@@ -50,14 +50,49 @@ class StatusSync:
         )
         self._changed_at: dict[ObjectKey, float] = {}
         """Per pod: when a lower change not yet copied up reached us (the status-sync metric)."""
-        self._copied: dict[ObjectKey, tuple[str | None, str | None]] = {}
-        """Per pod: the (lower, upper) resourceVersions of the last copy. Until either changes,
-        the same copy would be sent again (the upper cache lags our own writes)."""
+        self._copied: dict[ObjectKey, tuple[str | None, tuple[str | None, ...]]] = {}
+        """Per pod: the lower resourceVersion of the last copy, and the upper ones that hold it:
+        the one it was copied onto (the upper cache lags our own writes) and the one the write
+        made. Until the lower one changes or the upper one becomes another, nothing is to copy."""
 
-    def lower_changed(self, key: ObjectKey) -> None:
-        """A lower pod that is (or may be) a mirror changed: copy its status soon."""
+    def lower_changed(self, key: ObjectKey, lower: RawObject | None) -> None:
+        """A lower pod that is (or may be) a mirror changed (``lower``, None once deleted): copy its status soon.
+
+        A change that the upper pod already shows needs no worker (a mirror being created and
+        bound changes in ways the upper pod shows from the start); it is checked here, on the
+        informer thread, against the upper cache. Anything else goes to the queue.
+        """
+        upper = self._caches.upper.get(key)
+        if lower is not None and upper is not None and self._shows(upper, lower):
+            return
         self._changed_at.setdefault(key, time.monotonic())
         self.queue.add(key)
+
+    def _shows(self, upper: RawObject, lower: RawObject) -> bool:
+        """Whether ``upper`` (not being deleted) is the pod ``lower`` mirrors and already shows its status."""
+        meta = metadata(upper)
+        return (
+            not meta.get("deletionTimestamp")
+            and self._caches.is_own_mirror(lower)
+            and metadata(lower).get("annotations", {}).get(keys.UPPER_UID_ANNOTATION) == meta.get("uid")
+            and status.shows_status(upper, lower, host_ip=self._host_ip)
+        )
+
+    def upper_changed(self, key: ObjectKey, upper: RawObject) -> None:
+        """The upper pod changed in nothing the pod controller plans on (its status, mostly).
+
+        The echo of our own last copy needs no work (it is what :meth:`process` would find);
+        any other change may have undone a copy: check it.
+        """
+        lower = self._caches.lower.get(key)
+        if lower is not None and self._holds_copy(key, lower, upper):
+            return
+        self.queue.add(key)
+
+    def _holds_copy(self, key: ObjectKey, lower: RawObject, upper: RawObject) -> bool:
+        """Whether this version of ``upper`` already shows this version of ``lower``, by our last copy."""
+        lower_version, upper_versions = self._copied.get(key, (None, ()))
+        return lower_version is not None and lower_version == _version(lower) and _version(upper) in upper_versions
 
     def process(self, key: ObjectKey) -> requeue.Retry | None:
         """Copy the lower pod's status up; the pod controller's reconcile repeats this, so it may be skipped."""
@@ -68,26 +103,26 @@ class StatusSync:
             self._copied.pop(key, None)
             self._changed_at.pop(key, None)
             return None
-        versions = (metadata(lower).get("resourceVersion"), metadata(upper).get("resourceVersion"))
-        if self._copied.get(key) == versions:
+        if self._holds_copy(key, lower, upper):
             self._changed_at.pop(key, None)
             return None  # this lower status was copied onto this upper pod; the cache has not caught up yet
         changed_at = self._changed_at.pop(key, None)
         try:
-            wrote = self.sync_upper(key, upper, lower)
+            written = self.sync_upper(key, upper, lower)
         except errors.ApiError as exc:
             if changed_at is not None:
                 self._changed_at.setdefault(key, changed_at)
             return reachability.retry_for(exc, self._upper, self._lower)
-        if wrote and changed_at is not None:
+        if written is not None and changed_at is not None:
             self._metrics.status_sync.observe(time.monotonic() - changed_at)
-        self._copied[key] = versions
+        self._copied[key] = (_version(lower), (_version(upper), *((written,) if written else ())))
         return None
 
     def sync_upper(
         self, key: ObjectKey, upper: RawObject, lower: RawObject | None, *, copy_status: bool = True
-    ) -> bool:
-        """Bring the upper pod in line with its mirror; True when its status was written.
+    ) -> str | None:
+        """Bring the upper pod in line with its mirror; None when its status was not written,
+        else the upper pod's resourceVersion after the write ("" when it is gone).
 
         ``copy_status=False`` (the pod controller's call) leaves a status copy to this queue:
         one writer of pod status.
@@ -101,11 +136,11 @@ class StatusSync:
                 body = {"gracePeriodSeconds": 0, "preconditions": {"uid": meta.get("uid")}}
                 with contextlib.suppress(errors.NotFoundError, errors.ConflictError):
                     self._upper.delete(paths.pod(key.namespace, key.name), body=body)
-            return False
+            return None
         if same and lower is not None:
             if not copy_status:
                 self.queue.add(key)
-                return False
+                return None
             patch = status.status_patch(upper, lower, host_ip=self._host_ip)
         elif lower is None and status.mirror_reported(upper):
             patch = status.lost_mirror_patch(
@@ -114,11 +149,18 @@ class StatusSync:
         else:
             patch = None
         if patch is None:
-            return False
-        self.patch_upper(key, patch)
-        return True
+            return None
+        return self.patch_upper(key, patch)
 
-    def patch_upper(self, key: ObjectKey, patch: dict[str, Any]) -> None:
-        """Patch the upper pod's status; a pod deleted meanwhile needs none."""
-        with contextlib.suppress(errors.NotFoundError):
-            self._upper.patch(paths.pod(key.namespace, key.name, "status"), patch)
+    def patch_upper(self, key: ObjectKey, patch: dict[str, Any]) -> str:
+        """Patch the upper pod's status; its resourceVersion after the write ("" when it is gone:
+        a pod deleted meanwhile needs none)."""
+        try:
+            return _version(self._upper.patch(paths.pod(key.namespace, key.name, "status"), patch)) or ""
+        except errors.NotFoundError:
+            return ""
+
+
+def _version(obj: RawObject) -> str | None:
+    version = metadata(obj).get("resourceVersion")
+    return None if version is None else str(version)

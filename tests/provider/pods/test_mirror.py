@@ -578,3 +578,21 @@ def test_update_patch_shares_nothing_with_the_cached_lower_pod() -> None:
     for container in action.patch["spec"]["containers"]:
         container["volumeMounts"].append({"name": "x"})
     assert lower == before
+
+
+def test_plan_inputs_ignore_status_changes_of_a_mirror_but_not_of_its_upper_pod() -> None:
+    upper = {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u1", "labels": {"a": "b"}},
+        "spec": {"nodeName": "vk-a", "containers": [{"name": "c", "image": "i:1"}]},
+        "status": {"phase": "Pending"},
+    }
+    running = {**upper, "status": {"phase": "Pending", "podIP": "10.0.0.1", "startTime": "2024-01-01T00:00:00Z"}}
+    assert mirror.plan_inputs(running, upper=False) == mirror.plan_inputs(upper, upper=False)
+    assert mirror.plan_inputs(running, upper=True) != mirror.plan_inputs(upper, upper=True)  # a mirror reported
+    for changed in (
+        {**upper, "metadata": {**upper["metadata"], "labels": {"a": "c"}}},
+        {**upper, "metadata": {**upper["metadata"], "deletionTimestamp": "2024-01-01T00:00:00Z"}},
+        {**upper, "spec": {**upper["spec"], "containers": [{"name": "c", "image": "i:2"}]}},
+        {**upper, "spec": {**upper["spec"], "activeDeadlineSeconds": 5}},
+    ):
+        assert mirror.plan_inputs(changed, upper=False) != mirror.plan_inputs(upper, upper=False)

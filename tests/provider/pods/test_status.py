@@ -306,3 +306,11 @@ def test_unschedulable_below_replaces_pod_scheduled_and_a_later_success_replaces
     placed = {"type": "PodScheduled", "status": "True", "lastTransitionTime": T1}
     patch = status.status_patch(stuck, pod({"phase": "Pending", "conditions": [placed]}), host_ip=HOST)
     assert patch == {"status": {"conditions": [placed]}}
+
+
+def test_shows_status_exactly_when_there_is_nothing_to_patch() -> None:
+    upper = {"metadata": {"name": "p"}, "status": {"phase": "Pending", "qosClass": "BestEffort"}}
+    for lower_status in ({"phase": "Pending", "qosClass": "BestEffort"}, {"phase": "Running", "podIP": "10.0.0.2"}):
+        lower = {"metadata": {"name": "p"}, "status": lower_status}
+        patch = status.status_patch(upper, lower, host_ip="10.9.9.9")
+        assert status.shows_status(upper, lower, host_ip="10.9.9.9") == (patch is None)
