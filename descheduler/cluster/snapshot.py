@@ -84,7 +84,8 @@ class _Collector:
     def __init__(self) -> None:
         self.objects: dict[str, list[Any]] = {kind: [] for kind in decoding.KINDS}
         self.problems: list[Problem] = []
-        self._seen: dict[tuple[str, str, str], str] = {}
+        self._seen: dict[tuple[str, str, str], tuple[Path, str]] = {}
+        """Where each object came first: (file, place in it), put into words only for a repeated object."""
 
     def read_file(self, file: Path) -> None:
         try:
@@ -140,9 +141,9 @@ class _Collector:
         key = (kind.name, getattr(record, "namespace", ""), record.name)
         first = self._seen.get(key)
         if first is not None:
-            self._problem(file, where, item, f"the same object again (first at {first})")
+            self._problem(file, where, item, f"the same object again (first at {first[0]}: {first[1]})")
             return
-        self._seen[key] = f"{file}: {where}"
+        self._seen[key] = (file, where)
         self.objects[kind.name].append(record)
 
     def _problem(self, file: Path, where: str, item: Any, message: str) -> None:

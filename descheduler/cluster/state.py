@@ -28,6 +28,15 @@ def holds_resources(pod: Pod) -> bool:
     return pod.phase not in TERMINAL_PHASES
 
 
+def _by_node_name(pods: Iterable[Pod]) -> dict[str, list[Pod]]:
+    """The bound ones of ``pods`` by node, in their order."""
+    grouped: dict[str, list[Pod]] = {}
+    for pod in pods:
+        if pod.node_name:
+            grouped.setdefault(pod.node_name, []).append(pod)
+    return grouped
+
+
 @dataclass
 class ClusterState:
     """Everything one cycle knows about the cluster: nodes by name, pods (indexed by node and by
@@ -54,9 +63,12 @@ class ClusterState:
     _evicted: set[str] = field(init=False, repr=False)
     _resident: dict[str, dict[str, list[Pod]]] = field(init=False, repr=False)
     """node -> namespace -> resource-holding pods, built per node on first use, dropped on eviction."""
+    _failed: dict[str, list[Pod]] | None = field(init=False, repr=False)
+    """node -> Failed pods, in listing order; built on first use."""
 
     def __post_init__(self) -> None:
         self._resident = {}
+        self._failed = None
         self._by_node = {name: [] for name in self.nodes}
         self._by_owner = {}
         self._usage = {name: {} for name in self.nodes}
@@ -89,6 +101,12 @@ class ClusterState:
                     groups.setdefault(pod.namespace, []).append(pod)
             self._resident[node_name] = groups
         return groups.get(namespace, ())
+
+    def failed_pods_on(self, node_name: str) -> list[Pod]:
+        """``pods_on`` restricted to phase Failed, in the same order, without walking the node's other pods."""
+        if self._failed is None:
+            self._failed = _by_node_name(p for p in self.pods if p.phase == "Failed")
+        return [p for p in self._failed.get(node_name, ()) if p.uid not in self._evicted]
 
     def unbound_pods(self) -> list[Pod]:
         return [p for p in self.pods if not p.node_name and p.uid not in self._evicted]

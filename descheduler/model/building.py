@@ -43,15 +43,44 @@ def _shared_requests(items: tuple[tuple[str, int], ...]) -> resources.Resources:
     return dict(items)
 
 
+def _requests(spec: wire.PodSpec) -> resources.Resources:
+    """``resources.pod_requests`` of the spec, shared by the pods that ask for the same. A pod of one
+    container and nothing else (most pods) is looked up by that container's requests as written,
+    so the replicas of a workload parse their quantities once."""
+    containers = spec.containers
+    if containers and len(containers) == 1 and not (spec.init_containers or spec.overhead or spec.resources):
+        written = containers[0].resources.requests if containers[0].resources else None
+        if not written:
+            return _single_container_requests(())
+        items = tuple(written.items())
+        if all(type(value) is str for _name, value in items):  # 1 == 1.0, yet to_int may round them apart
+            return _single_container_requests(items)
+    return _shared_requests(tuple(resources.pod_requests(spec).items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _single_container_requests(written: tuple[tuple[str, str], ...]) -> resources.Resources:
+    """The requests of a pod whose one container asks for ``written``, as ``resources.pod_requests`` computes them."""
+    return _shared_requests(
+        tuple(resources.pod_requests({"containers": [{"resources": {"requests": dict(written)}}]}).items())
+    )
+
+
 def _epoch(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
 def _owner_refs(meta: wire.ObjectMeta) -> tuple[records.OwnerRef, ...]:
-    return tuple(
-        records.OwnerRef(intern(ref.kind), intern(ref.name), ref.uid, bool(ref.controller))
-        for ref in meta.owner_references or ()
-    )
+    """The pod's owner references; the replicas of one owner share one tuple of records."""
+    refs = meta.owner_references
+    if not refs:
+        return ()
+    return _shared_owners(tuple([(ref.kind, ref.name, ref.uid, bool(ref.controller)) for ref in refs]))
+
+
+@functools.lru_cache(maxsize=65536)
+def _shared_owners(refs: tuple[tuple[str, str, str, bool], ...]) -> tuple[records.OwnerRef, ...]:
+    return tuple(records.OwnerRef(intern(kind), intern(name), uid, controller) for kind, name, uid, controller in refs)
 
 
 def _container_status(raw: wire.ContainerStatus) -> records.ContainerStatus:
@@ -107,7 +136,7 @@ def pod_from_wire(raw: wire.Pod) -> records.Pod:
         owners=_owner_refs(meta),
         priority=spec.priority,
         priority_class_name=intern(spec.priority_class_name),
-        requests=_shared_requests(tuple(resources.pod_requests(spec).items())),
+        requests=_requests(spec),
         created=_epoch(meta.creation_timestamp) or 0.0,
         deleting=meta.deletion_timestamp is not None,
         start_time=_epoch(status.start_time),

@@ -130,7 +130,7 @@ class RemoveFailedPods:
 
     def deschedule(self, nodes: Sequence[Node]) -> None:
         for node in nodes:
-            candidates = [pod for pod in self.handle.state.pods_on(node.name) if self.matches(pod)]
+            candidates = [pod for pod in self.handle.state.failed_pods_on(node.name) if self.matches(pod)]
             logger.debug("%s: %d failed pods to evict on %s", NAME, len(candidates), node.name)
             if not common.evict_from_node(self.handle, ((pod, self.reason(pod)) for pod in candidates)):
                 return
