@@ -8,11 +8,9 @@ because the client's model deserialisation is far too slow for 100k+ pods.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -289,32 +287,21 @@ class Kube:
     def _list_once(
         self, path: str, convert: Callable[[memoryview], T], query: dict[str, Any], page_size: int
     ) -> tuple[list[T], str]:
-        """One paginated LIST. The next page is requested as soon as this one's continue token is
-        read, so the server prepares it while this thread converts this page's items: listing
-        then costs about the requests alone, instead of the requests plus the decoding."""
-
-        def fetch(token: str) -> _Page:
+        items: list[T] = []
+        token = ""
+        resource_version = ""
+        while True:
             params = {**query, "limit": page_size, **({"continue": token} if token else {})}
             data = self.call_raw("GET", path, query=params)
             try:
-                return _PAGE.decode(data)
+                page = _PAGE.decode(data)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise errors.ServerError(0, "BadResponse", f"GET {path}: not a Kubernetes list: {exc}") from exc
-
-        items: list[T] = []
-        resource_version = ""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list-next-page") as next_page:
-            # The worker runs in a copy of this context, so the cycle's deadline bounds its requests too.
-            pending = next_page.submit(contextvars.copy_context().run, fetch, "")
-            while True:
-                page = pending.result()
-                token = page.metadata.continue_
-                if token:
-                    pending = next_page.submit(contextvars.copy_context().run, fetch, token)
-                resource_version = page.metadata.resource_version or resource_version
-                items.extend(convert(memoryview(raw)) for raw in page.items or ())
-                if not token:
-                    return items, resource_version
+            resource_version = page.metadata.resource_version or resource_version
+            items.extend(convert(memoryview(raw)) for raw in page.items or ())
+            token = page.metadata.continue_
+            if not token:
+                return items, resource_version
 
 
 class _ListMeta(msgspec.Struct, rename={"continue_": "continue", "resource_version": "resourceVersion"}):

@@ -1,13 +1,11 @@
-"""Paginated LISTs against the real kube-apiserver, with the next page requested while this one is decoded.
+"""Paginated LISTs against the real kube-apiserver: ``Kube.list_objects`` follows continue tokens.
 
-``Kube.list_objects`` asks for page N+1 as soon as page N's continue token is read: every
-object must still arrive exactly once, in the server's order, and the cycle's deadline must
-bound the requests the page-ahead worker sends.
+Every object must arrive exactly once, in the server's order, whatever the page size, and the
+cycle's deadline must bound the LIST's requests.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from typing import Any
@@ -38,19 +36,17 @@ def namespace(upper: clusters.Cluster) -> str:
     return name
 
 
-def _names(kube: Kube, namespace: str, page_size: int) -> tuple[list[str], list[str]]:
-    """The listed ConfigMaps' names, and the threads that decoded them."""
-    threads: list[str] = []
+def _names(kube: Kube, namespace: str, page_size: int) -> list[str]:
+    """The listed ConfigMaps' names."""
 
     def convert(raw: memoryview) -> str:
-        threads.append(threading.current_thread().name)
         return str(_NAMED.decode(raw).metadata["name"])
 
     names, resource_version = kube.list_objects(
         f"/api/v1/namespaces/{namespace}/configmaps", convert, page_size=page_size
     )
     assert resource_version.isdigit()
-    return names, threads
+    return names
 
 
 @pytest.mark.parametrize("page_size", [1, 4, CONFIGMAPS, 500])
@@ -58,25 +54,14 @@ def test_every_object_arrives_once_in_the_servers_order(
     upper: clusters.Cluster, namespace: str, page_size: int
 ) -> None:
     kube = Kube.from_kubeconfig(str(upper.kubeconfig))
-    names, threads = _names(kube, namespace, page_size)
+    names = _names(kube, namespace, page_size)
     # kube-controller-manager adds kube-root-ca.crt to every namespace, sooner or later.
     assert [n for n in names if n != "kube-root-ca.crt"] == [f"cm-{i:02d}" for i in range(CONFIGMAPS)]
-    # Items are converted by the caller; only the requests run ahead on the worker.
-    assert set(threads) == {threading.current_thread().name}
 
 
-def test_the_page_ahead_worker_leaves_no_thread_behind(upper: clusters.Cluster, namespace: str) -> None:
-    kube = Kube.from_kubeconfig(str(upper.kubeconfig))
-    before = {t.ident for t in threading.enumerate()}
-    _names(kube, namespace, 2)
-    left = [t.name for t in threading.enumerate() if t.ident not in before and t.name.startswith("list-next-page")]
-    assert left == []
-
-
-def test_the_cycles_deadline_bounds_the_page_ahead_requests(upper: clusters.Cluster, namespace: str) -> None:
+def test_the_cycles_deadline_bounds_the_lists_requests(upper: clusters.Cluster, namespace: str) -> None:
     kube = Kube.from_kubeconfig(str(upper.kubeconfig))
     started = time.monotonic()
-    # One page: its request is the worker's first, sent before any continue token is read.
     with pytest.raises(errors.DeadlineExceededError), retry.deadline(0.0):
         _names(kube, namespace, 500)
     assert time.monotonic() - started < 5
